@@ -1,0 +1,153 @@
+/**
+ * TaskApi wire contract: one Lambda invoked with `lambda:Invoke`, JSON in and out.
+ * Request `{ op, ... }`; response `{ ok: true, result }` or `{ ok: false, error: WireError }`.
+ * The SDK (client/) and the handler (lambda/handlers/task-api.ts) both use these types.
+ */
+import { InvalidArgumentError, type WireError } from './errors';
+import type { TaskRecord } from './record';
+import type { TaskFunctionKind } from './registry';
+import { ALL_STATUSES, isTaskStatus, type TaskStatus } from './statuses';
+
+export const LIST_LIMIT = { min: 1, max: 100, default: 20 } as const;
+export type SortOrder = 'asc' | 'desc';
+
+export interface SubmitRequest {
+  readonly op: 'submit';
+  readonly functionName: string;
+  /** Generated when absent. */
+  readonly taskId?: string;
+  readonly payload?: unknown;
+}
+
+export interface TaskKeyRequest {
+  readonly op: 'get' | 'stop' | 'retry';
+  readonly functionName: string;
+  readonly taskId: string;
+}
+
+export interface ListRequest {
+  readonly op: 'list';
+  readonly functionName: string;
+  /** One or several statuses; all when absent. */
+  readonly status?: readonly TaskStatus[];
+  /** startedTime window, epoch ms, inclusive. */
+  readonly since?: number;
+  readonly until?: number;
+  /** Task id prefix. */
+  readonly prefix?: string;
+  readonly limit?: number;
+  /** By startedTime; default desc (newest first). */
+  readonly order?: SortOrder;
+  readonly nextToken?: string;
+}
+
+export interface LogsRequest {
+  readonly op: 'logs';
+  readonly functionName: string;
+  readonly taskId: string;
+  readonly nextToken?: string;
+  readonly limit?: number;
+}
+
+export interface FunctionsRequest {
+  readonly op: 'functions';
+}
+
+export type TaskApiRequest = SubmitRequest | TaskKeyRequest | ListRequest | LogsRequest | FunctionsRequest;
+export type TaskApiOperation = TaskApiRequest['op'];
+export const OPERATIONS: readonly TaskApiOperation[] = ['submit', 'get', 'list', 'stop', 'retry', 'logs', 'functions'];
+
+export interface ListResult {
+  readonly tasks: readonly TaskRecord[];
+  readonly nextToken?: string;
+}
+
+export interface LogEvent {
+  readonly timestamp: number;
+  readonly message: string;
+}
+
+export interface LogsResult {
+  readonly events: readonly LogEvent[];
+  /** Pass back to continue; absent when there is nothing more right now. */
+  readonly nextToken?: string;
+  /** Status of the task when the logs were read, so `--follow` knows when to stop. */
+  readonly status: TaskStatus;
+}
+
+export interface TaskFunctionSummary {
+  readonly name: string;
+  readonly kind: TaskFunctionKind;
+  readonly maxRetryAttempts: number;
+  readonly maxEventAgeSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly maxConcurrency?: number;
+  readonly onSuccess?: string;
+  readonly onFailure?: string;
+  readonly stateMachineArn: string;
+  readonly description?: string;
+}
+
+export interface OperationResults {
+  submit: TaskRecord;
+  get: TaskRecord;
+  stop: TaskRecord;
+  retry: TaskRecord;
+  list: ListResult;
+  logs: LogsResult;
+  functions: readonly TaskFunctionSummary[];
+}
+
+export type TaskApiResponse<T = unknown> = { readonly ok: true; readonly result: T } | { readonly ok: false; readonly error: WireError };
+
+/** Parses `Running,Failed` (or an array) into statuses, naming an unknown one and the allowed names. */
+export function parseStatuses(value: string | readonly string[]): TaskStatus[] {
+  const names = (typeof value === 'string' ? value.split(',') : [...value]).map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) {
+    throw new InvalidArgumentError(`status is empty; allowed: ${ALL_STATUSES.join(', ')}`);
+  }
+  for (const name of names) {
+    if (!isTaskStatus(name)) {
+      throw new InvalidArgumentError(`unknown status '${name}'; allowed: ${ALL_STATUSES.join(', ')}`, {
+        details: { status: name, allowed: ALL_STATUSES },
+      });
+    }
+  }
+  return [...new Set(names)] as TaskStatus[];
+}
+
+/** Validates every list option (shared by TaskApi and the CLI, which checks before calling). */
+export function validateListRequest(request: Omit<ListRequest, 'op'>): void {
+  const { limit, order, since, until, prefix, status } = request;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < LIST_LIMIT.min || limit > LIST_LIMIT.max)) {
+    throw new InvalidArgumentError(
+      `limit must be an integer between ${LIST_LIMIT.min} and ${LIST_LIMIT.max} inclusive (given ${limit})`,
+    );
+  }
+  if (order !== undefined && order !== 'asc' && order !== 'desc') {
+    throw new InvalidArgumentError(`order must be 'asc' or 'desc' (given '${order}')`);
+  }
+  for (const [name, value] of [
+    ['since', since],
+    ['until', until],
+  ] as const) {
+    if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
+      throw new InvalidArgumentError(`${name} must be a time in epoch milliseconds (given ${value})`);
+    }
+  }
+  if (since !== undefined && until !== undefined && since > until) {
+    throw new InvalidArgumentError(
+      `since (${new Date(since).toISOString()}) is after until (${new Date(until).toISOString()})`,
+    );
+  }
+  if (prefix !== undefined && prefix !== '') {
+    // A prefix must itself be the start of a valid id.
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/.test(prefix)) {
+      throw new InvalidArgumentError(
+        `prefix '${prefix}' can match no task id; it must be the start of a valid task id (first a letter or underscore, then letters, digits, '_' or '-')`,
+      );
+    }
+  }
+  if (status !== undefined) parseStatuses(status);
+}
+

@@ -1,0 +1,95 @@
+/**
+ * The destination record: AWS Lambda's asynchronous-invocation destination format, so existing
+ * consumers of Lambda destinations read it unchanged, plus `requestContext.taskId`.
+ * The success path of every state machine builds the same shape in ASL (see
+ * lib/state-machine.ts); a test keeps the two in step.
+ */
+
+export const DestinationCondition = {
+  Success: 'Success',
+  RetriesExhausted: 'RetriesExhausted',
+  EventAgeExceeded: 'EventAgeExceeded',
+  Stopped: 'Stopped',
+  Invalid: 'Invalid',
+} as const;
+export type DestinationCondition = (typeof DestinationCondition)[keyof typeof DestinationCondition];
+
+/** Where a record goes. `arn` is a queue ARN, topic ARN, event bus ARN or function ARN. */
+export const DestinationType = {
+  Sqs: 'sqs',
+  Sns: 'sns',
+  EventBridge: 'eventbridge',
+  Lambda: 'lambda',
+} as const;
+export type DestinationType = (typeof DestinationType)[keyof typeof DestinationType];
+
+export interface DestinationTarget {
+  readonly type: DestinationType;
+  readonly arn: string;
+  /** SQS only: the queue URL. */
+  readonly url?: string;
+}
+
+export interface DestinationRecord {
+  readonly version: '1.0';
+  /** ISO-8601, as Lambda writes it. */
+  readonly timestamp: string;
+  readonly requestContext: {
+    readonly requestId: string;
+    readonly functionArn: string;
+    readonly condition: DestinationCondition;
+    readonly approximateInvokeCount: number;
+    readonly taskId: string;
+  };
+  readonly requestPayload: unknown;
+  readonly responseContext: {
+    readonly statusCode: number;
+    readonly executedVersion: string;
+    readonly functionError?: string;
+  };
+  readonly responsePayload: unknown;
+}
+
+export interface DestinationRecordInput {
+  readonly condition: DestinationCondition;
+  readonly taskId: string;
+  readonly requestId: string;
+  /** ARN of the runner: Lambda function ARN or ECS task definition ARN. */
+  readonly functionArn: string;
+  readonly approximateInvokeCount: number;
+  readonly requestPayload: unknown;
+  /** The result (success) or `{errorMessage, errorType}` (failure). */
+  readonly responsePayload?: unknown;
+  /** The error type for failures (Lambda's `Unhandled`/`Handled`, or the condition). */
+  readonly functionError?: string;
+  readonly timestamp?: string;
+}
+
+/** EventBridge detail-type of records sent to a bus. */
+export const DESTINATION_DETAIL_TYPE = {
+  success: 'Task Invocation Result - Success',
+  failure: 'Task Invocation Result - Failure',
+} as const;
+export const DESTINATION_EVENT_SOURCE = 'asynctask';
+
+export function buildDestinationRecord(input: DestinationRecordInput): DestinationRecord {
+  const success = input.condition === DestinationCondition.Success;
+  return {
+    version: '1.0',
+    timestamp: input.timestamp ?? new Date().toISOString(),
+    requestContext: {
+      requestId: input.requestId,
+      functionArn: input.functionArn,
+      condition: input.condition,
+      approximateInvokeCount: input.approximateInvokeCount,
+      taskId: input.taskId,
+    },
+    requestPayload: input.requestPayload,
+    responseContext: {
+      statusCode: 200,
+      executedVersion: '$LATEST',
+      ...(success ? {} : { functionError: input.functionError ?? 'Unhandled' }),
+    },
+    responsePayload: input.responsePayload ?? null,
+  };
+}

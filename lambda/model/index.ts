@@ -1,0 +1,11 @@
+/** The task model, written once: imported by constructs, handlers, local runtime, SDK and CLI. */
+export * from './api';
+export * from './config';
+export * from './destination';
+export * from './errors';
+export * from './execution';
+export * from './record';
+export * from './registry';
+export * from './statuses';
+export * from './table';
+export * from './task-id';
