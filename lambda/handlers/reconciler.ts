@@ -1,4 +1,13 @@
-// Placeholder entry so the stack synthesizes while the handler is being written (replaced by the handlers work).
-export const handler = async (_event: unknown): Promise<never> => {
-  throw new Error('reconciler: not implemented yet');
-};
+/**
+ * Reconciler (scheduled, every few minutes): repairs tasks whose execution ended without a
+ * final write and frees concurrency slots of ended executions. Returns what it did.
+ */
+import { serviceConfig } from '../lib/env';
+import { log } from '../lib/log';
+import { type ReconcileSummary, reconcile } from '../lib/reconcile';
+
+export async function handler(_event?: unknown): Promise<ReconcileSummary> {
+  const summary = await reconcile(serviceConfig());
+  log(summary.errors > 0 ? 'warn' : 'info', 'reconcile pass done', { ...summary });
+  return summary;
+}

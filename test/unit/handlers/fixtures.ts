@@ -1,0 +1,146 @@
+/** Shared fixtures of the handler tests: a registry of three task functions, items, and mocks. */
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  executionArn,
+  listKey,
+  SERVICE_ENV,
+  statusKey,
+  type TaskFunctionDescriptor,
+  type TaskItem,
+  type TaskStatus,
+} from '../../../lambda/model';
+
+export const ACCOUNT = '123456789012';
+export const TABLE_NAME = 'asynctask-tasks';
+
+export const ETL: TaskFunctionDescriptor = {
+  name: 'etl',
+  kind: 'lambda',
+  stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:etl`,
+  runnerArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:etl-worker`,
+  maxRetryAttempts: 2,
+  maxEventAgeSeconds: 3600,
+  timeoutSeconds: 300,
+  onSuccess: {
+    type: 'sqs',
+    arn: `arn:aws:sqs:us-east-1:${ACCOUNT}:etl-success`,
+    url: `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/etl-success`,
+  },
+  onFailure: {
+    type: 'sqs',
+    arn: `arn:aws:sqs:us-east-1:${ACCOUNT}:etl-dlq`,
+    url: `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/etl-dlq`,
+  },
+  logGroupName: '/aws/lambda/etl-worker',
+  description: 'Kafka ETL',
+};
+
+export const TRANSCODE: TaskFunctionDescriptor = {
+  name: 'transcode',
+  kind: 'container',
+  stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:transcode`,
+  runnerArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:task-definition/transcode:3`,
+  maxRetryAttempts: 2,
+  maxEventAgeSeconds: 5 * 3600,
+  timeoutSeconds: 7200,
+  maxConcurrency: 2,
+  onFailure: { type: 'sns', arn: `arn:aws:sns:us-east-1:${ACCOUNT}:transcode-failures` },
+  logGroupName: '/asynctask/transcode',
+  logStreamPrefix: 'transcode',
+};
+
+export const PLAIN: TaskFunctionDescriptor = {
+  name: 'plain',
+  kind: 'lambda',
+  stateMachineArn: `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:plain`,
+  runnerArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:plain`,
+  maxRetryAttempts: 0,
+  maxEventAgeSeconds: 60,
+  timeoutSeconds: 60,
+};
+
+export const REGISTRY = [ETL, TRANSCODE, PLAIN];
+
+export function setServiceEnv(functions: readonly TaskFunctionDescriptor[] = REGISTRY): void {
+  process.env[SERVICE_ENV.table] = TABLE_NAME;
+  process.env[SERVICE_ENV.functions] = JSON.stringify(functions);
+  process.env[SERVICE_ENV.retentionSeconds] = String(7 * 24 * 3600);
+}
+
+export const STARTED_AT = '2026-11-25T12:00:00.000Z';
+export const REQUEST_ID = '11111111-2222-4333-8444-555555555555';
+
+export function arnFor(descriptor: TaskFunctionDescriptor, requestId: string = REQUEST_ID): string {
+  return executionArn(descriptor.stateMachineArn, requestId);
+}
+
+export function taskItem(
+  overrides: Partial<TaskItem> & { status?: TaskStatus } = {},
+  descriptor: TaskFunctionDescriptor = ETL,
+): TaskItem {
+  const status = overrides.status ?? 'Running';
+  const taskId = overrides.taskId ?? 'job_1';
+  const startedAt = overrides.startedAt ?? STARTED_AT;
+  return {
+    functionName: descriptor.name,
+    taskId,
+    requestId: REQUEST_ID,
+    status,
+    statusKey: statusKey(descriptor.name, status),
+    listKey: listKey(startedAt, taskId),
+    taskPayload: '{"records":[1,2]}',
+    alreadyRetriedTimes: 0,
+    startedAt,
+    deadline: '2026-11-25T13:00:00.000Z',
+    events: [{ status: 'Enqueued', at: startedAt, detail: 'submitted' }],
+    executionArn: arnFor(descriptor, overrides.requestId ?? REQUEST_ID),
+    expiresAt: Math.floor(Date.parse(startedAt) / 1000) + 7 * 24 * 3600,
+    ...overrides,
+  };
+}
+
+/** What DynamoDB throws for a failed condition, with the old item when ALL_OLD was asked for. */
+export function conditionFailed(item?: TaskItem): ConditionalCheckFailedException {
+  return new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: {},
+    ...(item ? { Item: marshall(item, { removeUndefinedValues: true }) } : {}),
+  });
+}
+
+export function awsError(name: string, message = name): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+export const mocks = {
+  ddb: mockClient(DynamoDBDocumentClient),
+  sfn: mockClient(SFNClient),
+  sqs: mockClient(SQSClient),
+  sns: mockClient(SNSClient),
+  events: mockClient(EventBridgeClient),
+  lambda: mockClient(LambdaClient),
+  logs: mockClient(CloudWatchLogsClient),
+};
+
+export function resetMocks(): void {
+  for (const mock of Object.values(mocks)) mock.reset();
+}
+
+/** Silences the handlers' structured log lines and returns the spies. */
+export function quietLogs(): { log: jest.SpyInstance; error: jest.SpyInstance } {
+  return {
+    log: jest.spyOn(console, 'log').mockImplementation(() => undefined),
+    error: jest.spyOn(console, 'error').mockImplementation(() => undefined),
+  };
+}

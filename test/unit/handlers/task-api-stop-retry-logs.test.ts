@@ -1,0 +1,363 @@
+import 'aws-sdk-client-mock-jest';
+import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeExecutionCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { handler } from '../../../lambda/handlers/task-api';
+import {
+  type DestinationRecord,
+  executionArn,
+  type LogsResult,
+  type TaskApiResponse,
+  type TaskItem,
+  type TaskRecord,
+} from '../../../lambda/model';
+import {
+  arnFor,
+  awsError,
+  conditionFailed,
+  ETL,
+  mocks,
+  quietLogs,
+  resetMocks,
+  setServiceEnv,
+  TABLE_NAME,
+  TRANSCODE,
+  taskItem,
+} from './fixtures';
+
+const NOW = Date.parse('2026-11-25T12:30:00.000Z');
+
+function ok<T>(response: TaskApiResponse): T {
+  if (!response.ok) throw new Error(`expected ok, got ${JSON.stringify(response.error)}`);
+  return response.result as T;
+}
+
+function failed(response: TaskApiResponse) {
+  if (response.ok) throw new Error(`expected an error, got ${JSON.stringify(response.result)}`);
+  return response.error;
+}
+
+beforeEach(() => {
+  resetMocks();
+  setServiceEnv();
+  quietLogs();
+  jest.useFakeTimers({ now: NOW, doNotFake: ['setImmediate', 'setTimeout', 'nextTick', 'queueMicrotask'] });
+});
+
+afterEach(() => {
+  jest.useRealTimers();
+  jest.restoreAllMocks();
+});
+
+describe('stop', () => {
+  test('moves an active task to Stopping, then stops its execution', async () => {
+    const stopping = taskItem({ status: 'Stopping' });
+    mocks.ddb.on(UpdateCommand).resolves({ Attributes: stopping });
+    mocks.sfn.on(StopExecutionCommand).resolves({ stopDate: new Date(NOW) });
+
+    const task = ok<TaskRecord>(await handler({ op: 'stop', functionName: 'etl', taskId: 'job_1' }));
+
+    expect(task.status).toBe('Stopping');
+    const update = mocks.ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(update).toMatchObject({
+      TableName: TABLE_NAME,
+      Key: { functionName: 'etl', taskId: 'job_1' },
+      ConditionExpression: '#status IN (:from0, :from1, :from2, :from3)',
+      ReturnValues: 'ALL_NEW',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(update.UpdateExpression).toBe(
+      'SET #status = :status, #statusKey = :statusKey, #events = list_append(if_not_exists(#events, :noEvents), :event)',
+    );
+    expect(update.ExpressionAttributeValues).toEqual({
+      ':from0': 'Enqueued',
+      ':from1': 'Dequeued',
+      ':from2': 'Running',
+      ':from3': 'Retrying',
+      ':status': 'Stopping',
+      ':statusKey': 'etl#Stopping',
+      ':noEvents': [],
+      ':event': [{ status: 'Stopping', at: '2026-11-25T12:30:00.000Z', detail: 'stop requested' }],
+    });
+    expect(mocks.sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
+      executionArn: stopping.executionArn,
+      error: 'TaskStopped',
+    });
+  });
+
+  test('fails if the task has finished, naming its status and the stoppable ones', async () => {
+    mocks.ddb.on(UpdateCommand).rejects(conditionFailed(taskItem({ taskId: 'x', status: 'Succeeded' })));
+
+    const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'x' }));
+
+    expect(error.name).toBe('InvalidTaskState');
+    expect(error.message).toBe("task 'x' is Succeeded; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
+    expect(mocks.sfn).not.toHaveReceivedCommand(StopExecutionCommand);
+  });
+
+  test('fails if the task has finished, read back when the refusal carries no item (dynalite)', async () => {
+    mocks.ddb.on(UpdateCommand).rejects(conditionFailed());
+    mocks.ddb.on(GetCommand).resolves({ Item: taskItem({ taskId: 'x', status: 'Expired' }) });
+
+    const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'x' }));
+
+    expect(error.message).toBe("task 'x' is Expired; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
+    expect(mocks.ddb).toHaveReceivedCommandWith(GetCommand, { Key: { functionName: 'etl', taskId: 'x' }, ConsistentRead: true });
+  });
+
+  test('fails if the task changed between the write and the read back', async () => {
+    mocks.ddb.on(UpdateCommand).rejects(conditionFailed());
+    mocks.ddb.on(GetCommand).resolves({ Item: taskItem({ taskId: 'x', status: 'Running' }) });
+
+    const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'x' }));
+
+    expect(error).toEqual({
+      name: 'ConcurrentModification',
+      message: "task 'x' changed while it was being stopped (now Running); read it and try again",
+      details: { taskId: 'x', status: 'Running' },
+    });
+  });
+
+  test('fails if the task does not exist', async () => {
+    mocks.ddb.on(UpdateCommand).rejects(conditionFailed());
+    mocks.ddb.on(GetCommand).resolves({});
+
+    const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'ghost' }));
+
+    expect(error.name).toBe('TaskNotFound');
+    expect(error.message).toBe("task 'ghost' of function 'etl' not found");
+  });
+
+  test('finalizes the task itself when its execution had already ended', async () => {
+    const stopping = taskItem({ status: 'Stopping' });
+    const stopped = taskItem({ status: 'Stopped', destinationStatus: 'Pending', endedAt: '2026-11-25T12:30:00.000Z' });
+    mocks.ddb
+      .on(UpdateCommand, { Key: { functionName: 'etl', taskId: 'job_1' }, ConditionExpression: '#status IN (:from0, :from1, :from2, :from3)' })
+      .resolves({ Attributes: stopping });
+    mocks.ddb.on(GetCommand).resolves({ Item: stopping });
+    mocks.ddb
+      .on(UpdateCommand, { ConditionExpression: '#status = :observed AND #executionArn = :arn' })
+      .resolves({ Attributes: stopped });
+    mocks.ddb
+      .on(UpdateCommand, { ConditionExpression: '#destinationStatus = :pending AND #executionArn = :arn' })
+      .resolves({ Attributes: { ...stopped, destinationStatus: 'Succeeded' } });
+    mocks.sfn.on(StopExecutionCommand).rejects(awsError('ExecutionDoesNotExist', 'Execution Does Not Exist'));
+    mocks.sfn.on(DescribeExecutionCommand).rejects(awsError('ExecutionDoesNotExist', 'Execution Does Not Exist'));
+    mocks.sqs.on(SendMessageCommand).resolves({});
+
+    const task = ok<TaskRecord>(await handler({ op: 'stop', functionName: 'etl', taskId: 'job_1' }));
+
+    expect(task).toMatchObject({ status: 'Stopped', destinationStatus: 'Succeeded' });
+    expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ConditionExpression: '#status = :observed AND #executionArn = :arn',
+      ExpressionAttributeValues: expect.objectContaining({ ':status': 'Stopped', ':observed': 'Stopping' }),
+    });
+    const record = JSON.parse(mocks.sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody ?? '') as DestinationRecord;
+    expect(record.requestContext.condition).toBe('Stopped');
+  });
+
+  test('fails if StopExecution fails while the execution still runs, leaving the task Stopping', async () => {
+    mocks.ddb.on(UpdateCommand).resolves({ Attributes: taskItem({ status: 'Stopping' }) });
+    mocks.sfn.on(StopExecutionCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
+    mocks.sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+
+    const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'job_1' }));
+
+    expect(error).toEqual({
+      name: 'ServiceError',
+      message:
+        "task 'job_1' is Stopping but its execution could not be stopped (ThrottlingException: Rate exceeded); stop it again",
+    });
+    expect(mocks.ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+  });
+});
+
+describe('retry', () => {
+  const failedItem = taskItem({
+    status: 'Failed',
+    alreadyRetriedTimes: 2,
+    returnPayload: '{"partial":true}',
+    taskErrorMessage: 'boom',
+    endedAt: '2026-11-25T12:10:00.000Z',
+    destinationStatus: 'Succeeded',
+    runnerId: 'req-1',
+    events: [
+      { status: 'Enqueued', at: '2026-11-25T12:00:00.000Z' },
+      { status: 'Failed', at: '2026-11-25T12:10:00.000Z' },
+    ],
+  });
+
+  test('moves a failed task back to Enqueued as a new attempt and starts a new execution', async () => {
+    mocks.ddb.on(UpdateCommand).resolves({ Attributes: failedItem });
+    mocks.sfn.on(StartExecutionCommand).resolves({});
+
+    const task = ok<TaskRecord>(await handler({ op: 'retry', functionName: 'etl', taskId: 'job_1' }));
+
+    const update = mocks.ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    const values = update.ExpressionAttributeValues ?? {};
+    const requestId = values[':requestId'] as string;
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requestId).not.toBe(failedItem.requestId);
+    expect(update.ConditionExpression).toBe('#status IN (:from0, :from1, :from2)');
+    expect(update.ReturnValues).toBe('ALL_OLD');
+    expect(update.UpdateExpression).toMatch(
+      / REMOVE #returnPayload, #endedAt, #destinationStatus, #progress, #runnerId, #logStream, #taskErrorMessage$/,
+    );
+    expect(values).toMatchObject({
+      ':from0': 'Failed',
+      ':from1': 'Stopped',
+      ':from2': 'Expired',
+      ':status': 'Enqueued',
+      ':statusKey': 'etl#Enqueued',
+      ':startedAt': '2026-11-25T12:30:00.000Z',
+      ':listKey': '2026-11-25T12:30:00.000Z#job_1',
+      ':deadline': '2026-11-25T13:30:00.000Z',
+      ':alreadyRetriedTimes': 0,
+      ':executionArn': executionArn(ETL.stateMachineArn, requestId),
+      ':event': [{ status: 'Enqueued', at: '2026-11-25T12:30:00.000Z', detail: 'retry requested' }],
+    });
+    expect(mocks.sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: ETL.stateMachineArn,
+      name: requestId,
+    });
+    const input = JSON.parse(mocks.sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input ?? '');
+    expect(input.task).toMatchObject({ taskId: 'job_1', requestId, payload: { records: [1, 2] } });
+    expect(task).toMatchObject({ status: 'Enqueued', requestId, alreadyRetriedTimes: 0, startedTime: NOW });
+    expect(task.returnPayload).toBeUndefined();
+    expect(task.taskErrorMessage).toBeUndefined();
+    expect(task.endTime).toBeUndefined();
+    expect(task.events.map((e) => e.status)).toEqual(['Enqueued', 'Failed', 'Enqueued']);
+  });
+
+  test('fails if the task is still running, naming the retryable statuses', async () => {
+    mocks.ddb.on(UpdateCommand).rejects(conditionFailed(taskItem({ status: 'Running' })));
+
+    const error = failed(await handler({ op: 'retry', functionName: 'etl', taskId: 'job_1' }));
+
+    expect(error.name).toBe('InvalidTaskState');
+    expect(error.message).toBe("task 'job_1' is Running; only Failed, Stopped or Expired tasks can be retried");
+    expect(mocks.sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
+  test('fails if the task does not exist', async () => {
+    mocks.ddb.on(UpdateCommand).rejects(conditionFailed());
+    mocks.ddb.on(GetCommand).resolves({});
+
+    const error = failed(await handler({ op: 'retry', functionName: 'etl', taskId: 'job_1' }));
+
+    expect(error.name).toBe('TaskNotFound');
+  });
+
+  test('fails if StartExecution fails, restoring the task as it was', async () => {
+    mocks.ddb.on(UpdateCommand).resolves({ Attributes: failedItem });
+    mocks.ddb.on(PutCommand).resolves({});
+    mocks.sfn.on(StartExecutionCommand).rejects(awsError('ExecutionLimitExceeded', 'too many'));
+
+    const error = failed(await handler({ op: 'retry', functionName: 'etl', taskId: 'job_1' }));
+
+    const requestId = mocks.ddb.commandCalls(UpdateCommand)[0].args[0].input.ExpressionAttributeValues?.[':requestId'];
+    expect(error.name).toBe('ServiceError');
+    expect(error.message).toBe(
+      "could not start a new attempt of task 'job_1' of function 'etl' (ExecutionLimitExceeded: too many); the task is unchanged, retry it again",
+    );
+    expect(mocks.ddb).toHaveReceivedCommandWith(PutCommand, {
+      Item: failedItem,
+      ConditionExpression: '#requestId = :requestId',
+      ExpressionAttributeValues: { ':requestId': requestId },
+    });
+  });
+});
+
+describe('logs', () => {
+  test('reads a container task from its log stream, from the head', async () => {
+    mocks.ddb.on(GetCommand).resolves({
+      Item: taskItem({ status: 'Running', logStream: 'transcode/main/abc123' }, TRANSCODE),
+    });
+    mocks.logs.on(GetLogEventsCommand).resolves({
+      events: [
+        { timestamp: 1, message: 'frame=1\n' },
+        { timestamp: 2, message: 'frame=2' },
+      ],
+      nextForwardToken: 'f/2',
+    });
+
+    const result = ok<LogsResult>(
+      await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1', nextToken: 'f/1', limit: 50 }),
+    );
+
+    expect(result).toEqual({
+      events: [
+        { timestamp: 1, message: 'frame=1' },
+        { timestamp: 2, message: 'frame=2' },
+      ],
+      nextToken: 'f/2',
+      status: 'Running',
+    });
+    expect(mocks.logs).toHaveReceivedCommandWith(GetLogEventsCommand, {
+      logGroupName: '/asynctask/transcode',
+      logStreamName: 'transcode/main/abc123',
+      startFromHead: true,
+      nextToken: 'f/1',
+      limit: 50,
+    });
+  });
+
+  test('omits the next token when the stream has nothing new', async () => {
+    mocks.ddb.on(GetCommand).resolves({ Item: taskItem({ status: 'Succeeded', logStream: 's' }, TRANSCODE) });
+    mocks.logs.on(GetLogEventsCommand).resolves({ events: [], nextForwardToken: 'f/9' });
+
+    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1', nextToken: 'f/9' }));
+
+    expect(result).toEqual({ events: [], status: 'Succeeded' });
+  });
+
+  test('returns no events for a container task that has not started', async () => {
+    mocks.ddb.on(GetCommand).resolves({ Item: taskItem({ status: 'Enqueued' }, TRANSCODE) });
+
+    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1' }));
+
+    expect(result).toEqual({ events: [], status: 'Enqueued' });
+    expect(mocks.logs).not.toHaveReceivedCommand(GetLogEventsCommand);
+  });
+
+  test("filters a Lambda task's log group by its request id within the task's time window", async () => {
+    mocks.ddb.on(GetCommand).resolves({
+      Item: taskItem({ status: 'Failed', runnerId: 'req-42', endedAt: '2026-11-25T12:05:00.000Z' }),
+    });
+    mocks.logs.on(FilterLogEventsCommand).resolves({ events: [{ timestamp: 5, message: 'START RequestId: req-42' }], nextToken: 'n2' });
+
+    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'etl', taskId: 'job_1' }));
+
+    expect(result).toEqual({ events: [{ timestamp: 5, message: 'START RequestId: req-42' }], nextToken: 'n2', status: 'Failed' });
+    expect(mocks.logs).toHaveReceivedCommandWith(FilterLogEventsCommand, {
+      logGroupName: '/aws/lambda/etl-worker',
+      startTime: Date.parse('2026-11-25T12:00:00.000Z'),
+      endTime: Date.parse('2026-11-25T12:06:00.000Z'),
+      filterPattern: '"req-42"',
+      limit: 100,
+    });
+  });
+
+  test('fails if limit is out of range', async () => {
+    const error = failed(await handler({ op: 'logs', functionName: 'etl', taskId: 'job_1', limit: 0 }));
+
+    expect(error).toEqual({
+      name: 'InvalidArgument',
+      message: 'limit must be an integer between 1 and 10000 inclusive (given 0)',
+    });
+  });
+
+  test('fails if the task does not exist', async () => {
+    mocks.ddb.on(GetCommand).resolves({});
+
+    const error = failed(await handler({ op: 'logs', functionName: 'etl', taskId: 'job_1' }));
+
+    expect(error.name).toBe('TaskNotFound');
+  });
+});
+
+test('fixtures: execution ARNs follow the state machine', () => {
+  expect(arnFor(ETL)).toBe(`arn:aws:states:us-east-1:123456789012:execution:etl:${taskItem().requestId}`);
+  expect((taskItem() as TaskItem).executionArn).toBe(arnFor(ETL));
+});
