@@ -1,4 +1,436 @@
+/**
+ * The `asynctask` CLI (commander). Its commands, options, outputs and exit codes are a contract
+ * (issue 3, docs/cli.md): 0 success, 2 invalid input found before any call, 3 task or function
+ * not found, 4 duplicate task id, 5 `--wait` ended other than Succeeded, 1 anything else.
+ * Errors are one stderr line; `--json` puts nothing but JSON on stdout.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
+import { Command, CommanderError, Option } from 'commander';
+import {
+  AsyncTaskError,
+  InvalidArgumentError,
+  InvalidPayloadError,
+  isTerminal,
+  LIST_LIMIT,
+  type ListResult,
+  parsePayloadText,
+  parseStatuses,
+  TASK_ID_RULE,
+  TaskDidNotSucceedError,
+  type TaskRecord,
+  validateListRequest,
+  validateTaskId,
+} from '../lambda/model';
+import type { AsyncTaskClient, ListOptions } from './client';
+import { DEFAULT_STACK, ENDPOINT_ENV } from './defaults';
+import { renderFunctionTable, renderLogEvent, renderTask, renderTaskTable } from './format';
+import { parseTimeExpression, TIME_EXPRESSION_RULE } from './time';
+
+/** Exit code of usage errors (commander's own included): invalid input, nothing called. */
+export const USAGE_EXIT_CODE = 2;
+export const DEFAULT_DEV_PORT = 4566;
+/** Poll interval of `invoke --wait` and `logs --follow`, overridable for tests and slow links. */
+export const POLL_INTERVAL_ENV = 'ASYNCTASK_POLL_INTERVAL_MS';
+
+/** What `local/dev` exports (the local runtime); `dev` loads it lazily. */
+export interface RunDevOptions {
+  readonly port: number;
+  /** Absolute directory for persistent state, or undefined for in-memory. */
+  readonly dataDir?: string;
+  /** Synthesize the app (`cdk synth`) before starting. */
+  readonly synth: boolean;
+  /** The project directory (where `cdk.json` and `cdk.out` are). */
+  readonly cwd: string;
+}
+export interface LocalRuntimeModule {
+  runDev(options: RunDevOptions): Promise<number>;
+}
+
+interface GlobalOptions {
+  readonly endpoint?: string;
+  readonly stack: string;
+  readonly region?: string;
+}
+
+const COMMANDS = ['invoke', 'get', 'list', 'stop', 'retry', 'logs', 'functions', 'dev'] as const;
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function writeJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function colorOnStdout(): boolean {
+  return Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+}
+
+function pollInterval(fallback: number): number {
+  const value = Number(process.env[POLL_INTERVAL_ENV]);
+  return Number.isFinite(value) && value >= 0 && process.env[POLL_INTERVAL_ENV] !== '' ? value : fallback;
+}
+
+function clientFor(command: Command): AsyncTaskClient {
+  const globals = command.optsWithGlobals() as GlobalOptions;
+  // Loaded on first use: help and bad input never pay for the AWS SDK.
+  const { AsyncTaskClient } = require('./client') as typeof import('./client');
+  return new AsyncTaskClient({
+    ...(globals.endpoint ? { endpoint: globals.endpoint } : {}),
+    stack: globals.stack,
+    ...(globals.region ? { region: globals.region } : {}),
+  });
+}
+
+/** The payload of `invoke` from `--payload` or `--payload-file` (`-` is stdin), checked before any call. */
+export function readPayload(options: { payload?: string; payloadFile?: string }): unknown {
+  if (options.payload !== undefined) return parsePayloadText(options.payload, '--payload');
+  if (options.payloadFile === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(options.payloadFile === '-' ? 0 : options.payloadFile, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new InvalidPayloadError(
+      `cannot read --payload-file '${options.payloadFile}' (${reason}); give a readable file of JSON, or - for stdin`,
+      { cause: error },
+    );
+  }
+  return parsePayloadText(text, `--payload-file '${options.payloadFile}'`);
+}
+
+export function parseLimit(text: string): number {
+  const limit = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(limit) || limit < LIST_LIMIT.min || limit > LIST_LIMIT.max) {
+    throw new InvalidArgumentError(
+      `--limit must be an integer between ${LIST_LIMIT.min} and ${LIST_LIMIT.max} inclusive (given '${text}')`,
+    );
+  }
+  return limit;
+}
+
+export function parsePort(text: string): number {
+  const port = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new InvalidArgumentError(`--port must be an integer between 1 and 65535 inclusive (given '${text}')`);
+  }
+  return port;
+}
+
+interface ListCliOptions {
+  status?: string;
+  since?: string;
+  until?: string;
+  prefix?: string;
+  limit?: string;
+  order?: 'asc' | 'desc';
+  nextToken?: string;
+  all?: boolean;
+  json?: boolean;
+}
+
+/** `list` options → the SDK's request, every value checked (exit 2) before any call. */
+export function listOptionsFrom(functionName: string, options: ListCliOptions, now: number = Date.now()): ListOptions {
+  const status = options.status !== undefined ? parseStatuses(options.status) : undefined;
+  const request = {
+    functionName,
+    ...(status !== undefined ? { status } : {}),
+    ...(options.since !== undefined ? { since: parseTimeExpression(options.since, '--since', now) } : {}),
+    ...(options.until !== undefined ? { until: parseTimeExpression(options.until, '--until', now) } : {}),
+    ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+    ...(options.limit !== undefined ? { limit: parseLimit(options.limit) } : {}),
+    ...(options.order !== undefined ? { order: options.order } : {}),
+    ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
+  };
+  validateListRequest(request);
+  return request;
+}
+
+/** A progress bar on stderr, only when stderr is a terminal. */
+function progressBar(): SingleBar | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return new SingleBar(
+    {
+      stream: process.stderr,
+      format: '{bar} {percentage}% | {status} {message}',
+      hideCursor: false,
+      clearOnComplete: false,
+    },
+    Presets.shades_classic,
+  );
+}
+
+function progressPayload(task: TaskRecord): { status: string; message: string } {
+  return { status: task.status, message: task.progress?.message ?? '' };
+}
+
+function printTask(task: TaskRecord, json: boolean | undefined): void {
+  if (json) writeJson(task);
+  else process.stdout.write(renderTask(task, { color: colorOnStdout() }));
+}
+
+/** `state.exitCode`: an exit code an action returns instead of 0 (`dev` returns the runtime's). */
+function buildProgram(state: { exitCode?: number }): Command {
+  const program = new Command('asynctask');
+  program
+    .description(
+      "Submit, watch, stop and retry asynchronous tasks (Function Compute's stateful async invocation) on AWS or on the local runtime",
+    )
+    .addOption(
+      new Option('--endpoint <url>', 'endpoint of every AWS call, e.g. a local runtime at http://127.0.0.1:4566').env(
+        ENDPOINT_ENV,
+      ),
+    )
+    .option('--stack <name>', 'CloudFormation stack whose output TaskApiFunctionName names the TaskApi function', DEFAULT_STACK)
+    .option('--region <region>', 'AWS region (default: AWS_REGION or the AWS configuration; us-east-1 with --endpoint)')
+    .configureHelp({ showGlobalOptions: true })
+    .configureOutput({
+      writeOut: (text) => process.stdout.write(text),
+      // Commander's errors are reported by run() as one line; a help it prints *as* an error
+      // (no command given) is replaced by that line too.
+      writeErr: () => undefined,
+      outputError: () => undefined,
+    })
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function not found;
+4 duplicate task id; 5 with --wait, the task ended other than Succeeded; 1 anything else.`,
+    );
+
+  program
+    .command('invoke')
+    .description('submit a task: an asynchronous invocation of a task function')
+    .argument('<function>', 'task function name')
+    .addOption(new Option('--payload <json>', 'task payload as JSON text (at most 128 KiB)').conflicts('payloadFile'))
+    .addOption(new Option('--payload-file <file>', 'read the JSON payload from a file (- for stdin)').conflicts('payload'))
+    .option('--task-id <id>', `task id, ${TASK_ID_RULE} (default: generated); a live id is rejected as a duplicate (exit 4)`)
+    .option('--wait', 'wait until the task ends, with a progress bar; exit 5 unless it Succeeded')
+    .option('--json', 'print the task record as JSON')
+    .action(async (functionName: string, options: { payload?: string; payloadFile?: string; taskId?: string; wait?: boolean; json?: boolean }, command: Command) => {
+      if (options.taskId !== undefined) validateTaskId(options.taskId);
+      const payload = readPayload(options);
+      const client = clientFor(command);
+      const submitted = await client.submit({
+        functionName,
+        ...(options.taskId !== undefined ? { taskId: options.taskId } : {}),
+        ...(payload !== undefined ? { payload } : {}),
+      });
+      if (!options.json) {
+        process.stdout.write(`${functionName}/${submitted.taskId} async invoke success.\n`);
+        process.stdout.write(`task id: ${submitted.taskId}\nrequest id: ${submitted.requestId}\n`);
+      }
+      if (!options.wait) {
+        if (options.json) writeJson(submitted);
+        return;
+      }
+      const bar = progressBar();
+      bar?.start(100, submitted.progress?.percent ?? 0, progressPayload(submitted));
+      let task: TaskRecord;
+      try {
+        task = await client.waitFor(functionName, submitted.taskId, {
+          pollIntervalMs: pollInterval(1000),
+          onProgress: (t) => bar?.update(t.status === 'Succeeded' ? 100 : (t.progress?.percent ?? 0), progressPayload(t)),
+        });
+      } finally {
+        bar?.stop();
+      }
+      if (options.json) writeJson(task);
+      else process.stdout.write(renderTask(task, { color: colorOnStdout() }));
+      if (task.status !== 'Succeeded') throw new TaskDidNotSucceedError(task);
+    });
+
+  program
+    .command('get')
+    .description("show a task's record (a progress bar on a terminal while it runs)")
+    .argument('<function>', 'task function name')
+    .argument('<task-id>', 'task id')
+    .option('--json', 'print the task record as JSON')
+    .action(async (functionName: string, taskId: string, options: { json?: boolean }, command: Command) => {
+      validateTaskId(taskId);
+      const task = await clientFor(command).get(functionName, taskId);
+      printTask(task, options.json);
+      if (!options.json && !isTerminal(task.status) && task.progress?.percent !== undefined) {
+        const bar = progressBar();
+        bar?.start(100, task.progress.percent, progressPayload(task));
+        bar?.stop();
+      }
+    });
+
+  program
+    .command('list')
+    .description('list tasks of a function, newest first, with FC filters')
+    .argument('<function>', 'task function name')
+    .option('--status <statuses>', 'only these statuses, comma-separated (Enqueued, Dequeued, Running, Retrying, Succeeded, Failed, Stopping, Stopped, Expired, Invalid)')
+    .option('--since <time>', `started at or after this time: ${TIME_EXPRESSION_RULE}`)
+    .option('--until <time>', `started at or before this time: ${TIME_EXPRESSION_RULE}`)
+    .option('--prefix <prefix>', 'only task ids starting with this prefix')
+    .option('--limit <n>', `tasks per page, ${LIST_LIMIT.min}-${LIST_LIMIT.max} (default: ${LIST_LIMIT.default})`)
+    .addOption(new Option('--order <order>', 'by start time').choices(['asc', 'desc']).default('desc'))
+    .option('--next-token <token>', 'continue after a previous page')
+    .option('--all', 'follow next tokens and list every page')
+    .option('--json', 'print { "tasks": [...], "nextToken": ... } as JSON')
+    .action(async (functionName: string, options: ListCliOptions, command: Command) => {
+      const request = listOptionsFrom(functionName, options);
+      const client = clientFor(command);
+      let result: ListResult;
+      if (options.all) {
+        const tasks: TaskRecord[] = [];
+        for await (const task of client.listAll(request)) tasks.push(task);
+        result = { tasks };
+      } else {
+        result = await client.list(request);
+      }
+      if (options.json) {
+        writeJson({ tasks: result.tasks, nextToken: result.nextToken ?? null });
+        return;
+      }
+      if (result.tasks.length === 0) process.stdout.write(`no tasks of function '${functionName}' match\n`);
+      else process.stdout.write(renderTaskTable(result.tasks, { color: colorOnStdout() }));
+      if (result.nextToken !== undefined) process.stdout.write(`next page: --next-token ${result.nextToken}\n`);
+    });
+
+  program
+    .command('stop')
+    .description('stop a live task (Enqueued, Dequeued, Running or Retrying); it ends Stopped')
+    .argument('<function>', 'task function name')
+    .argument('<task-id>', 'task id')
+    .option('--json', 'print the task record as JSON')
+    .action(async (functionName: string, taskId: string, options: { json?: boolean }, command: Command) => {
+      validateTaskId(taskId);
+      const task = await clientFor(command).stop(functionName, taskId);
+      if (options.json) writeJson(task);
+      else process.stdout.write(`task ${task.taskId}: ${task.status}\n`);
+    });
+
+  program
+    .command('retry')
+    .description('run a Failed, Stopped or Expired task again under the same id')
+    .argument('<function>', 'task function name')
+    .argument('<task-id>', 'task id')
+    .option('--json', 'print the task record as JSON')
+    .action(async (functionName: string, taskId: string, options: { json?: boolean }, command: Command) => {
+      validateTaskId(taskId);
+      const task = await clientFor(command).retry(functionName, taskId);
+      if (options.json) writeJson(task);
+      else process.stdout.write(`task ${task.taskId}: ${task.status}\nrequest id: ${task.requestId}\n`);
+    });
+
+  program
+    .command('logs')
+    .description("print a task's log lines")
+    .argument('<function>', 'task function name')
+    .argument('<task-id>', 'task id')
+    .option('--follow', 'keep printing new lines until the task ends')
+    .action(async (functionName: string, taskId: string, options: { follow?: boolean }, command: Command) => {
+      validateTaskId(taskId);
+      const events = clientFor(command).logs({
+        functionName,
+        taskId,
+        follow: Boolean(options.follow),
+        pollIntervalMs: pollInterval(1000),
+      });
+      for await (const event of events) process.stdout.write(renderLogEvent(event));
+    });
+
+  program
+    .command('functions')
+    .description('list the task functions of the service')
+    .option('--json', 'print the functions as a JSON array')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const functions = await clientFor(command).functions();
+      if (options.json) writeJson(functions);
+      else if (functions.length === 0) process.stdout.write('no task functions\n');
+      else process.stdout.write(renderFunctionTable(functions));
+    });
+
+  program
+    .command('dev')
+    .description('run the synthesized stack (cdk.out) locally behind one AWS endpoint')
+    .option('--port <n>', 'port of the local endpoint', String(DEFAULT_DEV_PORT))
+    .option('--data-dir <dir>', 'keep tasks and queues in this directory across restarts (default: in memory)')
+    .option('--synth', 'synthesize the app (cdk synth) first; npm start does this')
+    .action(async (options: { port: string; dataDir?: string; synth?: boolean }) => {
+      const port = parsePort(options.port);
+      const runtime = loadLocalRuntime();
+      const code = await runtime.runDev({
+        port,
+        ...(options.dataDir !== undefined ? { dataDir: path.resolve(options.dataDir) } : {}),
+        synth: Boolean(options.synth),
+        cwd: process.cwd(),
+      });
+      state.exitCode = code;
+    });
+
+  return program;
+}
+
+/** Where `dev` loads the local runtime from; the CLI tests point it at a stand-in. */
+export const DEV_MODULE_ENV = 'ASYNCTASK_DEV_MODULE';
+
+/** `local/dev`; a clear error when that module does not exist (a missing module *inside* it throws as is). */
+function loadLocalRuntime(): LocalRuntimeModule {
+  const modulePath = process.env[DEV_MODULE_ENV] || path.join(__dirname, '..', 'local', 'dev');
+  let loaded: Partial<LocalRuntimeModule>;
+  try {
+    loaded = require(modulePath) as Partial<LocalRuntimeModule>;
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'MODULE_NOT_FOUND' && e.message.includes(modulePath)) {
+      throw new AsyncTaskError(`the local runtime is not available in this build (${modulePath} does not exist)`);
+    }
+    throw error;
+  }
+  if (typeof loaded.runDev !== 'function') {
+    throw new AsyncTaskError(`${modulePath} does not export runDev(options): Promise<number>`);
+  }
+  return loaded as LocalRuntimeModule;
+}
+
+/** The subcommand named in argv, for pointing a usage error at the right `--help`. */
+function commandIn(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((a): a is (typeof COMMANDS)[number] => (COMMANDS as readonly string[]).includes(a));
+}
+
+function usageError(message: string, argv: readonly string[]): number {
+  const command = commandIn(argv);
+  const help = command ? `asynctask ${command} --help` : 'asynctask --help';
+  process.stderr.write(`asynctask: ${oneLine(message.replace(/^error:\s*/, ''))} (see ${help})\n`);
+  return USAGE_EXIT_CODE;
+}
+
+/** Runs the CLI on `argv` (as process.argv: node, script, args...) and returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  console.log('cli', argv.slice(2).join(' '));
-  return 0;
+  // The SDK's multi-line Node-version notice would break the one-line stderr contract.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // `asynctask list ... | head`: a reader that went away is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  const state: { exitCode?: number } = {};
+  const program = buildProgram(state);
+  try {
+    await program.parseAsync(argv);
+    return state.exitCode ?? 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      if (error.code === 'commander.help' || error.code === 'commander.executeSubCommandAsync') {
+        return usageError(`a command is required: ${COMMANDS.join(', ')}`, argv);
+      }
+      return usageError(error.message, argv);
+    }
+    if (error instanceof AsyncTaskError) {
+      process.stderr.write(`asynctask: ${oneLine(error.message)}\n`);
+      return error.exitCode;
+    }
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    process.stderr.write(`asynctask: ${oneLine(message)}\n`);
+    return 1;
+  }
 }

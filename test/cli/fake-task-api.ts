@@ -1,0 +1,222 @@
+/**
+ * A fake AWS endpoint for the CLI tests: CloudFormation `DescribeStacks` (awsQuery, XML) and
+ * Lambda `Invoke` of the TaskApi function answering canned TaskApi responses chosen by `op`,
+ * function name and task id. It records every call so tests can assert that bad input made none.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TaskApiRequest, TaskFunctionSummary, TaskRecord, TaskStatus, WireError } from '../../lambda/model';
+
+export const STACK = 'AsyncTaskDemo';
+export const TASK_API = 'AsyncTaskDemo-TaskApi-1A2B3C';
+/** A stack that exists but is not an asynctask stack. */
+export const STACK_WITHOUT_OUTPUT = 'NotAsyncTask';
+/** A stack whose output names a Lambda function that does not exist. */
+export const STACK_WITH_GONE_FUNCTION = 'GoneTaskApi';
+export const STARTED = Date.parse('2026-11-25T12:00:00.000Z');
+
+export type FakeCall =
+  | { readonly service: 'cloudformation'; readonly action: string; readonly stackName?: string }
+  | { readonly service: 'lambda'; readonly functionName: string; readonly request: TaskApiRequest };
+
+export interface FakeTaskApi {
+  readonly url: string;
+  readonly calls: FakeCall[];
+  close(): Promise<void>;
+}
+
+export function task(taskId: string, status: TaskStatus, extra: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    taskId,
+    functionName: 'transcode',
+    requestId: `req-${taskId}`,
+    status,
+    taskPayload: { bucket: 'my-bucket', object: '480P.mp4', output_dir: 'a', dst_format: 'mov' },
+    alreadyRetriedTimes: 0,
+    startedTime: STARTED,
+    durationMs: 1500,
+    events: [{ status: 'Enqueued', timestamp: STARTED }],
+    ...extra,
+  };
+}
+
+export const FUNCTIONS: TaskFunctionSummary[] = [
+  {
+    name: 'transcode',
+    kind: 'container',
+    maxRetryAttempts: 2,
+    maxEventAgeSeconds: 18_000,
+    timeoutSeconds: 7_200,
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:transcode',
+    description: 'FFmpeg transcoding',
+  },
+  {
+    name: 'etl',
+    kind: 'lambda',
+    maxRetryAttempts: 2,
+    maxEventAgeSeconds: 86_400,
+    timeoutSeconds: 900,
+    maxConcurrency: 10,
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:etl',
+  },
+];
+
+type Answer = { ok: true; result: unknown } | { ok: false; error: WireError } | { functionError: string; payload: unknown };
+
+const fail = (name: string, message: string, details?: Record<string, unknown>): Answer => ({
+  ok: false,
+  error: { name, message, ...(details ? { details } : {}) },
+});
+
+/**
+ * The canned TaskApi: ids name their behaviour (`missing` → TaskNotFound, `dup` →
+ * TaskAlreadyExists, `waitok*` → Running twice then Succeeded, ...); sequences count per id.
+ */
+function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
+  if ('functionName' in request && request.functionName === 'nofn') {
+    return fail('TaskFunctionNotFound', "task function 'nofn' does not exist; known: transcode, etl");
+  }
+  const id = 'taskId' in request && request.taskId ? request.taskId : request.op === 'submit' ? 'generated_1' : '';
+  const n = (counts.get(`${request.op}/${id}`) ?? 0) + 1;
+  counts.set(`${request.op}/${id}`, n);
+  switch (request.op) {
+    case 'submit':
+      if (id === 'dup') {
+        return fail('TaskAlreadyExists', "task 'dup' of function 'transcode' already exists (Running)", {
+          existingTask: task('dup', 'Running'),
+        });
+      }
+      if (id === 'crash') return { functionError: 'Unhandled', payload: { errorType: 'TypeError', errorMessage: 'x is undefined' } };
+      if (id === 'svc') return fail('ServiceError', 'StartExecution failed: throttled');
+      if (id === 'weird') return fail('SomethingNew', 'an error this client does not know');
+      return { ok: true, result: task(id, 'Enqueued', { taskPayload: request.payload ?? null, events: [] }) };
+    case 'get':
+      if (id === 'missing') return fail('TaskNotFound', "task 'missing' of function 'transcode' does not exist");
+      if (id === 'running') return { ok: true, result: task(id, 'Running', { progress: { percent: 40, message: 'pass 1' } }) };
+      if (id.startsWith('waitok')) {
+        return n < 3
+          ? { ok: true, result: task(id, 'Running', { progress: { percent: n * 30 } }) }
+          : { ok: true, result: task(id, 'Succeeded', { endTime: STARTED + 1500, returnPayload: { output: 's3://my-bucket/a/480P.mov' } }) };
+      }
+      if (id.startsWith('waitfail')) {
+        return n < 2
+          ? { ok: true, result: task(id, 'Running') }
+          : { ok: true, result: task(id, 'Failed', { alreadyRetriedTimes: 2, taskErrorMessage: 'ffmpeg exited 1' }) };
+      }
+      return { ok: true, result: task(id, 'Succeeded', { endTime: STARTED + 1500, returnPayload: { ok: true } }) };
+    case 'stop':
+      if (id === 'done') return fail('InvalidTaskState', "task 'done' is Succeeded; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
+      return { ok: true, result: task(id, 'Stopping') };
+    case 'retry':
+      return { ok: true, result: task(id, 'Enqueued', { requestId: `req-${id}-retry` }) };
+    case 'list': {
+      const page1 = [task('my2-480P-mp4', 'Running', { alreadyRetriedTimes: 1 }), task('my1-480P-mp4', 'Succeeded', { durationMs: 65_000 })];
+      const page2 = [task('my0-480P-mp4', 'Failed', { alreadyRetriedTimes: 2 })];
+      if (request.nextToken === undefined) return { ok: true, result: { tasks: page1, nextToken: 'page-2' } };
+      if (request.nextToken === 'page-2') return { ok: true, result: { tasks: page2 } };
+      return fail('InvalidArgument', `nextToken '${request.nextToken}' is not a token this service gave`);
+    }
+    case 'logs': {
+      const at = (k: number) => STARTED + k * 1000;
+      if (id.startsWith('follow')) {
+        // Two lines while Running, a pause with nothing new, then a last line after it Succeeded.
+        if (request.nextToken === undefined) return { ok: true, result: { events: [{ timestamp: at(1), message: 'frame=1' }, { timestamp: at(2), message: 'frame=2' }], nextToken: 't1', status: 'Running' } };
+        if (request.nextToken === 't1' && n < 4) return { ok: true, result: { events: [], status: 'Running' } };
+        if (request.nextToken === 't1') return { ok: true, result: { events: [{ timestamp: at(3), message: 'done' }], nextToken: 't2', status: 'Succeeded' } };
+        return { ok: true, result: { events: [], status: 'Succeeded' } };
+      }
+      return { ok: true, result: { events: [{ timestamp: at(1), message: 'hello\n' }, { timestamp: at(2), message: 'bye' }], status: 'Succeeded' } };
+    }
+    case 'functions':
+      return { ok: true, result: FUNCTIONS };
+  }
+}
+
+function read(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function xml(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': 'fake-request' });
+  res.end(body);
+}
+
+function describeStacks(res: ServerResponse, stackName: string | undefined): void {
+  const outputs =
+    stackName === STACK
+      ? { TaskApiFunctionName: TASK_API, DataBucketName: 'data' }
+      : stackName === STACK_WITH_GONE_FUNCTION
+        ? { TaskApiFunctionName: 'gone-function' }
+        : stackName === STACK_WITHOUT_OUTPUT
+          ? { BucketName: 'b' }
+          : undefined;
+  if (!outputs) {
+    xml(
+      res,
+      400,
+      `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${stackName} does not exist</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>`,
+    );
+    return;
+  }
+  const members = Object.entries(outputs)
+    .map(([k, v]) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`)
+    .join('');
+  xml(
+    res,
+    200,
+    `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${stackName}</StackName><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/${stackName}/1</StackId><CreationTime>2026-11-25T12:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+  );
+}
+
+export async function startFakeTaskApi(): Promise<FakeTaskApi> {
+  const calls: FakeCall[] = [];
+  const counts = new Map<string, number>();
+  const server = createServer(async (req, res) => {
+    const body = await read(req);
+    const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url ?? '');
+    if (req.method === 'POST' && invoke) {
+      const functionName = decodeURIComponent(invoke[1]);
+      const request = JSON.parse(body) as TaskApiRequest;
+      calls.push({ service: 'lambda', functionName, request });
+      if (functionName !== TASK_API) {
+        res.writeHead(404, { 'content-type': 'application/json', 'x-amzn-errortype': 'ResourceNotFoundException' });
+        res.end(JSON.stringify({ Type: 'User', Message: `Function not found: ${functionName}` }));
+        return;
+      }
+      const result = answer(request, counts);
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-requestid': 'fake-request' };
+      if ('functionError' in result) headers['x-amz-function-error'] = result.functionError;
+      res.writeHead(200, headers);
+      res.end(JSON.stringify('functionError' in result ? result.payload : result));
+      return;
+    }
+    const form = new URLSearchParams(body);
+    if (req.method === 'POST' && form.get('Action')) {
+      const action = form.get('Action') ?? '';
+      const stackName = form.get('StackName') ?? undefined;
+      calls.push({ service: 'cloudformation', action, ...(stackName ? { stackName } : {}) });
+      if (action === 'DescribeStacks') {
+        describeStacks(res, stackName);
+        return;
+      }
+    }
+    res.writeHead(400, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ message: `fake endpoint does not serve ${req.method} ${req.url}` }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

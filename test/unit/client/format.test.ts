@@ -1,0 +1,153 @@
+import {
+  attemptsOf,
+  colorStatus,
+  formatDuration,
+  formatTime,
+  renderFunctionTable,
+  renderLogEvent,
+  renderTask,
+  renderTaskTable,
+} from '../../../client/format';
+import type { TaskRecord, TaskStatus } from '../../../lambda/model';
+
+const STARTED = Date.parse('2026-11-25T12:00:00.000Z');
+
+function task(taskId: string, status: TaskStatus, extra: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    taskId,
+    functionName: 'transcode',
+    requestId: `req-${taskId}`,
+    status,
+    taskPayload: { dst_format: 'mov' },
+    alreadyRetriedTimes: 0,
+    startedTime: STARTED,
+    durationMs: 1500,
+    events: [],
+    ...extra,
+  };
+}
+
+describe('formatDuration', () => {
+  it.each([
+    [undefined, '-'],
+    [-1, '-'],
+    [0, '0ms'],
+    [850, '850ms'],
+    [1500, '1.5s'],
+    [59_999, '59.9s'],
+    [65_000, '1m05s'],
+    [3_600_000 + 3 * 60_000, '1h03m'],
+    [3 * 86_400_000 + 4 * 3_600_000, '3d04h'],
+  ])('%p → %p', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+});
+
+describe('formatTime', () => {
+  it('prints UTC ISO-8601 to the second', () => {
+    expect(formatTime(STARTED + 999)).toBe('2026-11-25T12:00:00Z');
+    expect(formatTime(undefined)).toBe('-');
+  });
+});
+
+describe('attemptsOf', () => {
+  it.each([
+    ['Enqueued', 0, undefined, 0],
+    ['Running', 0, undefined, 1],
+    ['Retrying', 1, undefined, 1],
+    ['Running', 1, undefined, 2],
+    ['Failed', 2, undefined, 3],
+    ['Succeeded', 0, undefined, 1],
+    ['Stopped', 0, undefined, 0],
+    ['Stopped', 0, 'arn:ecs-task', 1],
+  ] as const)('%s after %d retries (runner %p) → %d', (status, retried, runnerId, attempts) => {
+    expect(attemptsOf(task('t', status, { alreadyRetriedTimes: retried, ...(runnerId ? { runnerId } : {}) }))).toBe(attempts);
+  });
+});
+
+describe('renderTaskTable', () => {
+  const tasks = [task('my1-480P-mp4', 'Succeeded', { durationMs: 65_000 }), task('a', 'Failed', { alreadyRetriedTimes: 2 })];
+
+  it('aligns the columns without colour', () => {
+    expect(renderTaskTable(tasks, { color: false })).toBe(
+      [
+        'TASK ID       STATUS     STARTED               DURATION  ATTEMPTS',
+        'my1-480P-mp4  Succeeded  2026-11-25T12:00:00Z  1m05s     1',
+        'a             Failed     2026-11-25T12:00:00Z  1.5s      3',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('colours statuses when asked, keeping the alignment', () => {
+    const text = renderTaskTable(tasks, { color: true });
+    expect(text).toContain('\u001b[32mSucceeded\u001b[39m');
+    expect(text).toContain('\u001b[31mFailed\u001b[39m');
+    expect(text.replace(new RegExp(`${String.fromCharCode(27)}\\[\\d+m`, 'g'), '')).toBe(renderTaskTable(tasks, { color: false }));
+  });
+});
+
+describe('colorStatus', () => {
+  it('returns the plain name without colour', () => {
+    expect(colorStatus('Running', false)).toBe('Running');
+  });
+});
+
+describe('renderTask', () => {
+  it('prints every field that is set', () => {
+    const text = renderTask(
+      task('t1', 'Running', {
+        progress: { percent: 40, message: 'pass 1' },
+        runnerId: 'arn:ecs',
+        logStream: 'transcode/ffmpeg/abc',
+        events: [{ status: 'Enqueued', timestamp: STARTED, detail: 'submitted' }],
+      }),
+      { color: false },
+    );
+    expect(text).toBe(
+      [
+        'task id:    t1',
+        'function:   transcode',
+        'status:     Running',
+        'request id: req-t1',
+        'started:    2026-11-25T12:00:00Z',
+        'duration:   1.5s',
+        'attempts:   1',
+        'progress:   40% pass 1',
+        'payload:    {"dst_format":"mov"}',
+        'runner:     arn:ecs',
+        'log stream: transcode/ffmpeg/abc',
+        'events:',
+        '  2026-11-25T12:00:00Z  Enqueued  submitted',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('prints end, error, destination and result of a finished task', () => {
+    const text = renderTask(
+      task('t2', 'Failed', { endTime: STARTED + 1500, taskErrorMessage: 'ffmpeg exited 1', destinationStatus: 'Succeeded', returnPayload: null }),
+      { color: false },
+    );
+    expect(text).toContain('ended:       2026-11-25T12:00:01Z\n');
+    expect(text).toContain('error:       ffmpeg exited 1\n');
+    expect(text).toContain('destination: Succeeded\n');
+    expect(text).toContain('result:      null\n');
+  });
+});
+
+describe('renderFunctionTable and renderLogEvent', () => {
+  it('prints the functions', () => {
+    expect(
+      renderFunctionTable([
+        { name: 'etl', kind: 'lambda', maxRetryAttempts: 2, maxEventAgeSeconds: 86_400, timeoutSeconds: 900, maxConcurrency: 5, stateMachineArn: 'arn' },
+      ]),
+    ).toBe(
+      'NAME  KIND    RETRIES  MAX EVENT AGE  TIMEOUT  CONCURRENCY  DESCRIPTION\netl   lambda  2        1d00h          15m00s   5\n',
+    );
+  });
+
+  it('prints a log event on one line with its time', () => {
+    expect(renderLogEvent({ timestamp: STARTED, message: 'frame=1\n' })).toBe('2026-11-25T12:00:00Z frame=1\n');
+  });
+});
