@@ -65,7 +65,7 @@ export const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = 
   Enqueued: ['Failed', 'Stopped', 'Expired'],
   Dequeued: ['Enqueued'],
   Running: ['Enqueued', 'Dequeued', 'Retrying'],
-  Retrying: ['Enqueued', 'Dequeued', 'Running'],
+  Retrying: ['Enqueued', 'Dequeued', 'Running', 'Retrying'],
   Succeeded: ['Running'],
   Failed: ['Enqueued', 'Dequeued', 'Running', 'Retrying'],
   Stopping: ['Enqueued', 'Dequeued', 'Running', 'Retrying'],

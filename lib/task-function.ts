@@ -1,0 +1,255 @@
+/**
+ * What every task function shares: FC's async config (retries, event age, timeout, concurrency,
+ * backoff, destinations), its validation at synth, the state machine, and its registration with
+ * the AsyncTaskService. `LambdaTaskFunction` and `ContainerTaskFunction` add the runner.
+ */
+import { Duration, Token } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ASYNC_CONFIG_BOUNDS, checkRange, type NumericBound, retryDelays } from '../lambda/model/config';
+import type { TaskFunctionDescriptor, TaskFunctionKind } from '../lambda/model/registry';
+import type { AsyncTaskService } from './async-task-service';
+import type { ITaskDestination } from './destinations';
+import { type RunnerDefinition, TaskStateMachine } from './state-machine';
+
+/** Task function names: the tasks table's partition key, so `#` (the key separator) is excluded. */
+export const FUNCTION_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+
+/** Async config and identity shared by both kinds of task function. */
+export interface TaskFunctionProps {
+  /** The service that stores, runs and lists this function's tasks. */
+  readonly service: AsyncTaskService;
+  /**
+   * Name of the task function: what callers submit to and list by.
+   * 1–64 characters: a letter or `_`, then letters, digits, `_` or `-`.
+   * @default - the construct id
+   */
+  readonly functionName?: string;
+  /**
+   * Shown by the `functions` operation.
+   * @default - no description
+   */
+  readonly description?: string;
+  /**
+   * Retries after a failed attempt, 0–8.
+   * @default 3
+   */
+  readonly maxRetryAttempts?: number;
+  /**
+   * How long a task may wait before an attempt starts (retries count against it), 1 s–7 days.
+   * A task whose attempt has not started by then ends `Expired`.
+   * @default Duration.hours(24)
+   */
+  readonly maxEventAge?: Duration;
+  /**
+   * Limit of one attempt.
+   * @default - 15 minutes for Lambda tasks, 1 hour for container tasks
+   */
+  readonly timeout?: Duration;
+  /**
+   * Most tasks of this function running at once (1–10000); the others wait `Enqueued`.
+   * @default - no limit (no concurrency slot is acquired, which saves 3 state transitions per task)
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Backoff before the first retry, 1 s–1 h; multiplied by `retryBackoffRate` for each further one.
+   * @default Duration.seconds(10)
+   */
+  readonly retryDelay?: Duration;
+  /**
+   * Multiplier of the backoff between retries, 1–10.
+   * @default 2
+   */
+  readonly retryBackoffRate?: number;
+  /**
+   * With `maxConcurrency`: how often a waiting task checks for a free slot, 1 s–1 h.
+   * @default Duration.seconds(10)
+   */
+  readonly slotPollInterval?: Duration;
+  /**
+   * Where the record of a succeeded task goes.
+   * @default - no success destination
+   */
+  readonly onSuccess?: ITaskDestination;
+  /**
+   * Where the record of a failed, stopped, expired or invalid task goes (a dead-letter queue).
+   * @default - no failure destination
+   */
+  readonly onFailure?: ITaskDestination;
+}
+
+/** Per-kind facts the base needs before validating. */
+export interface TaskFunctionKindSpec {
+  readonly kind: TaskFunctionKind;
+  /** Allowed `timeout` in seconds, and its default. */
+  readonly timeoutBound: NumericBound & { readonly default: number };
+}
+
+/** Seconds of a Duration, or undefined when it is a token (checked at deploy instead). */
+function seconds(duration: Duration | undefined): number | undefined {
+  if (duration === undefined || duration.isUnresolved()) return undefined;
+  return duration.toSeconds({ integral: false });
+}
+
+function numberOrUndefined(value: number | undefined): number | undefined {
+  return value === undefined || Token.isUnresolved(value) ? undefined : value;
+}
+
+/** `checkRange` for a prop that may be fractional (same message shape). */
+function checkReal(prop: string, value: number | undefined, bound: NumericBound): string | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value < bound.min || value > bound.max) {
+    return `${prop} must be between ${bound.min} and ${bound.max} inclusive (given ${value})`;
+  }
+  return undefined;
+}
+
+/** Checks a Duration prop in whole seconds against a bound, naming it in the message. */
+function checkSeconds(prop: string, duration: Duration | undefined, bound: NumericBound): string | undefined {
+  const value = seconds(duration);
+  if (value === undefined) return undefined;
+  const range = checkRange(prop, value, bound, 's');
+  if (range) return range;
+  if (!Number.isInteger(value)) return `${prop} must be a whole number of seconds (given ${value}s)`;
+  return undefined;
+}
+
+/**
+ * A task function: its async config, its Standard state machine and its entry in the service's
+ * registry. Subclasses build the runner, then call `finish()`.
+ */
+export abstract class TaskFunction extends Construct {
+  public readonly functionName: string;
+  public readonly kind: TaskFunctionKind;
+  public readonly service: AsyncTaskService;
+  public readonly maxRetryAttempts: number;
+  public readonly maxEventAge: Duration;
+  public readonly timeout: Duration;
+  public readonly maxConcurrency?: number;
+  public readonly retryDelay: Duration;
+  public readonly retryBackoffRate: number;
+  public readonly slotPollInterval: Duration;
+  public readonly onSuccess?: ITaskDestination;
+  public readonly onFailure?: ITaskDestination;
+  public readonly description?: string;
+  /** The function's Standard state machine (set by `finish`). */
+  public stateMachine!: sfn.StateMachine;
+
+  /** Every invalid prop found so far; `finish()` reports them all in one error. */
+  protected readonly problems: string[] = [];
+
+  protected constructor(scope: Construct, id: string, props: TaskFunctionProps, spec: TaskFunctionKindSpec) {
+    super(scope, id);
+    const b = ASYNC_CONFIG_BOUNDS;
+    this.kind = spec.kind;
+    this.service = props.service;
+    this.functionName = props.functionName ?? id;
+    if (!Token.isUnresolved(this.functionName) && !FUNCTION_NAME_PATTERN.test(this.functionName)) {
+      this.problems.push(
+        `functionName must be 1-64 characters, first a letter or underscore, then letters, digits, '_' or '-' (given '${this.functionName}')`,
+      );
+    }
+    const problems = [
+      checkRange('maxRetryAttempts', numberOrUndefined(props.maxRetryAttempts), b.maxRetryAttempts),
+      checkSeconds('maxEventAge', props.maxEventAge, b.maxEventAgeSeconds),
+      checkSeconds('timeout', props.timeout, spec.timeoutBound),
+      checkRange('maxConcurrency', numberOrUndefined(props.maxConcurrency), b.maxConcurrency),
+      checkSeconds('retryDelay', props.retryDelay, b.retryDelaySeconds),
+      checkReal('retryBackoffRate', numberOrUndefined(props.retryBackoffRate), b.retryBackoffRate),
+      checkSeconds('slotPollInterval', props.slotPollInterval, { min: 1, max: 3600 }),
+    ];
+    this.problems.push(...problems.filter((p): p is string => p !== undefined));
+    // These shape the definition (retry choice, delay list, execution timeout), so a token
+    // cannot be deferred to deploy time; maxConcurrency and slotPollInterval can.
+    const shaping: Array<[string, number | Duration | undefined]> = [
+      ['maxRetryAttempts', props.maxRetryAttempts],
+      ['maxEventAge', props.maxEventAge],
+      ['timeout', props.timeout],
+      ['retryDelay', props.retryDelay],
+      ['retryBackoffRate', props.retryBackoffRate],
+    ];
+    for (const [prop, value] of shaping) {
+      const unresolved = value instanceof Duration ? value.isUnresolved() : value !== undefined && Token.isUnresolved(value);
+      if (unresolved) this.problems.push(`${prop} must be known at synth, it shapes the state machine (given a token)`);
+    }
+
+    this.maxRetryAttempts = props.maxRetryAttempts ?? b.maxRetryAttempts.default;
+    this.maxEventAge = props.maxEventAge ?? Duration.seconds(b.maxEventAgeSeconds.default);
+    this.timeout = props.timeout ?? Duration.seconds(spec.timeoutBound.default);
+    this.maxConcurrency = props.maxConcurrency;
+    this.retryDelay = props.retryDelay ?? Duration.seconds(b.retryDelaySeconds.default);
+    this.retryBackoffRate = props.retryBackoffRate ?? b.retryBackoffRate.default;
+    this.slotPollInterval = props.slotPollInterval ?? Duration.seconds(10);
+    this.onSuccess = props.onSuccess;
+    this.onFailure = props.onFailure;
+    this.description = props.description;
+  }
+
+  /** Backoff delays in seconds before each retry (index 0 = first retry). */
+  public get retryDelays(): number[] {
+    return retryDelays(this.maxRetryAttempts, this.retryDelay.toSeconds(), this.retryBackoffRate);
+  }
+
+  /** ARN of the runner: the destination record's `functionArn`. */
+  public abstract readonly runnerArn: string;
+  /** Log group the runner writes to (TaskApi `logs` reads it). */
+  public abstract readonly logGroupName: string;
+  /** ARN of that log group, for `logs:FilterLogEvents` / `logs:GetLogEvents` grants. */
+  public abstract readonly logGroupArn: string;
+
+  /** Metric of attempts running now, for the service dashboard. */
+  public abstract metricRunning(): cloudwatch.IMetric;
+
+  /** The entry of this function in `ASYNCTASK_FUNCTIONS`. */
+  public descriptor(): TaskFunctionDescriptor {
+    return {
+      name: this.functionName,
+      kind: this.kind,
+      stateMachineArn: this.stateMachine.stateMachineArn,
+      runnerArn: this.runnerArn,
+      maxRetryAttempts: this.maxRetryAttempts,
+      maxEventAgeSeconds: this.maxEventAge.toSeconds(),
+      timeoutSeconds: this.timeout.toSeconds(),
+      ...(this.maxConcurrency !== undefined ? { maxConcurrency: this.maxConcurrency } : {}),
+      ...(this.onSuccess ? { onSuccess: this.onSuccess.target } : {}),
+      ...(this.onFailure ? { onFailure: this.onFailure.target } : {}),
+      logGroupName: this.logGroupName,
+      ...this.extraDescriptor(),
+      ...(this.description !== undefined ? { description: this.description } : {}),
+    };
+  }
+
+  /** Kind-specific descriptor fields. */
+  protected extraDescriptor(): Partial<TaskFunctionDescriptor> {
+    return {};
+  }
+
+  /** Throws one error naming every invalid prop, if any. */
+  protected assertValid(): void {
+    if (this.problems.length > 0) {
+      throw new Error(
+        `Invalid props for task function '${this.functionName}' (${this.node.path}):\n  - ${this.problems.join('\n  - ')}`,
+      );
+    }
+  }
+
+  /** Builds the state machine around the runner and registers the function with the service. */
+  protected finish(runner: RunnerDefinition): void {
+    this.assertValid();
+    const machine = new TaskStateMachine(this, 'StateMachine', {
+      functionName: this.functionName,
+      table: this.service.table,
+      runner,
+      maxRetryAttempts: this.maxRetryAttempts,
+      retryDelays: this.retryDelays,
+      timeout: this.timeout,
+      maxEventAge: this.maxEventAge,
+      maxConcurrency: this.maxConcurrency,
+      slotPollInterval: this.slotPollInterval,
+      onSuccess: this.onSuccess,
+    });
+    this.stateMachine = machine.stateMachine;
+    this.service.register(this);
+  }
+}

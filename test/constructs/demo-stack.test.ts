@@ -1,0 +1,161 @@
+/**
+ * The example app's stack AsyncTaskDemo: its three workloads, outputs, least privilege (no
+ * wildcard action anywhere), cdk-nag AwsSolutions with zero unacknowledged findings, and one
+ * whole-stack snapshot (bundling skipped, asset hashes masked).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { AsyncTaskDemoStack } from '../../lib/demo-stack';
+import { definitionOf, testApp } from './app';
+
+const app = testApp();
+const stack = new AsyncTaskDemoStack(app, 'AsyncTaskDemo');
+const template = Template.fromStack(stack);
+const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }>; Outputs: Record<string, unknown> };
+
+describe('AsyncTaskDemo', () => {
+  test('has the tasks table, three state machines, two task definitions, the status-change rule and the dashboard', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+    template.resourceCountIs('AWS::ECS::TaskDefinition', 2);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ 'detail-type': ['Step Functions Execution Status Change'] }),
+    });
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+  });
+
+  test('outputs exactly the documented names', () => {
+    expect(Object.keys(json.Outputs).sort()).toEqual(
+      [
+        'TaskApiFunctionName',
+        'DataBucketName',
+        'EtlSuccessQueueUrl',
+        'EtlFailureQueueUrl',
+        'TranscodeSuccessQueueUrl',
+        'TranscodeFailureQueueUrl',
+        'SqlLogAnalysisSuccessQueueUrl',
+        'SqlLogAnalysisFailureQueueUrl',
+      ].sort(),
+    );
+    template.hasOutput('TaskApiFunctionName', { Value: { Ref: Match.stringLikeRegexp('^ServiceTaskApi') } });
+    template.hasOutput('EtlFailureQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^EtlFailureQueue') } });
+  });
+
+  test('six destination queues, SSE and SSL enforced', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 6);
+    template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 6);
+  });
+
+  test('etl: a LambdaTaskFunction with 2 retries around the kafka-etl handler', () => {
+    expect(stack.etl.maxRetryAttempts).toBe(2);
+    expect(stack.etl.functionName).toBe('etl');
+    const definition = definitionOf(stack.etl.stateMachine);
+    expect(definition.StartAt).toBe('MarkRunning');
+    expect(definition.States.CanRetry.Choices?.[0]).toMatchObject({ NumericLessThanEquals: 2 });
+    expect(definition.States.DeliverSuccess.Resource).toMatch(/sqs:sendMessage$/);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'asynctask example etl: transforms a batch of Kafka records',
+      Runtime: 'nodejs22.x',
+      Timeout: 900,
+    });
+  });
+
+  test('transcode: FFmpeg image, 2 vCPU / 4 GiB / 50 GiB, 2 retries, 5 h event age, 2 h timeout, local command', () => {
+    expect(stack.transcode.maxRetryAttempts).toBe(2);
+    expect(stack.transcode.maxEventAge.toHours()).toBe(5);
+    const definition = definitionOf(stack.transcode.stateMachine);
+    expect(definition.States.Run.TimeoutSeconds).toBe(7200);
+    template.hasResource('AWS::ECS::TaskDefinition', {
+      Properties: Match.objectLike({ Cpu: '2048', Memory: '4096', EphemeralStorage: { SizeInGiB: 50 } }),
+      Metadata: Match.objectLike({
+        'asynctask:local': { command: ['python3', 'containers/ffmpeg/worker.py'], environment: { PYTHONPATH: 'runtime/python' } },
+      }),
+    });
+  });
+
+  test('sql-log-analysis: Python image and local command', () => {
+    expect(stack.sqlLogAnalysis.functionName).toBe('sql-log-analysis');
+    template.hasResource('AWS::ECS::TaskDefinition', {
+      Metadata: Match.objectLike({
+        'asynctask:local': { command: ['python3', 'containers/python/worker.py'], environment: { PYTHONPATH: 'runtime/python' } },
+      }),
+    });
+  });
+
+  test('the container images come from containers/ffmpeg and containers/python', () => {
+    const assembly = app.synth();
+    const assets = JSON.parse(fs.readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
+    const dockerFiles = Object.values(assets.dockerImages as Record<string, { source: { dockerFile: string } }>)
+      .map((i) => i.source.dockerFile)
+      .sort();
+    expect(dockerFiles).toEqual(['containers/ffmpeg/Dockerfile', 'containers/python/Dockerfile']);
+  });
+
+  test('the workers and the etl handler read and write the data bucket with explicit actions', () => {
+    for (const role of ['TranscodeTaskDefinitionTaskRole', 'SqlLogAnalysisTaskDefinitionTaskRole', 'EtlHandlerServiceRole']) {
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: Match.stringLikeRegexp(`^${role}`) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Action: ['s3:GetObject', 's3:PutObject'] }),
+            Match.objectLike({ Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DataBucket'), 'Arn'] } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  test('no IAM statement grants a wildcard action', () => {
+    const statements: Array<{ Action?: string | string[]; NotAction?: unknown }> = [];
+    for (const resource of Object.values(json.Resources)) {
+      const props = resource.Properties ?? {};
+      if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
+        statements.push(...((props.PolicyDocument as { Statement: typeof statements }).Statement ?? []));
+      }
+      if (resource.Type === 'AWS::IAM::Role') {
+        for (const policy of (props.Policies as Array<{ PolicyDocument: { Statement: typeof statements } }>) ?? []) {
+          statements.push(...policy.PolicyDocument.Statement);
+        }
+      }
+    }
+    expect(statements.length).toBeGreaterThan(20);
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : s.Action ? [s.Action] : []));
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    expect(statements.filter((s) => s.NotAction !== undefined)).toEqual([]);
+  });
+
+  test('cdk-nag AwsSolutions: zero unacknowledged findings, and no error or warning annotations', () => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+    const annotations = Annotations.fromStack(stack);
+    expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+    expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+  });
+
+  test('every acknowledgement carries a reason', () => {
+    const acknowledged: Array<{ id: string; reason: unknown }> = [];
+    for (const construct of stack.node.findAll()) {
+      for (const entry of construct.node.metadata) {
+        if (entry.type === 'aws:cdk:acknowledged-rules') {
+          for (const [id, reason] of Object.entries(entry.data as Record<string, unknown>)) acknowledged.push({ id, reason });
+        }
+      }
+    }
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const { reason } of acknowledged) {
+      expect(typeof reason === 'string' ? reason : JSON.stringify(reason)).toMatch(/\w{4,}.*\s.*\w{4,}/);
+    }
+    expect(acknowledged.filter((a) => /IAM5\[Action::/.test(a.id))).toEqual([]);
+  });
+
+  test('matches the snapshot (bundling skipped, asset hashes masked)', () => {
+    const masked = JSON.parse(JSON.stringify(json).replace(/[0-9a-f]{64}/g, '<asset-hash>'));
+    expect(masked).toMatchSnapshot();
+  });
+});

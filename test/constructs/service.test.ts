@@ -1,0 +1,337 @@
+/** AsyncTaskService: table, results bucket, service Lambdas, finalizer rule, reconciler schedule, dashboard, alarms, registry, grants. */
+import { type CfnElement, Duration, Lazy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { ASYNC_CONFIG_BOUNDS } from '../../lambda/model/config';
+import { parseRegistry, SERVICE_ENV } from '../../lambda/model/registry';
+import { TABLE } from '../../lambda/model/table';
+import { AsyncTaskService } from '../../lib/async-task-service';
+import { LambdaTaskFunction } from '../../lib/lambda-task-function';
+import { testStack } from './app';
+import { containerTask, inlineFunction, lambdaTask, serviceStack, sqsDestination } from './fixtures';
+
+function serviceFunctions(template: Template): Record<string, Record<string, unknown>> {
+  return template.findResources('AWS::Lambda::Function', {
+    Properties: { Description: Match.stringLikeRegexp('^asynctask (TaskApi|finalizer|reconciler)') },
+  });
+}
+
+describe('tasks table', () => {
+  const { stack } = serviceStack();
+  const template = Template.fromStack(stack);
+
+  test('is keyed (functionName, taskId), on demand, AWS-managed encryption, PITR, TTL expiresAt', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  test('has the ByTime and ByStatus indexes, projection ALL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'ByTime',
+          KeySchema: [
+            { AttributeName: 'functionName', KeyType: 'HASH' },
+            { AttributeName: 'listKey', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'ByStatus',
+          KeySchema: [
+            { AttributeName: 'statusKey', KeyType: 'HASH' },
+            { AttributeName: 'listKey', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+  });
+
+  test('is retained by default', () => {
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+});
+
+describe('results bucket', () => {
+  test('is encrypted, private, SSL-only, and expires results/ after the retention', () => {
+    const { stack } = serviceStack({ retention: Duration.days(3) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      LifecycleConfiguration: { Rules: [{ Prefix: 'results/', ExpirationInDays: 3, Status: 'Enabled' }] },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('expires after 7 days by default, rounding a sub-day retention up to 1 day', () => {
+    const seven = Template.fromStack(serviceStack().stack);
+    seven.hasResourceProperties('AWS::S3::BucketPolicy', Match.anyValue());
+    seven.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [{ Prefix: 'results/', ExpirationInDays: 7 }] },
+    });
+    const hours = Template.fromStack(serviceStack({ retention: Duration.hours(5) }).stack);
+    hours.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [{ Prefix: 'results/', ExpirationInDays: 1 }] },
+    });
+  });
+});
+
+describe('service Lambdas', () => {
+  const { stack, service } = lambdaTask();
+  const template = Template.fromStack(stack);
+
+  test('TaskApi, finalizer and reconciler: Node.js 22, arm64, JSON logs, the service environment', () => {
+    const fns = serviceFunctions(template);
+    expect(Object.keys(fns)).toHaveLength(3);
+    for (const fn of Object.values(fns)) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        LoggingConfig: { LogFormat: 'JSON' },
+        Handler: 'index.handler',
+      });
+      const variables = (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+      expect(Object.keys(variables).sort()).toEqual(Object.values(SERVICE_ENV).sort());
+      expect(variables[SERVICE_ENV.retentionSeconds]).toBe(String(ASYNC_CONFIG_BOUNDS.retentionSeconds.default));
+    }
+  });
+
+  test('exposes the table, bucket, Lambdas and dashboard', () => {
+    expect(service.table).toBeDefined();
+    expect(service.resultsBucket).toBeDefined();
+    expect(service.taskApi.node.id).toBe('TaskApi');
+    expect(service.finalizer.node.id).toBe('Finalizer');
+    expect(service.reconciler.node.id).toBe('Reconciler');
+    expect(service.dashboard.node.id).toBe('Dashboard');
+  });
+
+  test('ASYNCTASK_FUNCTIONS renders the registry of every task function', () => {
+    const taskApi = template.toJSON().Resources[stack.getLogicalId(service.taskApi.node.defaultChild as CfnElement)];
+    const resolved = taskApi.Properties.Environment.Variables[SERVICE_ENV.functions] as { 'Fn::Join': [string, unknown[]] };
+    const json = resolved['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    const registry = parseRegistry(json);
+    expect(Object.keys(registry)).toEqual(['etl']);
+    expect(registry.etl).toMatchObject({
+      name: 'etl',
+      kind: 'lambda',
+      stateMachineArn: 'TOKEN',
+      runnerArn: 'TOKEN',
+      maxRetryAttempts: 3,
+      maxEventAgeSeconds: 86400,
+      timeoutSeconds: 900,
+      logGroupName: '/aws/lambda/TOKEN',
+    });
+  });
+});
+
+describe('finalizer rule and reconciler schedule', () => {
+  const { stack, fn } = lambdaTask();
+  const template = Template.fromStack(stack);
+
+  test('the finalizer gets FAILED, TIMED_OUT and ABORTED status changes of the registered machines', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [stack.resolve(fn.stateMachine.stateMachineArn)],
+        },
+      },
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServiceFinalizer'), 'Arn'] } })],
+    });
+  });
+
+  test('the reconciler runs every 5 minutes', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServiceReconciler'), 'Arn'] } })],
+    });
+  });
+});
+
+describe('dashboard and alarms', () => {
+  const stack = testStack();
+  const service = new AsyncTaskService(stack, 'Service');
+  const failure = sqsDestination(stack, 'Dlq');
+  new LambdaTaskFunction(stack, 'Etl', {
+    service,
+    functionName: 'etl',
+    lambdaFunction: inlineFunction(stack),
+    onFailure: failure.destination,
+  });
+  const template = Template.fromStack(stack);
+
+  test('one dashboard with submitted, running, succeeded, failed, stopped, durations and DLQ depth', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(
+      stack.resolve(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody),
+    );
+    for (const text of [
+      'ExecutionsStarted',
+      'ExecutionsSucceeded',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+      'ExecutionsAborted',
+      'ExecutionTime',
+      'ConcurrentExecutions',
+      'ApproximateNumberOfMessagesVisible',
+      'submitted',
+      'stopped',
+      'etl: tasks',
+      'etl: running',
+      'etl: duration (ms)',
+      'etl: failure destination depth',
+    ]) {
+      expect(body).toContain(text);
+    }
+  });
+
+  test('alarms on failed executions and on any message in an SQS failure destination', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ExecutionsFailed',
+      Namespace: 'AWS/States',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Dlq'), 'QueueName'] } }],
+    });
+  });
+});
+
+describe('grants', () => {
+  const stack = testStack();
+  const service = new AsyncTaskService(stack, 'Service');
+  const failure = sqsDestination(stack, 'Dlq');
+  const fn = new LambdaTaskFunction(stack, 'Etl', {
+    service,
+    functionName: 'etl',
+    lambdaFunction: inlineFunction(stack),
+    onFailure: failure.destination,
+  });
+  const template = Template.fromStack(stack);
+  const machineArn = stack.resolve(fn.stateMachine.stateMachineArn);
+
+  function statementsOf(roleLogicalIdPrefix: string): Array<Record<string, unknown>> {
+    const policies = template.findResources('AWS::IAM::Policy');
+    return Object.values(policies)
+      .filter((p) =>
+        JSON.stringify(p.Properties.Roles).includes(roleLogicalIdPrefix),
+      )
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>);
+  }
+  const actionsOf = (statements: Array<Record<string, unknown>>) =>
+    statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]) as string[]);
+
+  test('TaskApi: table read/write, start, stop/describe executions, read the runner logs', () => {
+    const statements = statementsOf('ServiceTaskApiServiceRole');
+    const actions = actionsOf(statements);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:Query',
+        'dynamodb:DeleteItem',
+        'states:StartExecution',
+        'states:StopExecution',
+        'states:DescribeExecution',
+        'logs:FilterLogEvents',
+        'logs:GetLogEvents',
+      ]),
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: 'states:StartExecution', Resource: machineArn }),
+    );
+  });
+
+  test('finalizer and reconciler: table, DescribeExecution, the failure destination; the reconciler also starts executions', () => {
+    const finalizer = actionsOf(statementsOf('ServiceFinalizerServiceRole'));
+    expect(finalizer).toEqual(
+      expect.arrayContaining(['dynamodb:UpdateItem', 'states:DescribeExecution', 'sqs:SendMessage']),
+    );
+    expect(finalizer).not.toContain('states:StartExecution');
+    const reconciler = actionsOf(statementsOf('ServiceReconcilerServiceRole'));
+    expect(reconciler).toEqual(
+      expect.arrayContaining(['dynamodb:Query', 'states:DescribeExecution', 'states:StartExecution', 'sqs:SendMessage']),
+    );
+  });
+});
+
+describe('shared VPC', () => {
+  test('is created once, on first use, with public subnets only and no NAT gateway', () => {
+    const { stack, service } = containerTask();
+    expect(service.defaultVpc).toBe(service.defaultVpc);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::Subnet', 2);
+    template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true });
+  });
+
+  test('is not created when there is no container function', () => {
+    Template.fromStack(lambdaTask().stack).resourceCountIs('AWS::EC2::VPC', 0);
+  });
+
+  test('is the given vpc when the service has one', () => {
+    const stack = testStack();
+    const vpc = new ec2.Vpc(stack, 'Mine', { natGateways: 0, restrictDefaultSecurityGroup: false });
+    const service = new AsyncTaskService(stack, 'Service', { vpc });
+    expect(service.defaultVpc).toBe(vpc);
+  });
+});
+
+describe('validation', () => {
+  test('fails if retention is below one hour', () => {
+    expect(() => new AsyncTaskService(testStack(), 'Service', { retention: Duration.minutes(30) })).toThrow(
+      'retention must be between 3600s and 31536000s inclusive (given 1800s)',
+    );
+  });
+
+  test('fails if retention is above 365 days', () => {
+    expect(() => new AsyncTaskService(testStack(), 'Service', { retention: Duration.days(400) })).toThrow(
+      /retention must be between 3600s and 31536000s inclusive \(given 34560000s\)/,
+    );
+  });
+
+  test('fails if two task functions share a name', () => {
+    const { stack, service } = lambdaTask();
+    expect(
+      () => new LambdaTaskFunction(stack, 'Etl2', { service, functionName: 'etl', lambdaFunction: inlineFunction(stack, 'W2') }),
+    ).toThrow("a task function named 'etl' is already registered");
+  });
+
+  test('a token retention is not checked at synth', () => {
+    const retention = Duration.seconds(Lazy.number({ produce: () => 100 }));
+    expect(() => new AsyncTaskService(testStack(), 'S', { retention })).not.toThrow();
+  });
+});
