@@ -18,6 +18,8 @@ export interface LambdaInvokeResult {
   /** 'Unhandled' when the function threw (as Lambda's X-Amz-Function-Error). */
   readonly functionError?: string;
   readonly requestId: string;
+  /** The invocation's log lines (START … REPORT), for `X-Amz-Log-Type: Tail`. */
+  readonly log?: string;
 }
 
 /** What the rest of the runtime calls to run a synthesized Lambda function. */

@@ -1,0 +1,549 @@
+/**
+ * The edge: ONE HTTP endpoint answering the AWS APIs the stack and its users call.
+ *
+ * | request | served by |
+ * |---|---|
+ * | `X-Amz-Target: DynamoDB_20120810.*` | dynalite (proxied) |
+ * | `X-Amz-Target: AWSStepFunctions.*` | the Step Functions emulation |
+ * | `X-Amz-Target: Logs_20140328.*` | local logs |
+ * | `X-Amz-Target: AWSEvents.*` | local EventBridge (PutEvents) |
+ * | `X-Amz-Target: AmazonSQS.*`, SNS query, S3 REST (path-style), STS GetCallerIdentity | fauxqs (proxied) |
+ * | `POST /2015-03-31/functions/{name}/invocations` | the Lambda runner |
+ * | CloudFormation query `Action=DescribeStacks` | the stack's resolved outputs (XML) |
+ * | `GET /_ecs/metadata/{task}/{container}[/task]` | ECS task metadata of local ECS tasks |
+ *
+ * Anything else gets an AWS-shaped `UnsupportedOperation` error naming what was asked.
+ */
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AwsError, type JsonService, LOCAL_ACCOUNT, LOCAL_REGION, type LambdaInvokeResult } from './types';
+
+export interface StackDescription {
+  readonly stackName: string;
+  readonly stackId: string;
+  readonly description?: string;
+  readonly outputs: readonly { key: string; value: string; description?: string; exportName?: string }[];
+}
+
+export interface EcsTaskMetadata {
+  readonly taskArn: string;
+  readonly clusterArn: string;
+  readonly family: string;
+  readonly taskDefinitionArn: string;
+  readonly containers: readonly { name: string; pid?: number }[];
+  readonly createdAt: number;
+}
+
+export interface EdgeBackends {
+  /** Port of dynalite on 127.0.0.1. */
+  readonly dynamodbPort: number;
+  /** Port of fauxqs on 127.0.0.1. */
+  readonly fauxqsPort: number;
+  readonly stepFunctions?: JsonService;
+  readonly logs: JsonService;
+  readonly events: JsonService;
+  readonly lambda: {
+    invoke(ref: string, payload: unknown, type?: 'RequestResponse' | 'Event'): Promise<LambdaInvokeResult>;
+    find(ref: string): unknown;
+  };
+  readonly stack: StackDescription;
+  /** The ECS task metadata endpoint: a local ECS task by its id. */
+  readonly ecsTask?: (localTaskId: string) => EcsTaskMetadata | undefined;
+}
+
+const SQS_QUERY_ACTIONS = new Set([
+  'CreateQueue',
+  'DeleteQueue',
+  'GetQueueUrl',
+  'ListQueues',
+  'GetQueueAttributes',
+  'SetQueueAttributes',
+  'PurgeQueue',
+  'SendMessage',
+  'SendMessageBatch',
+  'ReceiveMessage',
+  'DeleteMessage',
+  'DeleteMessageBatch',
+  'ChangeMessageVisibility',
+  'ChangeMessageVisibilityBatch',
+  'TagQueue',
+  'UntagQueue',
+  'ListQueueTags',
+  'ListDeadLetterSourceQueues',
+]);
+const SNS_ACTIONS = new Set([
+  'CreateTopic',
+  'DeleteTopic',
+  'ListTopics',
+  'GetTopicAttributes',
+  'SetTopicAttributes',
+  'Subscribe',
+  'Unsubscribe',
+  'ConfirmSubscription',
+  'ListSubscriptions',
+  'ListSubscriptionsByTopic',
+  'GetSubscriptionAttributes',
+  'SetSubscriptionAttributes',
+  'Publish',
+  'PublishBatch',
+  'TagResource',
+  'UntagResource',
+  'ListTagsForResource',
+]);
+
+const JSON_TARGETS: Record<string, { backend: 'dynamodb' | 'sfn' | 'logs' | 'events' | 'sqs'; contentType: string }> = {
+  DynamoDB_20120810: { backend: 'dynamodb', contentType: 'application/x-amz-json-1.0' },
+  AWSStepFunctions: { backend: 'sfn', contentType: 'application/x-amz-json-1.0' },
+  Logs_20140328: { backend: 'logs', contentType: 'application/x-amz-json-1.1' },
+  AWSEvents: { backend: 'events', contentType: 'application/x-amz-json-1.1' },
+  AmazonSQS: { backend: 'sqs', contentType: 'application/x-amz-json-1.0' },
+};
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+/** The SigV4 credential scope's service (`Credential=AKID/date/region/<service>/aws4_request`), if signed. */
+export function signedService(req: IncomingMessage, url: URL): string | undefined {
+  const auth = req.headers.authorization ?? '';
+  const m = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(auth);
+  if (m) return m[1];
+  const q = url.searchParams.get('X-Amz-Credential');
+  if (q) return q.split('/')[3];
+  return undefined;
+}
+
+export class Edge {
+  private readonly server: http.Server;
+  private backends?: EdgeBackends;
+  private readyWaiters: (() => void)[] = [];
+  private failure?: Error;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private endpointUrl = '';
+  private startedAt = Date.now();
+
+  public constructor() {
+    this.server = http.createServer((req, res) => {
+      void this.handle(req, res);
+    });
+    this.server.keepAliveTimeout = 5000;
+  }
+
+  /** Listens; rejects with a clear message when the port is taken. Returns the endpoint URL. */
+  public listen(port: number, host = '127.0.0.1'): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        if (error.code === 'EADDRINUSE') {
+          reject(
+            new Error(
+              `port ${port} on ${host} is already in use (another 'asynctask dev' or LocalStack?); stop it or choose another port with --port`,
+            ),
+          );
+        } else if (error.code === 'EACCES') {
+          reject(new Error(`not allowed to listen on ${host}:${port}; choose a port above 1024 with --port`));
+        } else reject(error);
+      };
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address() as AddressInfo;
+        this.endpointUrl = `http://${host}:${addr.port}`;
+        resolve(this.endpointUrl);
+      });
+    });
+  }
+
+  public get endpoint(): string {
+    return this.endpointUrl;
+  }
+
+  /** Requests that arrived before this wait for it. */
+  public setBackends(backends: EdgeBackends): void {
+    this.backends = backends;
+    this.startedAt = Date.now();
+    for (const w of this.readyWaiters.splice(0)) w();
+  }
+
+  /** Start-up failed: waiting and later requests get a 503 naming why. */
+  public fail(error: Error): void {
+    this.failure = error;
+    for (const w of this.readyWaiters.splice(0)) w();
+  }
+
+  public close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+      this.agent.destroy();
+    });
+  }
+
+  private async ready(): Promise<EdgeBackends> {
+    if (!this.backends && !this.failure) await new Promise<void>((r) => this.readyWaiters.push(r));
+    if (this.failure || !this.backends) {
+      throw new AwsError('ServiceUnavailable', `the local runtime failed to start: ${this.failure?.message}`, 503);
+    }
+    return this.backends;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch {
+      res.destroy();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://edge');
+    try {
+      const b = await this.ready();
+      await this.route(b, req, res, url, body, requestId);
+    } catch (error) {
+      this.sendJsonError(res, error, requestId, 'application/x-amz-json-1.1');
+    }
+  }
+
+  private async route(
+    b: EdgeBackends,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: Buffer,
+    requestId: string,
+  ): Promise<void> {
+    const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target !== '') {
+      const dot = target.indexOf('.');
+      const prefix = dot >= 0 ? target.slice(0, dot) : target;
+      const operation = dot >= 0 ? target.slice(dot + 1) : '';
+      const spec = JSON_TARGETS[prefix];
+      if (!spec) {
+        throw unsupported(`the local runtime does not serve X-Amz-Target '${target}'`);
+      }
+      switch (spec.backend) {
+        case 'dynamodb':
+          return this.proxy(req, res, b.dynamodbPort, body, req.headers.host);
+        case 'sqs':
+          return this.proxySqs(req, res, b.fauxqsPort, body);
+        case 'sfn':
+          if (!b.stepFunctions) {
+            throw unsupported('the local runtime was started without Step Functions (local/sfn is not available)');
+          }
+          return this.json(res, b.stepFunctions, operation, body, spec.contentType, requestId);
+        case 'logs':
+          return this.json(res, b.logs, operation, body, spec.contentType, requestId);
+        case 'events':
+          return this.json(res, b.events, operation, body, spec.contentType, requestId);
+      }
+    }
+
+    if (url.pathname.startsWith('/_ecs/metadata/')) return this.ecsMetadata(b, res, url);
+    if (url.pathname === '/_local/health') {
+      return sendJson(res, 200, { status: 'ok', endpoint: this.endpointUrl, stack: b.stack.stackName, since: this.startedAt });
+    }
+
+    const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(url.pathname);
+    if (invoke && req.method === 'POST') return this.invoke(b, req, res, url, decodeURIComponent(invoke[1]), body, requestId);
+
+    const service = signedService(req, url);
+    const contentType = String(req.headers['content-type'] ?? '');
+    if (req.method === 'POST' && contentType.includes('application/x-www-form-urlencoded')) {
+      const params = new URLSearchParams(body.toString('utf8'));
+      const action = params.get('Action') ?? '';
+      if (service === 'cloudformation' || action === 'DescribeStacks') return this.cloudFormation(b, res, params, requestId);
+      if (service === 'sqs' || (SQS_QUERY_ACTIONS.has(action) && service !== 'sns')) {
+        return sendXmlError(
+          res,
+          400,
+          'UnsupportedOperation',
+          `the local runtime serves SQS through its JSON protocol only (AWS SDK v3, botocore >= 1.31); '${action}' came in the query protocol`,
+          requestId,
+        );
+      }
+      if (service === 'sns' || service === 'sts' || SNS_ACTIONS.has(action) || action === 'GetCallerIdentity') {
+        return this.proxy(req, res, b.fauxqsPort, body, req.headers.host);
+      }
+      return sendXmlError(
+        res,
+        400,
+        'UnsupportedOperation',
+        `the local runtime does not serve ${service ? `${service} ` : ''}action '${action || '(none)'}'`,
+        requestId,
+      );
+    }
+
+    if (service === undefined || service === 's3') return this.proxy(req, res, b.fauxqsPort, body, req.headers.host);
+    throw unsupported(`the local runtime does not serve ${service} ${req.method} ${url.pathname}`);
+  }
+
+  private endpointHost(): string {
+    return new URL(this.endpointUrl).host;
+  }
+
+  private proxy(req: IncomingMessage, res: ServerResponse, port: number, body: Buffer, host: string | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const headers = { ...req.headers, host: host ?? this.endpointHost(), 'content-length': String(body.length) };
+      delete headers['transfer-encoding'];
+      delete headers.connection;
+      const upstream = http.request(
+        { host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          up.on('end', () => resolve());
+          up.on('error', () => resolve());
+        },
+      );
+      upstream.on('error', (error) => {
+        if (!res.headersSent) {
+          sendJson(res, 502, { __type: 'ServiceUnavailable', message: `local backend on port ${port} failed: ${error.message}` });
+        } else res.destroy();
+        resolve();
+      });
+      upstream.end(body);
+    });
+  }
+
+  /**
+   * fauxqs names queues `http://sqs.<region>.localhost:<port>/<account>/<name>` (port = the Host
+   * header's): requests get that form, responses get the edge's `<endpoint>/<account>/<name>`.
+   */
+  private proxySqs(req: IncomingMessage, res: ServerResponse, port: number, body: Buffer): Promise<void> {
+    const edgePort = new URL(this.endpointUrl).port;
+    const fauxqsBase = `http://sqs.${LOCAL_REGION}.localhost:${edgePort}/`;
+    const request = rewriteQueueUrls(body, fauxqsBase.slice(0, -1));
+    return new Promise((resolve) => {
+      const headers = { ...req.headers, host: this.endpointHost(), 'content-length': String(request.length) };
+      delete headers['transfer-encoding'];
+      delete headers.connection;
+      const upstream = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent }, (up) => {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8').split(fauxqsBase).join(`${this.endpointUrl}/`);
+          const out = Buffer.from(text);
+          const h = { ...up.headers, 'content-length': String(out.length) };
+          delete h['transfer-encoding'];
+          res.writeHead(up.statusCode ?? 502, h);
+          res.end(out);
+          resolve();
+        });
+        up.on('error', () => {
+          res.destroy();
+          resolve();
+        });
+      });
+      upstream.on('error', (error) => {
+        if (!res.headersSent) sendJson(res, 502, { __type: 'ServiceUnavailable', message: `local SQS failed: ${error.message}` });
+        resolve();
+      });
+      upstream.end(request);
+    });
+  }
+
+  private async json(
+    res: ServerResponse,
+    service: JsonService,
+    operation: string,
+    body: Buffer,
+    contentType: string,
+    requestId: string,
+  ): Promise<void> {
+    let input: Record<string, unknown>;
+    try {
+      input = body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+    } catch {
+      throw new AwsError('SerializationException', 'the request body is not valid JSON');
+    }
+    const out = await service.handle(operation, input ?? {});
+    res.writeHead(200, { 'content-type': contentType, 'x-amzn-requestid': requestId });
+    res.end(JSON.stringify(out ?? {}));
+  }
+
+  private sendJsonError(res: ServerResponse, error: unknown, requestId: string, contentType: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const e = error as Partial<AwsError>;
+    const code = error instanceof AwsError ? error.name : 'InternalFailure';
+    const status = error instanceof AwsError ? error.statusCode : 500;
+    const message = error instanceof AwsError ? error.message : `the local runtime failed: ${(e as Error)?.message ?? String(error)}`;
+    res.writeHead(status, { 'content-type': contentType, 'x-amzn-requestid': requestId, 'x-amzn-errortype': code });
+    res.end(JSON.stringify({ __type: code, message, Message: message }));
+  }
+
+  private async invoke(
+    b: EdgeBackends,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    name: string,
+    body: Buffer,
+    requestId: string,
+  ): Promise<void> {
+    const type = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
+    const qualifier = url.searchParams.get('Qualifier');
+    const ref = qualifier ? `${name}:${qualifier}` : name;
+    if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) {
+      throw new AwsError('InvalidParameterValueException', `Unsupported invocation type: ${type}`);
+    }
+    let payload: unknown = {};
+    if (body.length > 0) {
+      try {
+        payload = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new AwsError('InvalidRequestContentException', 'Could not parse request body into json: the payload is not valid JSON');
+      }
+    }
+    if (type === 'DryRun') {
+      if (!b.lambda.find(ref)) await b.lambda.invoke(ref, payload, 'Event'); // throws ResourceNotFound
+      res.writeHead(204, { 'x-amzn-requestid': requestId });
+      res.end();
+      return;
+    }
+    const result = await b.lambda.invoke(ref, payload, type as 'RequestResponse' | 'Event');
+    if (type === 'Event') {
+      res.writeHead(202, { 'x-amzn-requestid': result.requestId, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-amzn-requestid': result.requestId,
+      'x-amz-executed-version': '$LATEST',
+    };
+    if (result.functionError) headers['x-amz-function-error'] = result.functionError;
+    if (String(req.headers['x-amz-log-type'] ?? '') === 'Tail' && result.log !== undefined) {
+      // Lambda returns the last 4 KB of the invocation's log, base64-encoded
+      const bytes = Buffer.from(result.log, 'utf8');
+      headers['x-amz-log-result'] = bytes.subarray(Math.max(0, bytes.length - 4096)).toString('base64');
+    }
+    res.writeHead(200, headers);
+    res.end(JSON.stringify(result.payload ?? null));
+  }
+
+  private cloudFormation(b: EdgeBackends, res: ServerResponse, params: URLSearchParams, requestId: string): void {
+    const action = params.get('Action') ?? '';
+    if (action !== 'DescribeStacks') {
+      sendXmlError(
+        res,
+        400,
+        'UnsupportedOperation',
+        `the local runtime does not serve CloudFormation action '${action}' (it serves DescribeStacks)`,
+        requestId,
+      );
+      return;
+    }
+    const wanted = params.get('StackName');
+    const s = b.stack;
+    if (wanted && wanted !== s.stackName && wanted !== s.stackId) {
+      sendXmlError(res, 400, 'ValidationError', `Stack with id ${wanted} does not exist`, requestId);
+      return;
+    }
+    const outputs = s.outputs
+      .map(
+        (o) =>
+          `<member><OutputKey>${xmlEscape(o.key)}</OutputKey><OutputValue>${xmlEscape(o.value)}</OutputValue>${
+            o.description ? `<Description>${xmlEscape(o.description)}</Description>` : ''
+          }${o.exportName ? `<ExportName>${xmlEscape(o.exportName)}</ExportName>` : ''}</member>`,
+      )
+      .join('');
+    const created = new Date(this.startedAt).toISOString();
+    const xml =
+      `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>` +
+      `<StackName>${xmlEscape(s.stackName)}</StackName><StackId>${xmlEscape(s.stackId)}</StackId>` +
+      (s.description ? `<Description>${xmlEscape(s.description)}</Description>` : '') +
+      `<CreationTime>${created}</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus>` +
+      `<DisableRollback>false</DisableRollback><Outputs>${outputs}</Outputs><Tags/>` +
+      `</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></DescribeStacksResponse>`;
+    res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+    res.end(xml);
+  }
+
+  private ecsMetadata(b: EdgeBackends, res: ServerResponse, url: URL): void {
+    const [, , , taskId, container, rest] = url.pathname.split('/');
+    const task = taskId ? b.ecsTask?.(taskId) : undefined;
+    if (!task) {
+      sendJson(res, 404, { error: `no local ECS task '${taskId}'` });
+      return;
+    }
+    const containerMeta = (name: string) => ({
+      DockerId: `${taskId}-${name}`,
+      Name: name,
+      DockerName: name,
+      Image: 'local',
+      Labels: {
+        'com.amazonaws.ecs.cluster': task.clusterArn,
+        'com.amazonaws.ecs.container-name': name,
+        'com.amazonaws.ecs.task-arn': task.taskArn,
+        'com.amazonaws.ecs.task-definition-family': task.family,
+      },
+      DesiredStatus: 'RUNNING',
+      KnownStatus: 'RUNNING',
+      Type: 'NORMAL',
+    });
+    if (rest === 'task') {
+      sendJson(res, 200, {
+        Cluster: task.clusterArn,
+        TaskARN: task.taskArn,
+        Family: task.family,
+        Revision: task.taskDefinitionArn.split(':').pop(),
+        DesiredStatus: 'RUNNING',
+        KnownStatus: 'RUNNING',
+        Containers: task.containers.map((c) => containerMeta(c.name)),
+        PullStartedAt: new Date(task.createdAt).toISOString(),
+        LaunchType: 'FARGATE',
+        AvailabilityZone: `${LOCAL_REGION}a`,
+      });
+      return;
+    }
+    sendJson(res, 200, containerMeta(container ?? ''));
+      return;
+  }
+}
+
+function unsupported(message: string): AwsError {
+  return new AwsError('UnsupportedOperation', message, 400);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function sendXmlError(res: ServerResponse, status: number, code: string, message: string, requestId: string): void {
+  res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+  res.end(
+    `<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+  );
+}
+
+/** SQS JSON requests: queue URLs (any host) become `<base>/<account>/<name>`, the form fauxqs keys queues by. */
+export function rewriteQueueUrls(body: Buffer, base: string): Buffer {
+  if (body.length === 0) return body;
+  let input: Record<string, unknown>;
+  try {
+    input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return body;
+  }
+  const canon = (u: unknown): unknown => {
+    if (typeof u !== 'string') return u;
+    const m = /\/(\d{12})\/([^/?#]+)\/?$/.exec(u);
+    return m ? `${base}/${LOCAL_ACCOUNT}/${m[2]}` : u;
+  };
+  if ('QueueUrl' in input) input.QueueUrl = canon(input.QueueUrl);
+  return Buffer.from(JSON.stringify(input));
+}

@@ -1,0 +1,452 @@
+/**
+ * The local runtime: runs a synthesized stack (cdk.out) on this machine behind one endpoint.
+ * Creates the template's tables, queues, topics, buckets and log groups in the local backends
+ * (idempotently: a restart with the same data dir finds them), wires the Lambda runner, the
+ * Step Functions emulation, EventBridge rules, TTL expiry and the edge, and returns when ready.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { parseRegistry, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
+import { Edge, type EcsTaskMetadata } from './edge';
+import { queueUrlOf, SqsPollers } from './event-sources';
+import { LocalEvents } from './events';
+import { LocalLambda } from './lambda';
+import { LocalLogs } from './logs';
+import { type LocalFunction, loadStack, type StackModel, unsupportedNote } from './template';
+import { TtlSweeper } from './ttl';
+import { type JsonService, LOCAL_ACCOUNT, LOCAL_REGION } from './types';
+
+export const DEFAULT_PORT = 4566;
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+export interface RuntimeOptions {
+  /** The cloud assembly directory. */
+  readonly cdkOut: string;
+  readonly stackName?: string;
+  /** Edge port; 0 picks a free one (read `endpoint`). Default 4566. */
+  readonly port?: number;
+  readonly host?: string;
+  /** Persistent state (DynamoDB, executions, logs); default: in memory / a temporary work dir. */
+  readonly dataDir?: string;
+  /** Scratch files (inline Lambda code; logs without a data dir). Default: a temporary directory, removed on stop. */
+  readonly workDir?: string;
+  /** Where relative ECS `asynctask:local` cwd's resolve (default: the directory holding cdk.out). */
+  readonly projectRoot?: string;
+  /** TTL sweep interval (default 10 s). */
+  readonly ttlIntervalMs?: number;
+  /** Warm Lambda processes per function (default 8). */
+  readonly lambdaWorkers?: number;
+  /** Schedule rules' rate multiplier (tests: 0.001 runs `rate(5 minutes)` every 300 ms). Default 1. */
+  readonly scheduleScale?: number;
+  /** Start-up notes and delivery warnings (default: stderr). */
+  readonly log?: (message: string) => void;
+}
+
+export interface LocalRuntime {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly stackName: string;
+  readonly outputs: Record<string, string>;
+  /** The stack's task functions (TaskApi's `ASYNCTASK_FUNCTIONS`). */
+  readonly functions: TaskFunctionDescriptor[];
+  /** Lambda functions of the stack. */
+  readonly lambdaFunctions: readonly LocalFunction[];
+  readonly model: StackModel;
+  /** Start-up notes: unsupported resources, schedules not run, missing parts. */
+  readonly notes: string[];
+  readonly lambda: LocalLambda;
+  readonly events: LocalEvents;
+  readonly logs: LocalLogs;
+  readonly ttl: TtlSweeper;
+  /** The Step Functions emulation, when local/sfn is available. */
+  readonly stepFunctions?: JsonService & { close?(): Promise<void> };
+  stop(): Promise<void>;
+}
+
+interface SfnModule {
+  StepFunctionsService: new (deps: Record<string, unknown>) => JsonService & {
+    start(): Promise<unknown>;
+    close(): Promise<void>;
+    liveEcsTasks(): {
+      taskArn: string;
+      localTaskId: string;
+      clusterArn: string;
+      taskDefinitionArn: string;
+      family: string;
+      createdAt: number;
+      containers: readonly { name: string; pid?: number }[];
+    }[];
+  };
+}
+
+function startDynalite(dataDir?: string): Promise<{ server: http.Server; port: number }> {
+  // dynalite has no type declarations
+  const dynalite = require('dynalite') as (opts: Record<string, unknown>) => http.Server;
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dataDir ? { path: dataDir } : {}),
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
+  });
+}
+
+function startFauxqs(dataDir?: string): Promise<{ child: ChildProcess; port: number }> {
+  const script = path.join(__dirname, 'fauxqs-server.mjs');
+  const child = spawn(process.execPath, [script, ...(dataDir ? [dataDir] : [])], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: path.resolve(__dirname, '..'),
+    env: { ...process.env, FAUXQS_LOGGER: 'false' },
+  });
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`fauxqs did not start within 20 s${stderr ? `: ${stderr.trim()}` : ''}`));
+    }, 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`fauxqs exited with code ${code} at start-up${stderr ? `: ${stderr.trim()}` : ''}`));
+    });
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      try {
+        const { port } = JSON.parse(line) as { port: number };
+        child.removeAllListeners('exit');
+        resolve({ child, port });
+      } catch {
+        reject(new Error(`fauxqs printed an unexpected line at start-up: ${line}`));
+      }
+    });
+  });
+}
+
+/** A raw request to fauxqs with the edge as Host (queue URLs come out as edge URLs). */
+function fauxqsRequest(
+  port: number,
+  host: string,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: urlPath, headers: { ...headers, host, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function createResources(model: StackModel, ddb: DynamoDBClient, fauxqsPort: number, edgeHost: string, notes: string[]): Promise<void> {
+  for (const t of model.tables) {
+    const input: CreateTableCommandInput = {
+      TableName: t.name,
+      KeySchema: t.keySchema as CreateTableCommandInput['KeySchema'],
+      AttributeDefinitions: t.attributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
+      BillingMode: 'PAY_PER_REQUEST',
+      ...(t.globalSecondaryIndexes.length > 0
+        ? {
+            GlobalSecondaryIndexes: t.globalSecondaryIndexes.map((g) => ({
+              IndexName: g.IndexName as string,
+              KeySchema: g.KeySchema as never,
+              Projection: g.Projection as never,
+            })),
+          }
+        : {}),
+      ...(t.localSecondaryIndexes.length > 0
+        ? {
+            LocalSecondaryIndexes: t.localSecondaryIndexes.map((g) => ({
+              IndexName: g.IndexName as string,
+              KeySchema: g.KeySchema as never,
+              Projection: g.Projection as never,
+            })),
+          }
+        : {}),
+    };
+    try {
+      await ddb.send(new CreateTableCommand(input));
+    } catch (error) {
+      if ((error as Error).name !== 'ResourceInUseException') {
+        throw new Error(`could not create table ${t.name} (${t.logicalId}): ${(error as Error).name}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  // Dead-letter queues first: a redrive policy names an existing queue.
+  const queues = [...model.queues];
+  const created = new Set<string>();
+  const sqs = (target: string, body: object) =>
+    fauxqsRequest(
+      fauxqsPort,
+      edgeHost,
+      'POST',
+      '/',
+      { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AmazonSQS.${target}` },
+      JSON.stringify(body),
+    );
+  while (queues.length > 0) {
+    const i = queues.findIndex((q) => !q.deadLetterQueue || created.has(q.deadLetterQueue) || !model.queues.some((o) => o.name === q.deadLetterQueue));
+    const q = queues.splice(Math.max(i , 0), 1)[0];
+    const r = await sqs('CreateQueue', { QueueName: q.name, Attributes: q.attributes });
+    if (r.status !== 200) throw new Error(`could not create queue ${q.name} (${q.logicalId}): ${r.body}`);
+    created.add(q.name);
+  }
+
+  const sns = (params: Record<string, string>) =>
+    fauxqsRequest(
+      fauxqsPort,
+      edgeHost,
+      'POST',
+      '/',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      new URLSearchParams({ ...params, Version: '2010-03-31' }).toString(),
+    );
+  for (const t of model.topics) {
+    const attrs: Record<string, string> = {};
+    Object.entries(t.attributes).forEach(([k, v], i) => {
+      attrs[`Attributes.entry.${i + 1}.key`] = k;
+      attrs[`Attributes.entry.${i + 1}.value`] = v;
+    });
+    const r = await sns({ Action: 'CreateTopic', Name: t.name, ...attrs });
+    if (r.status !== 200) throw new Error(`could not create topic ${t.name} (${t.logicalId}): ${r.body}`);
+  }
+  for (const s of model.subscriptions) {
+    if (s.protocol !== 'sqs') {
+      notes.push(`subscription ${s.logicalId}: protocol '${s.protocol}' is not delivered locally (only sqs subscriptions are)`);
+      continue;
+    }
+    const attrs: Record<string, string> = {};
+    Object.entries(s.attributes).forEach(([k, v], i) => {
+      attrs[`Attributes.entry.${i + 1}.key`] = k;
+      attrs[`Attributes.entry.${i + 1}.value`] = v;
+    });
+    // Subscribe is idempotent for the same topic, protocol and endpoint.
+    const r = await sns({ Action: 'Subscribe', TopicArn: s.topicArn, Protocol: s.protocol, Endpoint: s.endpoint, ...attrs });
+    if (r.status !== 200) throw new Error(`could not subscribe ${s.endpoint} to ${s.topicArn} (${s.logicalId}): ${r.body}`);
+  }
+  for (const b of model.buckets) {
+    const r = await fauxqsRequest(fauxqsPort, edgeHost, 'PUT', `/${b.name}`, {}, '');
+    if (r.status !== 200 && !r.body.includes('BucketAlreadyOwnedByYou') && !r.body.includes('BucketAlreadyExists')) {
+      throw new Error(`could not create bucket ${b.name} (${b.logicalId}): ${r.status} ${r.body}`);
+    }
+  }
+}
+
+function loadSfn(notes: string[]): SfnModule | undefined {
+  try {
+    return require('./sfn/service') as SfnModule;
+  } catch (error) {
+    notes.push(`Step Functions is not available (${(error as Error).message.split('\n')[0]}); AWSStepFunctions.* requests fail`);
+    return undefined;
+  }
+}
+
+/** The stack's task functions, from the TaskApi function's ASYNCTASK_FUNCTIONS. */
+export function taskFunctionsOf(model: StackModel): TaskFunctionDescriptor[] {
+  const apiName = model.outputs.find((o) => o.key === 'TaskApiFunctionName')?.value;
+  const fn =
+    model.functions.find((f) => f.name === apiName && f.environment[SERVICE_ENV.functions]) ??
+    model.functions.find((f) => f.environment[SERVICE_ENV.functions]);
+  if (!fn) return [];
+  try {
+    return Object.values(parseRegistry(fn.environment[SERVICE_ENV.functions]));
+  } catch {
+    return [];
+  }
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntime> {
+  const log = options.log ?? ((m: string) => process.stderr.write(`asynctask dev: ${m}\n`));
+  const edge = new Edge();
+  const endpoint = await edge.listen(options.port ?? DEFAULT_PORT, options.host ?? '127.0.0.1');
+  const port = Number(new URL(endpoint).port);
+  const cleanups: (() => Promise<unknown> | unknown)[] = [() => edge.close()];
+  const runCleanups = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // keep closing the rest
+      }
+    }
+  };
+
+  try {
+    const model = loadStack(options.cdkOut, {
+      endpoint,
+      ...(options.stackName ? { stackName: options.stackName } : {}),
+      ...(options.projectRoot ? { projectRoot: options.projectRoot } : {}),
+    });
+    const notes: string[] = [...model.notes];
+    const unsupported = unsupportedNote(model);
+    if (unsupported) notes.push(unsupported);
+
+    let workDir = options.workDir;
+    if (!workDir) {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'asynctask-dev-'));
+      workDir = tmp;
+      cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+    }
+    mkdirSync(workDir, { recursive: true });
+    const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+
+    const logs = new LocalLogs(path.join(dataDir ?? workDir, 'logs'));
+    for (const g of model.logGroups) logs.createGroup(g.name);
+    for (const f of model.functions) logs.createGroup(f.logGroupName);
+    for (const td of model.taskDefinitions) for (const c of td.containers) if (c.logGroupName) logs.createGroup(c.logGroupName);
+
+    const dyn = await startDynalite(dataDir ? path.join(dataDir, 'dynamodb') : undefined);
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          dyn.server.close(() => r());
+          (dyn.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        }),
+    );
+    const fauxqs = await startFauxqs(dataDir ? path.join(dataDir, 'fauxqs') : undefined);
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          if (fauxqs.child.exitCode !== null) return r();
+          const t = setTimeout(() => fauxqs.child.kill('SIGKILL'), 3000);
+          fauxqs.child.once('exit', () => {
+            clearTimeout(t);
+            r();
+          });
+          fauxqs.child.kill('SIGTERM');
+        }),
+    );
+
+    const ddb = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dyn.port}`, region: LOCAL_REGION, credentials: CREDENTIALS });
+    cleanups.push(() => ddb.destroy());
+    await createResources(model, ddb, fauxqs.port, new URL(endpoint).host, notes);
+
+    const lambda = new LocalLambda({
+      endpoint,
+      functions: model.functions,
+      logs,
+      workDir,
+      ...(options.lambdaWorkers ? { maxWorkers: options.lambdaWorkers } : {}),
+    });
+    cleanups.push(() => lambda.close());
+
+    const edgeClients = { endpoint, region: LOCAL_REGION, credentials: CREDENTIALS };
+    const sqs = new SQSClient(edgeClients);
+    const sns = new SNSClient(edgeClients);
+    cleanups.push(() => {
+      sqs.destroy();
+      sns.destroy();
+    });
+    const events = new LocalEvents({
+      rules: model.rules,
+      lambda,
+      sendToQueue: async (arn, body) => {
+        const name = arn.split(':').pop() ?? '';
+        await sqs.send(new SendMessageCommand({ QueueUrl: `${endpoint}/${LOCAL_ACCOUNT}/${name}`, MessageBody: body }));
+      },
+      publishToTopic: async (arn, body) => {
+        await sns.send(new PublishCommand({ TopicArn: arn, Message: body }));
+      },
+      warn: log,
+    });
+    cleanups.push(() => events.close());
+
+    const sfnModule = loadSfn(notes);
+    let sfn: InstanceType<SfnModule['StepFunctionsService']> | undefined;
+    if (sfnModule) {
+      sfn = new sfnModule.StepFunctionsService({
+        endpoint,
+        region: LOCAL_REGION,
+        accountId: LOCAL_ACCOUNT,
+        stateMachines: new Map(model.stateMachines.map((m) => [m.arn, { name: m.name, arn: m.arn, definition: m.definition }])),
+        taskDefinitions: new Map(model.taskDefinitions.map((t) => [t.arn, t])),
+        lambda,
+        events,
+        logs,
+        workDir,
+        ...(dataDir ? { dataDir: path.join(dataDir, 'stepfunctions') } : {}),
+        ecsMetadataUri: (task: { localTaskId: string }, containerName: string) =>
+          `${endpoint}/_ecs/metadata/${task.localTaskId}/${encodeURIComponent(containerName)}`,
+      });
+      const s = sfn;
+      cleanups.push(() => s.close());
+    }
+    const ecsTask = (id: string): EcsTaskMetadata | undefined => sfn?.liveEcsTasks().find((t) => t.localTaskId === id);
+
+    edge.setBackends({
+      dynamodbPort: dyn.port,
+      fauxqsPort: fauxqs.port,
+      ...(sfn ? { stepFunctions: sfn } : {}),
+      logs,
+      events,
+      lambda,
+      stack: { stackName: model.stackName, stackId: model.stackId, description: model.description, outputs: model.outputs },
+      ecsTask,
+    });
+
+    const ttl = new TtlSweeper(ddb, model.tables, options.ttlIntervalMs ?? 10_000);
+    ttl.start();
+    cleanups.push(() => ttl.close());
+    notes.push(...events.startSchedules({ scale: options.scheduleScale ?? 1 }));
+    const pollers = new SqsPollers({
+      mappings: model.eventSourceMappings,
+      sqs,
+      lambda,
+      queueUrl: (arn) => queueUrlOf(endpoint, arn),
+      warn: log,
+    });
+    pollers.start();
+    cleanups.push(() => pollers.close());
+    // Executions a killed runtime left RUNNING end now (FAILED), and their status-change events reach the finalizer.
+    if (sfn) await sfn.start();
+
+    let stopped: Promise<void> | undefined;
+    return {
+      endpoint,
+      port,
+      stackName: model.stackName,
+      outputs: Object.fromEntries(model.outputs.map((o) => [o.key, o.value])),
+      functions: taskFunctionsOf(model),
+      lambdaFunctions: model.functions,
+      model,
+      notes,
+      lambda,
+      events,
+      logs,
+      ttl,
+      ...(sfn ? { stepFunctions: sfn } : {}),
+      stop: () => {
+        stopped ??= runCleanups();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    edge.fail(error as Error);
+    await runCleanups();
+    throw error;
+  }
+}
