@@ -86,6 +86,41 @@ async function readItem(config: ServiceConfig, functionName: string, taskId: str
   return result.Item as TaskItem;
 }
 
+/** Condition: the item still carries this request's id (nobody has moved it since). */
+function sameRequest(requestId: string) {
+  return {
+    ConditionExpression: '#requestId = :requestId',
+    ExpressionAttributeNames: { '#requestId': 'requestId' },
+    ExpressionAttributeValues: { ':requestId': requestId },
+  };
+}
+
+/**
+ * Starts the execution of a just-written item; if that fails, undoes the write (conditionally, so
+ * a newer writer wins) and throws a ServiceError, so a failed call leaves nothing accepted.
+ */
+async function startOrUndo(
+  descriptor: TaskFunctionDescriptor,
+  item: TaskItem,
+  how: { undo: () => Promise<unknown>; undoing: string; failure: string; outcome: string },
+): Promise<void> {
+  const where = { functionName: descriptor.name, taskId: item.taskId };
+  try {
+    await startExecution(descriptor, item);
+  } catch (error) {
+    log('error', `StartExecution failed; ${how.undoing}`, { ...where, error });
+    try {
+      await how.undo();
+    } catch (undoError) {
+      log('error', `could not finish ${how.undoing} after StartExecution failed`, { ...where, error: undoError });
+    }
+    throw new ServiceError(
+      `${how.failure} (${(error as Error).name}: ${(error as Error).message}); ${how.outcome}`,
+      { cause: error },
+    );
+  }
+}
+
 export async function submit(config: ServiceConfig, request: SubmitRequest, now: number = Date.now()): Promise<TaskRecord> {
   const descriptor = taskFunction(config, request.functionName);
   const taskId = request.taskId === undefined ? generateTaskId() : validateTaskId(request.taskId);
@@ -141,32 +176,13 @@ export async function submit(config: ServiceConfig, request: SubmitRequest, now:
       { cause: error },
     );
   }
-  try {
-    await startExecution(descriptor, item);
-  } catch (error) {
-    log('error', 'StartExecution failed; removing the task', { functionName: descriptor.name, taskId, error });
-    try {
-      await aws.ddb().send(
-        new DeleteCommand({
-          TableName: config.table,
-          Key: key(descriptor.name, taskId),
-          ConditionExpression: '#requestId = :requestId',
-          ExpressionAttributeNames: { '#requestId': 'requestId' },
-          ExpressionAttributeValues: { ':requestId': requestId },
-        }),
-      );
-    } catch (deleteError) {
-      log('error', 'could not remove the task after StartExecution failed', {
-        functionName: descriptor.name,
-        taskId,
-        error: deleteError,
-      });
-    }
-    throw new ServiceError(
-      `could not start task '${taskId}' of function '${descriptor.name}' (${(error as Error).name}: ${(error as Error).message}); the task was not accepted, submit it again`,
-      { cause: error },
-    );
-  }
+  await startOrUndo(descriptor, item, {
+    undo: () =>
+      aws.ddb().send(new DeleteCommand({ TableName: config.table, Key: key(descriptor.name, taskId), ...sameRequest(requestId) })),
+    undoing: 'removing the task',
+    failure: `could not start task '${taskId}' of function '${descriptor.name}'`,
+    outcome: 'the task was not accepted, submit it again',
+  });
   log('info', 'task submitted', { functionName: descriptor.name, taskId, requestId });
   return recordFromItem(item, now);
 }
@@ -380,32 +396,12 @@ export async function retry(config: ServiceConfig, functionName: string, taskId:
   const next: Record<string, unknown> = { ...old, ...changes, events: [...(old.events ?? []), event] };
   for (const attribute of removed) delete next[attribute];
   const item = next as unknown as TaskItem;
-  try {
-    await startExecution(descriptor, item);
-  } catch (error) {
-    log('error', 'StartExecution failed; restoring the task', { functionName: descriptor.name, taskId, error });
-    try {
-      await aws.ddb().send(
-        new PutCommand({
-          TableName: config.table,
-          Item: old,
-          ConditionExpression: '#requestId = :requestId',
-          ExpressionAttributeNames: { '#requestId': 'requestId' },
-          ExpressionAttributeValues: { ':requestId': requestId },
-        }),
-      );
-    } catch (restoreError) {
-      log('error', 'could not restore the task after StartExecution failed', {
-        functionName: descriptor.name,
-        taskId,
-        error: restoreError,
-      });
-    }
-    throw new ServiceError(
-      `could not start a new attempt of task '${taskId}' of function '${descriptor.name}' (${(error as Error).name}: ${(error as Error).message}); the task is unchanged, retry it again`,
-      { cause: error },
-    );
-  }
+  await startOrUndo(descriptor, item, {
+    undo: () => aws.ddb().send(new PutCommand({ TableName: config.table, Item: old, ...sameRequest(requestId) })),
+    undoing: 'restoring the task',
+    failure: `could not start a new attempt of task '${taskId}' of function '${descriptor.name}'`,
+    outcome: 'the task is unchanged, retry it again',
+  });
   log('info', 'task retried', { functionName: descriptor.name, taskId, requestId, from: old.status });
   return recordFromItem(item, now);
 }
