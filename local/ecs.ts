@@ -475,6 +475,19 @@ export async function killGroup(pgid: number, graceMs: number): Promise<void> {
   }
 }
 
+/**
+ * Whether a live process carries `ASYNCTASK_LOCAL_TASK_ARN=<taskArn>` in its environment (Linux):
+ * our container process even when its command was exec'd through a shim (pyenv's `python3`,
+ * `/usr/bin/env`, `npx`), whose command line then differs from the one spawned.
+ */
+export function processHasTaskArn(pid: number, taskArn: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`ASYNCTASK_LOCAL_TASK_ARN=${taskArn}`);
+  } catch {
+    return false;
+  }
+}
+
 /** The command line of a live process (Linux), to recognise our own orphans after a restart. */
 export function processCommandLine(pid: number): string[] | undefined {
   try {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { executionArn as buildExecutionArn } from '../../lambda/model/execution';
-import { LocalEcs, type LocalEcsTaskInfo, processCommandLine } from '../ecs';
+import { LocalEcs, type LocalEcsTaskInfo, processCommandLine, processHasTaskArn } from '../ecs';
 import {
   AwsError,
   type EventPublisher,
@@ -646,7 +646,7 @@ export class StepFunctionsService implements JsonService {
   private resolveOrphan(rec: ExecutionRecord): void {
     for (const p of rec.ecsProcesses) {
       const cmd = processCommandLine(p.pid);
-      if (cmd && cmd.join('\0') === p.command.join('\0')) {
+      if ((cmd && cmd.join('\0') === p.command.join('\0')) || processHasTaskArn(p.pid, p.taskArn)) {
         try {
           process.kill(-p.pid, 'SIGKILL');
         } catch {

@@ -1,0 +1,426 @@
+#!/usr/bin/env node
+/**
+ * Benchmark of the local runtime (run by hand: `npx tsx bench/local.ts [options]`; not part of
+ * `npm test`). In one run it measures:
+ *
+ * 1. the baseline: a bare dynalite server and a loop of conditional PutItems
+ *    (`attribute_not_exists(taskId)`) on a table with the tasks table's keys and indexes — the
+ *    floor of a submit, which is one such put plus the TaskApi Lambda around it;
+ * 2. submit throughput of the no-op Lambda task function `echo` of the e2e fixture stack on the
+ *    local runtime, at the same concurrency, and the time to drain those tasks to Succeeded;
+ * 3. submit → Succeeded latency (p50 / p95) of one task at a time, seen by a client polling
+ *    `get`, and as the record has it (endTime − startedTime);
+ * 4. per successful task, from GetExecutionHistory of a few executions (plus the submit's put
+ *    and TaskApi invocation): state transitions, DynamoDB writes, Lambda invocations, and the
+ *    AWS cost per million tasks at list prices.
+ *
+ * Options: --tasks N (submits in the throughput run, default 300), --concurrency C (default 8),
+ * --latency N (sequential tasks for latency, default 40), --puts N (baseline puts, default 2000),
+ * --histories N (executions whose history is read, default 5).
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { AsyncTaskClient } from '../client/client';
+import type { TaskRecord } from '../lambda/model';
+import { TABLE } from '../lambda/model/table';
+import { startRuntime } from '../local/runtime';
+import { PROJECT_ROOT, synthesize } from '../test/e2e/synth';
+
+// The SDK's multi-line Node-version notice would interleave with the figures.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+// biome-ignore lint/suspicious/noExplicitAny: dynalite ships no types
+const dynalite = require('dynalite') as (options: Record<string, unknown>) => any;
+
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+const REGION = 'us-east-1';
+
+/** AWS list prices (us-east-1). */
+export const PRICES = {
+  /** Step Functions Standard, per state transition. */
+  stateTransition: 25.0 / 1e6,
+  /** DynamoDB on-demand, per write request unit (1 WRU per write of an item up to 1 KB). */
+  writeRequestUnit: 0.625 / 1e6,
+  /** Lambda, per request. */
+  lambdaRequest: 0.2 / 1e6,
+  /** Lambda arm64, per GB-second. */
+  lambdaGbSecond: 0.0000133334,
+  /** SQS standard, per request (64 KB chunk): the destination delivery, outside the brief's three services. */
+  sqsRequest: 0.4 / 1e6,
+} as const;
+
+interface Options {
+  tasks: number;
+  concurrency: number;
+  latency: number;
+  puts: number;
+  histories: number;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5 };
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].replace(/^--/, '') as keyof Options;
+    const value = Number(argv[i + 1]);
+    if (!(name in options) || !Number.isInteger(value) || value < 1) {
+      throw new Error(`usage: bench/local.ts [--tasks N] [--concurrency C] [--latency N] [--puts N] [--histories N] (bad '${argv[i]} ${argv[i + 1] ?? ''}')`);
+    }
+    options[name] = value;
+    i++;
+  }
+  return options;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Runs `job(i)` for i in [0, n) with at most `concurrency` at once; returns each call's duration (ms) and the wall time. */
+async function pool(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<{ durations: number[]; wallMs: number }> {
+  const durations: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        const t0 = performance.now();
+        await job(i);
+        durations.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { durations, wallMs: performance.now() - started };
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+/** The baseline: bare dynalite, conditional PutItem loops at concurrency 1 and C. */
+async function baseline(options: Options): Promise<{ seq: { perSecond: number; p50: number; p95: number }; conc: { perSecond: number; p50: number; p95: number } }> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const ddb = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: REGION, credentials: CREDENTIALS });
+  const TableName = 'baseline';
+  const S = 'S' as const;
+  await ddb.send(
+    new CreateTableCommand({
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: TABLE.partitionKey, AttributeType: S },
+        { AttributeName: TABLE.sortKey, AttributeType: S },
+        { AttributeName: TABLE.listKey, AttributeType: S },
+        { AttributeName: TABLE.statusKey, AttributeType: S },
+      ],
+      KeySchema: [
+        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: TABLE.byTimeIndex,
+          KeySchema: [
+            { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+            { AttributeName: TABLE.listKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: TABLE.byStatusIndex,
+          KeySchema: [
+            { AttributeName: TABLE.statusKey, KeyType: 'HASH' },
+            { AttributeName: TABLE.listKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+  while ((await ddb.send(new DescribeTableCommand({ TableName }))).Table?.TableStatus !== 'ACTIVE') await sleep(10);
+
+  const put = async (taskId: string) => {
+    const now = new Date().toISOString();
+    await ddb.send(
+      new PutItemCommand({
+        TableName,
+        Item: {
+          [TABLE.partitionKey]: { S: 'echo' },
+          [TABLE.sortKey]: { S: taskId },
+          [TABLE.statusKey]: { S: 'echo#Enqueued' },
+          [TABLE.listKey]: { S: `${now}#${taskId}` },
+          status: { S: 'Enqueued' },
+          requestId: { S: randomUUID() },
+          taskPayload: { S: '{"n":1}' },
+          startedAt: { S: now },
+          deadline: { S: now },
+          alreadyRetriedTimes: { N: '0' },
+          events: { L: [{ M: { status: { S: 'Enqueued' }, at: { S: now } } }] },
+          expiresAt: { N: String(Math.floor(Date.now() / 1000) + 7 * 86400) },
+        },
+        ConditionExpression: 'attribute_not_exists(#id) OR #exp < :now',
+        ExpressionAttributeNames: { '#id': TABLE.sortKey, '#exp': 'expiresAt' },
+        ExpressionAttributeValues: { ':now': { N: String(Math.floor(Date.now() / 1000)) } },
+      }),
+    );
+  };
+  // Warm-up.
+  await pool(100, 4, (i) => put(`warm-${i}`));
+  const seq = await pool(options.puts, 1, (i) => put(`seq-${i}`));
+  const conc = await pool(options.puts, options.concurrency, (i) => put(`conc-${i}`));
+  ddb.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const stats = (r: { durations: number[]; wallMs: number }) => ({
+    perSecond: (r.durations.length / r.wallMs) * 1000,
+    p50: percentile(r.durations, 50),
+    p95: percentile(r.durations, 95),
+  });
+  return { seq: stats(seq), conc: stats(conc) };
+}
+
+/** DynamoDB's item size: attribute names plus values (strings UTF-8, numbers ~ digits/2 + 1, lists/maps 3 + elements). */
+// biome-ignore lint/suspicious/noExplicitAny: raw attribute values
+function itemBytes(item: Record<string, any>): number {
+  // biome-ignore lint/suspicious/noExplicitAny: raw attribute values
+  const value = (v: any): number => {
+    if (v.S !== undefined) return Buffer.byteLength(v.S);
+    if (v.N !== undefined) return Math.ceil(String(v.N).replace(/^-/, '').replace('.', '').length / 2) + 1;
+    if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
+    if (v.SS !== undefined) return v.SS.reduce((n: number, s: string) => n + Buffer.byteLength(s), 0);
+    if (v.L !== undefined) return 3 + v.L.reduce((n: number, x: unknown) => n + 1 + value(x), 0);
+    if (v.M !== undefined) return 3 + Object.entries(v.M).reduce((n, [k, x]) => n + 1 + Buffer.byteLength(k) + value(x), 0);
+    return 0;
+  };
+  return Object.entries(item).reduce((n, [k, v]) => n + Buffer.byteLength(k) + value(v), 0);
+}
+
+interface HistoryCount {
+  stateTransitions: number;
+  dynamodbWrites: number;
+  lambdaInvocations: number;
+  otherServiceCalls: string[];
+  /** ms between TaskStarted and TaskSucceeded of the runner's lambda:invoke. */
+  lambdaMs: number[];
+}
+
+function countHistory(events: readonly HistoryEvent[]): HistoryCount {
+  const count: HistoryCount = { stateTransitions: 0, dynamodbWrites: 0, lambdaInvocations: 0, otherServiceCalls: [], lambdaMs: [] };
+  let lambdaStarted: number | undefined;
+  for (const e of events) {
+    const type = e.type ?? '';
+    if (type.endsWith('StateEntered')) count.stateTransitions++;
+    if (type === 'LambdaFunctionScheduled') count.lambdaInvocations++;
+    if (type === 'TaskScheduled') {
+      const d = e.taskScheduledEventDetails;
+      const resource = d?.resource ?? '';
+      if (d?.resourceType === 'dynamodb' && /^(updateItem|putItem|deleteItem)/.test(resource)) count.dynamodbWrites++;
+      else if (d?.resourceType === 'lambda' && resource.startsWith('invoke')) count.lambdaInvocations++;
+      else count.otherServiceCalls.push(`${d?.resourceType}:${resource}`);
+    }
+    if (type === 'TaskStarted' && e.taskStartedEventDetails?.resourceType === 'lambda') lambdaStarted = e.timestamp?.getTime();
+    if (type === 'TaskSucceeded' && e.taskSucceededEventDetails?.resourceType === 'lambda' && lambdaStarted !== undefined) {
+      count.lambdaMs.push((e.timestamp?.getTime() ?? lambdaStarted) - lambdaStarted);
+      lambdaStarted = undefined;
+    }
+  }
+  return count;
+}
+
+async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return events;
+}
+
+async function waitSucceeded(client: AsyncTaskClient, taskId: string, pollMs: number, timeoutMs = 60_000): Promise<TaskRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const task = await client.get('echo', taskId);
+    if (task.status === 'Succeeded') return task;
+    if (['Failed', 'Stopped', 'Expired', 'Invalid'].includes(task.status)) throw new Error(`task ${taskId} ended ${task.status}: ${task.taskErrorMessage ?? ''}`);
+    if (Date.now() > deadline) throw new Error(`task ${taskId} still ${task.status} after ${timeoutMs} ms`);
+    await sleep(pollMs);
+  }
+}
+
+function memoryOf(cdkOut: string, stack: string, logicalIdPrefix: string): number {
+  const template = JSON.parse(fs.readFileSync(path.join(cdkOut, `${stack}.template.json`), 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties?: { MemorySize?: number } }>;
+  };
+  const entry = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith(logicalIdPrefix));
+  return entry?.[1].Properties?.MemorySize ?? 128;
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const log = (line = '') => process.stdout.write(`${line}\n`);
+  log(`asynctask local benchmark — ${new Date().toISOString()}`);
+  log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${os.platform()}`);
+  log(`options: ${JSON.stringify(options)}`);
+  log();
+
+  process.stdout.write('synthesizing the e2e fixture stack (cached by source hash)… ');
+  const cdkOut = await synthesize('fixture');
+  log('done');
+
+  process.stdout.write('baseline: bare dynalite conditional PutItem… ');
+  const base = await baseline(options);
+  log('done');
+
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'asynctask-bench-'));
+  process.stdout.write('starting the local runtime… ');
+  const runtime = await startRuntime({ cdkOut, stackName: 'AsyncTaskE2E', port: 0, workDir, projectRoot: PROJECT_ROOT, log: () => undefined });
+  log(`${runtime.endpoint}`);
+  const client = new AsyncTaskClient({ endpoint: runtime.endpoint, stack: 'AsyncTaskE2E', region: REGION });
+  const sfn = new SFNClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
+  const ddb = new DynamoDBClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
+  try {
+    // Warm-up: Lambda workers of TaskApi and echo.
+    await pool(16, options.concurrency, async (i) => {
+      await client.submit({ functionName: 'echo', taskId: `warm-${i}`, payload: { i } });
+      await waitSucceeded(client, `warm-${i}`, 50);
+    });
+
+    // Submit throughput at concurrency C, then the drain to Succeeded.
+    process.stdout.write(`submit throughput: ${options.tasks} submits at concurrency ${options.concurrency}… `);
+    const t0 = performance.now();
+    const submits = await pool(options.tasks, options.concurrency, async (i) => {
+      await client.submit({ functionName: 'echo', taskId: `tp-${i}`, payload: { i } });
+    });
+    const submitPerSecond = (options.tasks / submits.wallMs) * 1000;
+    const done: TaskRecord[] = [];
+    for (let i = 0; i < options.tasks; i++) done.push(await waitSucceeded(client, `tp-${i}`, 100, 300_000));
+    const drainPerSecond = (options.tasks / (performance.now() - t0)) * 1000;
+    log('done');
+
+    // Latency, one task at a time.
+    process.stdout.write(`latency: ${options.latency} tasks one at a time (client polls get every 10 ms)… `);
+    const clientLatency: number[] = [];
+    const recordLatency: number[] = [];
+    const submitLatency: number[] = [];
+    for (let i = 0; i < options.latency; i++) {
+      const start = performance.now();
+      await client.submit({ functionName: 'echo', taskId: `lat-${i}`, payload: { i } });
+      submitLatency.push(performance.now() - start);
+      const task = await waitSucceeded(client, `lat-${i}`, 10);
+      clientLatency.push(performance.now() - start);
+      recordLatency.push((task.endTime ?? task.startedTime) - task.startedTime);
+    }
+    log('done');
+
+    // Per-task counts from execution histories.
+    const sample = done.slice(0, options.histories);
+    const counts = await Promise.all(sample.map(async (t) => countHistory(await history(sfn, t.executionArn ?? ''))));
+    const avg = (f: (c: HistoryCount) => number) => counts.reduce((n, c) => n + f(c), 0) / counts.length;
+    const transitions = avg((c) => c.stateTransitions);
+    const machineWrites = avg((c) => c.dynamodbWrites);
+    const machineInvokes = avg((c) => c.lambdaInvocations);
+    const others = [...new Set(counts.flatMap((c) => c.otherServiceCalls))];
+    const sqsSends = avg((c) => c.otherServiceCalls.filter((o) => o.startsWith('sqs:')).length);
+    const echoMs = percentile(counts.flatMap((c) => c.lambdaMs), 50);
+    const writes = machineWrites + 1; // + the submit's conditional put
+    const invocations = machineInvokes + 1; // + the TaskApi invocation of the submit
+
+    // Item size → WRUs per write; GSI replication (both indexes project ALL).
+    const stored = await ddb.send(
+      new GetItemCommand({
+        TableName: await tableName(ddb),
+        Key: { [TABLE.partitionKey]: { S: 'echo' }, [TABLE.sortKey]: { S: done[0].taskId } },
+      }),
+    ).catch(() => undefined);
+    const bytes = stored?.Item ? itemBytes(stored.Item) : Number.NaN;
+    const wruPerWrite = Number.isFinite(bytes) ? Math.max(1, Math.ceil(bytes / 1024)) : 1;
+    // ByTime: every write of the item (listKey present) writes the index once. ByStatus: the put
+    // writes it once; each status change deletes and puts (2); the success path has 2 changes.
+    const gsiWrites = writes + 1 + 2 * (writes - 1);
+
+    const taskApiMemory = memoryOf(cdkOut, 'AsyncTaskE2E', 'ServiceTaskApi');
+    const echoMemory = memoryOf(cdkOut, 'AsyncTaskE2E', 'EchoHandler');
+    const taskApiMs = percentile(submitLatency, 50);
+    const gbSeconds = (taskApiMemory / 1024) * Math.ceil(taskApiMs) / 1000 + (echoMemory / 1024) * Math.ceil(echoMs) / 1000;
+    const gbSeconds128 = (128 / 1024) * (Math.ceil(taskApiMs) + Math.ceil(echoMs)) / 1000;
+    const perMillion = {
+      sfn: transitions * PRICES.stateTransition * 1e6,
+      ddbTable: writes * wruPerWrite * PRICES.writeRequestUnit * 1e6,
+      ddbGsi: gsiWrites * wruPerWrite * PRICES.writeRequestUnit * 1e6,
+      lambdaRequests: invocations * PRICES.lambdaRequest * 1e6,
+      lambdaCompute: gbSeconds * PRICES.lambdaGbSecond * 1e6,
+      lambdaCompute128: gbSeconds128 * PRICES.lambdaGbSecond * 1e6,
+      sqs: sqsSends * PRICES.sqsRequest * 1e6,
+    };
+    const total = perMillion.sfn + perMillion.ddbTable + perMillion.lambdaRequests + perMillion.lambdaCompute128;
+
+    log();
+    log('== throughput (concurrency C) ==');
+    log(`baseline dynalite conditional PutItem, C=1   ${fmt(base.seq.perSecond, 0)} puts/s   p50 ${fmt(base.seq.p50, 2)} ms  p95 ${fmt(base.seq.p95, 2)} ms`);
+    log(`baseline dynalite conditional PutItem, C=${options.concurrency}   ${fmt(base.conc.perSecond, 0)} puts/s   p50 ${fmt(base.conc.p50, 2)} ms  p95 ${fmt(base.conc.p95, 2)} ms`);
+    log(`local runtime submit (TaskApi → put → StartExecution), C=${options.concurrency}   ${fmt(submitPerSecond, 1)} submits/s   p50 ${fmt(percentile(submits.durations, 50), 1)} ms  p95 ${fmt(percentile(submits.durations, 95), 1)} ms`);
+    log(`local runtime submit → all Succeeded, ${options.tasks} tasks   ${fmt(drainPerSecond, 1)} tasks/s`);
+    log(`ratio submit / baseline put throughput (C=${options.concurrency})   ${fmt(submitPerSecond / base.conc.perSecond, 3)}  (baseline is ${fmt(base.conc.perSecond / submitPerSecond, 1)}× faster)`);
+    log();
+    log('== latency, one task at a time ==');
+    log(`submit call                     p50 ${fmt(percentile(submitLatency, 50))} ms   p95 ${fmt(percentile(submitLatency, 95))} ms`);
+    log(`submit → Succeeded (client)     p50 ${fmt(percentile(clientLatency, 50))} ms   p95 ${fmt(percentile(clientLatency, 95))} ms`);
+    log(`submit → Succeeded (record)     p50 ${fmt(percentile(recordLatency, 50))} ms   p95 ${fmt(percentile(recordLatency, 95))} ms`);
+    log(`ratio submit→Succeeded p50 / baseline put p50 (C=1)   ${fmt(percentile(clientLatency, 50) / base.seq.p50, 0)}×`);
+    log();
+    log(`== per successful task (GetExecutionHistory of ${counts.length} executions + the submit) ==`);
+    log(`state transitions               ${fmt(transitions, 1)}`);
+    log(`DynamoDB writes                 ${fmt(writes, 1)}  (${fmt(machineWrites, 1)} in the state machine + 1 submit put); item ≈ ${fmt(bytes, 0)} B → ${wruPerWrite} WRU each`);
+    log(`  with GSI replication          ${fmt(gsiWrites, 1)} more index writes (ByTime + ByStatus, projection ALL)`);
+    log(`Lambda invocations              ${fmt(invocations, 1)}  (${fmt(machineInvokes, 1)} by the state machine + 1 TaskApi)`);
+    log(`other service calls             ${others.length > 0 ? others.join(', ') : 'none'}`);
+    log(`Lambda durations (local)        TaskApi submit ≈ ${fmt(taskApiMs)} ms (client round trip, upper bound), echo ${fmt(echoMs)} ms`);
+    log();
+    log('== AWS cost per million successful tasks (list prices, us-east-1) ==');
+    log(`Step Functions Standard         $${fmt(perMillion.sfn, 2)}   (${fmt(transitions, 1)} × $25.00 per million transitions)`);
+    log(`DynamoDB on-demand (table)      $${fmt(perMillion.ddbTable, 2)}   (${fmt(writes * wruPerWrite, 1)} WRU × $0.625 per million)`);
+    log(`  + GSI writes                  $${fmt(perMillion.ddbGsi, 2)}   (${fmt(gsiWrites * wruPerWrite, 1)} WRU; not in the total)`);
+    log(`Lambda requests                 $${fmt(perMillion.lambdaRequests, 2)}   (${fmt(invocations, 1)} × $0.20 per million)`);
+    log(`Lambda compute, 128 MB arm64    $${fmt(perMillion.lambdaCompute128, 2)}   (${fmt(gbSeconds128 * 1e6, 0)} GB-s per million at $0.0000133334)`);
+    log(`  at configured memory          $${fmt(perMillion.lambdaCompute, 2)}   (TaskApi ${taskApiMemory} MB, echo ${echoMemory} MB; not in the total)`);
+    log(`total                           $${fmt(total, 2)} per million tasks  (Step Functions share ${fmt((perMillion.sfn / total) * 100, 0)}%)`);
+    log(`SQS destination delivery        $${fmt(perMillion.sqs, 2)}   (${fmt(sqsSends, 1)} SendMessage × $0.40 per million; not in the total)`);
+    log(`total with GSI writes and SQS   $${fmt(total + perMillion.ddbGsi + perMillion.sqs, 2)} per million tasks`);
+  } finally {
+    client.lambda.destroy();
+    client.cloudFormation.destroy();
+    sfn.destroy();
+    ddb.destroy();
+    await runtime.stop();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The tasks table: the local DynamoDB's table whose name says Tasks (the fixture has one). */
+async function tableName(ddb: DynamoDBClient): Promise<string> {
+  const names = (await ddb.send(new ListTablesCommand({}))).TableNames ?? [];
+  const found = names.find((n) => /Tasks/.test(n));
+  if (!found) throw new Error(`no tasks table among ${names.join(', ')}`);
+  return found;
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
