@@ -1,4 +1,5 @@
 /** Shared fixtures of the handler tests: a registry of three task functions, items, and mocks. */
+import type { TaskApiResponse } from '../../../lambda/model';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -143,4 +144,30 @@ export function quietLogs(): { log: jest.SpyInstance; error: jest.SpyInstance } 
     log: jest.spyOn(console, 'log').mockImplementation(() => undefined),
     error: jest.spyOn(console, 'error').mockImplementation(() => undefined),
   };
+}
+
+/** The result of a TaskApi response that must have succeeded. */
+export function ok<T>(response: TaskApiResponse): T {
+  if (!response.ok) throw new Error(`expected ok, got ${JSON.stringify(response.error)}`);
+  return response.result as T;
+}
+
+/** The error of a TaskApi response that must have failed. */
+export function failed(response: TaskApiResponse) {
+  if (response.ok) throw new Error(`expected an error, got ${JSON.stringify(response.result)}`);
+  return response.error;
+}
+
+/** Fresh mocks, the service environment, quiet logs and a fixed clock at `now` for each test. */
+export function useHandlerTestEnv(now: number): void {
+  beforeEach(() => {
+    resetMocks();
+    setServiceEnv();
+    quietLogs();
+    jest.useFakeTimers({ now, doNotFake: ['setImmediate', 'setTimeout', 'nextTick', 'queueMicrotask'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
 }

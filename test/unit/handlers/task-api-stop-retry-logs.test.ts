@@ -8,7 +8,6 @@ import {
   type DestinationRecord,
   executionArn,
   type LogsResult,
-  type TaskApiResponse,
   type TaskItem,
   type TaskRecord,
 } from '../../../lambda/model';
@@ -18,37 +17,17 @@ import {
   conditionFailed,
   ETL,
   mocks,
-  quietLogs,
-  resetMocks,
-  setServiceEnv,
   TABLE_NAME,
   TRANSCODE,
   taskItem,
+  failed,
+  ok,
+  useHandlerTestEnv,
 } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
 
-function ok<T>(response: TaskApiResponse): T {
-  if (!response.ok) throw new Error(`expected ok, got ${JSON.stringify(response.error)}`);
-  return response.result as T;
-}
-
-function failed(response: TaskApiResponse) {
-  if (response.ok) throw new Error(`expected an error, got ${JSON.stringify(response.result)}`);
-  return response.error;
-}
-
-beforeEach(() => {
-  resetMocks();
-  setServiceEnv();
-  quietLogs();
-  jest.useFakeTimers({ now: NOW, doNotFake: ['setImmediate', 'setTimeout', 'nextTick', 'queueMicrotask'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-  jest.restoreAllMocks();
-});
+useHandlerTestEnv(NOW);
 
 describe('stop', () => {
   test('moves an active task to Stopping, then stops its execution', async () => {

@@ -6,7 +6,6 @@ import {
   type ExecutionInput,
   executionArn,
   MAX_PAYLOAD_BYTES,
-  type TaskApiResponse,
   type TaskFunctionSummary,
   type TaskItem,
   type TaskRecord,
@@ -18,37 +17,18 @@ import {
   ETL,
   mocks,
   PLAIN,
-  quietLogs,
-  resetMocks,
-  setServiceEnv,
   TABLE_NAME,
   TRANSCODE,
   taskItem,
+  failed,
+  ok,
+  quietLogs,
+  useHandlerTestEnv,
 } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:00:00.000Z');
 
-function ok<T>(response: TaskApiResponse): T {
-  if (!response.ok) throw new Error(`expected ok, got ${JSON.stringify(response.error)}`);
-  return response.result as T;
-}
-
-function failed(response: TaskApiResponse) {
-  if (response.ok) throw new Error(`expected an error, got ${JSON.stringify(response.result)}`);
-  return response.error;
-}
-
-beforeEach(() => {
-  resetMocks();
-  setServiceEnv();
-  quietLogs();
-  jest.useFakeTimers({ now: NOW, doNotFake: ['setImmediate', 'setTimeout', 'nextTick', 'queueMicrotask'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-  jest.restoreAllMocks();
-});
+useHandlerTestEnv(NOW);
 
 describe('submit', () => {
   test('writes the task conditionally and starts its execution named after the request id', async () => {
