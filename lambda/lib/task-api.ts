@@ -41,7 +41,7 @@ import {
   TaskStatus as Status,
   validateTaskId,
 } from '../model';
-import { buildUpdate, isConditionalCheckFailed, itemOfConditionFailure, namesOf, statusIn, storedEvent } from './dynamo';
+import { buildUpdate, isConditionalCheckFailed, itemOfConditionFailure, namesOf, statusIn, storedEvent, type UpdateSpec } from './dynamo';
 import { aws, type ServiceConfig, taskFunction } from './env';
 import { describeEnd, startExecution } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
@@ -292,32 +292,52 @@ async function refusal(
   return invalidState(taskId, existing.status, allowed, action);
 }
 
-export async function stop(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
-  const descriptor = taskFunction(config, functionName);
-  validateTaskId(taskId);
-  const at = isoTime();
-  const from = statusIn(STOPPABLE_STATUSES);
-  let stopping: TaskItem;
+/**
+ * A conditional status write from the statuses an operation accepts (stop, retry). A refused
+ * write becomes the error `refusal` explains; the item comes back as `returnValues` asks.
+ */
+async function moveTask(
+  config: ServiceConfig,
+  functionName: string,
+  taskId: string,
+  how: {
+    allowed: readonly TaskStatus[];
+    action: string;
+    returnValues: 'ALL_NEW' | 'ALL_OLD';
+    update: Omit<UpdateSpec, 'condition' | 'conditionValues'>;
+  },
+): Promise<TaskItem> {
+  const from = statusIn(how.allowed);
   try {
     const result = await aws.ddb().send(
       new UpdateCommand({
         TableName: config.table,
-        Key: key(descriptor.name, taskId),
-        ...buildUpdate({
-          set: { status: Status.Stopping, [TABLE.statusKey]: statusKey(descriptor.name, Status.Stopping) },
-          event: storedEvent(Status.Stopping, at, 'stop requested'),
-          condition: from.expression,
-          conditionValues: from.values,
-        }),
-        ReturnValues: 'ALL_NEW',
+        Key: key(functionName, taskId),
+        ...buildUpdate({ ...how.update, condition: from.expression, conditionValues: from.values }),
+        ReturnValues: how.returnValues,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }),
     );
-    stopping = result.Attributes as TaskItem;
+    return result.Attributes as TaskItem;
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw error;
-    throw await refusal(config, descriptor.name, taskId, error, STOPPABLE_STATUSES, 'stopped');
+    throw await refusal(config, functionName, taskId, error, how.allowed, how.action);
   }
+}
+
+export async function stop(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
+  const descriptor = taskFunction(config, functionName);
+  validateTaskId(taskId);
+  const at = isoTime();
+  const stopping = await moveTask(config, descriptor.name, taskId, {
+    allowed: STOPPABLE_STATUSES,
+    action: 'stopped',
+    returnValues: 'ALL_NEW',
+    update: {
+      set: { status: Status.Stopping, [TABLE.statusKey]: statusKey(descriptor.name, Status.Stopping) },
+      event: storedEvent(Status.Stopping, at, 'stop requested'),
+    },
+  });
   log('info', 'task stopping', { functionName: descriptor.name, taskId, executionArn: stopping.executionArn });
   if (!stopping.executionArn) {
     const result = await finalizeTask(config, { functionName: descriptor.name, taskId }, { executionArn: '', status: 'MISSING' });
@@ -370,29 +390,12 @@ export async function retry(config: ServiceConfig, functionName: string, taskId:
     expiresAt: expiresAtFor(config, descriptor, now),
   };
   const removed = ['returnPayload', 'endedAt', 'destinationStatus', 'progress', 'runnerId', 'logStream', 'taskErrorMessage'] as const;
-  const from = statusIn(RETRYABLE_STATUSES);
-  let old: TaskItem;
-  try {
-    const result = await aws.ddb().send(
-      new UpdateCommand({
-        TableName: config.table,
-        Key: key(descriptor.name, taskId),
-        ...buildUpdate({
-          set: changes,
-          event,
-          remove: removed,
-          condition: from.expression,
-          conditionValues: from.values,
-        }),
-        ReturnValues: 'ALL_OLD',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    old = result.Attributes as TaskItem;
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-    throw await refusal(config, descriptor.name, taskId, error, RETRYABLE_STATUSES, 'retried');
-  }
+  const old = await moveTask(config, descriptor.name, taskId, {
+    allowed: RETRYABLE_STATUSES,
+    action: 'retried',
+    returnValues: 'ALL_OLD',
+    update: { set: changes, event, remove: removed },
+  });
   const next: Record<string, unknown> = { ...old, ...changes, events: [...(old.events ?? []), event] };
   for (const attribute of removed) delete next[attribute];
   const item = next as unknown as TaskItem;
