@@ -5,7 +5,7 @@
  * the registry reaches the service's Lambdas as the `ASYNCTASK_FUNCTIONS` environment variable.
  */
 import * as path from 'node:path';
-import { ArnFormat, Duration, Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Lazy, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -18,7 +18,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResources, LAMBDA_BASIC_EXECUTION_ROLE_FINDING } from './nag';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
-import { SERVICE_ENV } from '../lambda/model/registry';
+import { registryPath, SERVICE_ENV } from '../lambda/model/registry';
 import { TABLE } from '../lambda/model/table';
 import { SqsDestination } from './destinations';
 import type { TaskFunction } from './task-function';
@@ -29,6 +29,12 @@ const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const FINALIZED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
 export interface AsyncTaskServiceProps {
+  /**
+   * Name of the service: the task function registry lives under the SSM path
+   * `/asynctask/<serviceName>/functions/`. Letters, digits, `-` and `_`, 1–40 characters.
+   * @default - derived from the construct path (stable across deployments)
+   */
+  readonly serviceName?: string;
   /**
    * How long a task record (and so its id) is kept after submit, 1 hour–365 days. Also the
    * expiry of result objects in the results bucket.
@@ -69,6 +75,10 @@ export class AsyncTaskService extends Construct {
   public readonly reconcilerRule: events.Rule;
   public readonly dashboard: cloudwatch.Dashboard;
   public readonly retention: Duration;
+  /** The service's name: its registry is `registryPath` in SSM Parameter Store. */
+  public readonly serviceName: string;
+  /** SSM path of the task function registry (one parameter per function, written by the function's stack). */
+  public readonly registryPath: string;
   /** Alarms: one per task function on failed executions, one per SQS failure destination on its depth. */
   public readonly alarms: cloudwatch.Alarm[] = [];
   private readonly registered: TaskFunction[] = [];
@@ -83,6 +93,13 @@ export class AsyncTaskService extends Construct {
       const problem = checkRange('retention', this.retention.toSeconds({ integral: false }), ASYNC_CONFIG_BOUNDS.retentionSeconds, 's');
       if (problem) throw new Error(`Invalid props for AsyncTaskService (${this.node.path}):\n  - ${problem}`);
     }
+    this.serviceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 40, separator: '-' });
+    if (!Token.isUnresolved(this.serviceName) && !/^[A-Za-z0-9_-]{1,40}$/.test(this.serviceName)) {
+      throw new Error(
+        `Invalid props for AsyncTaskService (${this.node.path}):\n  - serviceName must be 1-40 letters, digits, '-' or '_' (given '${this.serviceName}')`,
+      );
+    }
+    this.registryPath = registryPath(this.serviceName);
     this.alarmActions = props.alarmActions ?? [];
     this.givenVpc = props.vpc;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
@@ -127,9 +144,7 @@ export class AsyncTaskService extends Construct {
 
     const environment = {
       [SERVICE_ENV.table]: this.table.tableName,
-      [SERVICE_ENV.functions]: Lazy.string({
-        produce: () => Stack.of(this).toJsonString(this.registered.map((fn) => fn.descriptor())),
-      }),
+      [SERVICE_ENV.registryPath]: this.registryPath,
       [SERVICE_ENV.retentionSeconds]: this.retention.toSeconds().toString(),
       [SERVICE_ENV.resultsBucket]: this.resultsBucket.bucketName,
     };
@@ -166,8 +181,14 @@ export class AsyncTaskService extends Construct {
       'asynctask reconciler: repairs tasks whose execution ended without a final write',
       Duration.minutes(5),
     );
+    const registryArn = Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: this.registryPath.slice(1, -1),
+    });
     for (const fn of [this.taskApi, this.finalizer, this.reconciler]) {
       this.table.grantReadWriteData(fn);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [registryArn] }));
       acknowledge(
         fn,
         {

@@ -3,12 +3,13 @@
  * backoff, destinations), its validation at synth, the state machine, and its registration with
  * the AsyncTaskService. `LambdaTaskFunction` and `ContainerTaskFunction` add the runner.
  */
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS, checkRange, type NumericBound, retryDelays } from '../lambda/model/config';
-import type { TaskFunctionDescriptor, TaskFunctionKind } from '../lambda/model/registry';
+import { registryParameterName, type TaskFunctionDescriptor, type TaskFunctionKind } from '../lambda/model/registry';
 import type { AsyncTaskService } from './async-task-service';
 import type { ITaskDestination } from './destinations';
 import { type RunnerDefinition, TaskStateMachine } from './state-machine';
@@ -201,7 +202,10 @@ export abstract class TaskFunction extends Construct {
   /** Metric of attempts running now, for the service dashboard. */
   public abstract metricRunning(): cloudwatch.IMetric;
 
-  /** The entry of this function in `ASYNCTASK_FUNCTIONS`. */
+  /** This function's entry in the service's registry (an SSM parameter written by this function's stack). */
+  public registration!: ssm.StringParameter;
+
+  /** The descriptor the service's registry holds for this function. */
   public descriptor(): TaskFunctionDescriptor {
     return {
       name: this.functionName,
@@ -250,6 +254,11 @@ export abstract class TaskFunction extends Construct {
       onSuccess: this.onSuccess,
     });
     this.stateMachine = machine.stateMachine;
+    this.registration = new ssm.StringParameter(this, 'Registration', {
+      parameterName: registryParameterName(this.service.serviceName, this.functionName),
+      description: `asynctask task function '${this.functionName}'`,
+      stringValue: Stack.of(this).toJsonString(this.descriptor()),
+    });
     this.service.register(this);
   }
 }

@@ -66,7 +66,7 @@ function banner(rt: LocalRuntime, dataDir?: string): string {
     `  state      ${dataDir ? `kept in ${dataDir}` : 'in memory (use --data-dir DIR to keep it)'}`,
     '',
   ];
-  if (rt.functions.length === 0) lines.push('  task functions: none found (no TaskApi with ASYNCTASK_FUNCTIONS in the stack)');
+  if (rt.functions.length === 0) lines.push('  task functions: none found (no TaskApi with ASYNCTASK_REGISTRY_PATH, or no registry parameters under it)');
   else {
     lines.push('  task functions:');
     const width = Math.max(...rt.functions.map((f) => f.name.length));

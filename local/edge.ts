@@ -7,6 +7,7 @@
  * | `X-Amz-Target: AWSStepFunctions.*` | the Step Functions emulation |
  * | `X-Amz-Target: Logs_20140328.*` | local logs |
  * | `X-Amz-Target: AWSEvents.*` | local EventBridge (PutEvents) |
+ * | `X-Amz-Target: AmazonSSM.*` | the templates' SSM parameters (read-only) |
  * | `X-Amz-Target: AmazonSQS.*`, SNS query, S3 REST (path-style), STS GetCallerIdentity | fauxqs (proxied) |
  * | `POST /2015-03-31/functions/{name}/invocations` | the Lambda runner |
  * | CloudFormation query `Action=DescribeStacks` | the stack's resolved outputs (XML) |
@@ -43,6 +44,8 @@ export interface EdgeBackends {
   readonly stepFunctions?: JsonService;
   readonly logs: JsonService;
   readonly events: JsonService;
+  /** SSM Parameter Store (read-only): the templates' parameters. */
+  readonly ssm: JsonService;
   readonly lambda: {
     invoke(ref: string, payload: unknown, type?: 'RequestResponse' | 'Event'): Promise<LambdaInvokeResult>;
     find(ref: string): unknown;
@@ -92,12 +95,13 @@ const SNS_ACTIONS = new Set([
   'ListTagsForResource',
 ]);
 
-const JSON_TARGETS: Record<string, { backend: 'dynamodb' | 'sfn' | 'logs' | 'events' | 'sqs'; contentType: string }> = {
+const JSON_TARGETS: Record<string, { backend: 'dynamodb' | 'sfn' | 'logs' | 'events' | 'sqs' | 'ssm'; contentType: string }> = {
   DynamoDB_20120810: { backend: 'dynamodb', contentType: 'application/x-amz-json-1.0' },
   AWSStepFunctions: { backend: 'sfn', contentType: 'application/x-amz-json-1.0' },
   Logs_20140328: { backend: 'logs', contentType: 'application/x-amz-json-1.1' },
   AWSEvents: { backend: 'events', contentType: 'application/x-amz-json-1.1' },
   AmazonSQS: { backend: 'sqs', contentType: 'application/x-amz-json-1.0' },
+  AmazonSSM: { backend: 'ssm', contentType: 'application/x-amz-json-1.1' },
 };
 
 function xmlEscape(s: string): string {
@@ -236,6 +240,8 @@ export class Edge {
           return this.json(res, b.logs, operation, body, spec.contentType, requestId);
         case 'events':
           return this.json(res, b.events, operation, body, spec.contentType, requestId);
+        case 'ssm':
+          return this.json(res, b.ssm, operation, body, spec.contentType, requestId);
       }
     }
 

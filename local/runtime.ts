@@ -14,12 +14,13 @@ import { createInterface } from 'node:readline';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { parseRegistry, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
+import { parseDescriptor, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
 import { Edge, type EcsTaskMetadata } from './edge';
 import { queueUrlOf, SqsPollers } from './event-sources';
 import { LocalEvents } from './events';
 import { LocalLambda } from './lambda';
 import { LocalLogs } from './logs';
+import { LocalSsm } from './ssm';
 import { type LocalFunction, loadStack, type StackModel, unsupportedNote } from './template';
 import { TtlSweeper } from './ttl';
 import { type JsonService, LOCAL_ACCOUNT, LOCAL_REGION } from './types';
@@ -55,7 +56,7 @@ export interface LocalRuntime {
   readonly port: number;
   readonly stackName: string;
   readonly outputs: Record<string, string>;
-  /** The stack's task functions (TaskApi's `ASYNCTASK_FUNCTIONS`). */
+  /** The stack's task functions (the registry parameters under TaskApi's `ASYNCTASK_REGISTRY_PATH`). */
   readonly functions: TaskFunctionDescriptor[];
   /** Lambda functions of the stack. */
   readonly lambdaFunctions: readonly LocalFunction[];
@@ -264,18 +265,21 @@ function loadSfn(notes: string[]): SfnModule | undefined {
   }
 }
 
-/** The stack's task functions, from the TaskApi function's ASYNCTASK_FUNCTIONS. */
+/**
+ * The stack's task functions: the registry parameters under the TaskApi function's
+ * ASYNCTASK_REGISTRY_PATH. A damaged parameter is an error naming it, not a missing function.
+ */
 export function taskFunctionsOf(model: StackModel): TaskFunctionDescriptor[] {
   const apiName = model.outputs.find((o) => o.key === 'TaskApiFunctionName')?.value;
   const fn =
-    model.functions.find((f) => f.name === apiName && f.environment[SERVICE_ENV.functions]) ??
-    model.functions.find((f) => f.environment[SERVICE_ENV.functions]);
+    model.functions.find((f) => f.name === apiName && f.environment[SERVICE_ENV.registryPath]) ??
+    model.functions.find((f) => f.environment[SERVICE_ENV.registryPath]);
   if (!fn) return [];
-  try {
-    return Object.values(parseRegistry(fn.environment[SERVICE_ENV.functions]));
-  } catch {
-    return [];
-  }
+  const path = fn.environment[SERVICE_ENV.registryPath];
+  return model.parameters
+    .filter((p) => p.name.startsWith(path) && !p.name.slice(path.length).includes('/'))
+    .map((p) => parseDescriptor(p.value, p.name))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntime> {
@@ -403,6 +407,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       ...(sfn ? { stepFunctions: sfn } : {}),
       logs,
       events,
+      ssm: new LocalSsm(model.parameters),
       lambda,
       stack: { stackName: model.stackName, stackId: model.stackId, description: model.description, outputs: model.outputs },
       ecsTask,

@@ -129,6 +129,14 @@ export interface LocalLogGroup {
   readonly arn: string;
 }
 
+/** An SSM parameter (the task function registry keeps one per function). */
+export interface LocalParameter {
+  readonly logicalId: string;
+  readonly name: string;
+  readonly type: string;
+  readonly value: string;
+}
+
 export interface LocalTaskDefinitionModel extends LocalTaskDefinition {
   readonly logicalId: string;
 }
@@ -149,6 +157,7 @@ export interface StackModel {
   readonly taskDefinitions: LocalTaskDefinitionModel[];
   readonly rules: LocalRule[];
   readonly logGroups: LocalLogGroup[];
+  readonly parameters: LocalParameter[];
   readonly eventSourceMappings: LocalEventSourceMapping[];
   readonly outputs: { key: string; value: string; description?: string; exportName?: string }[];
   /** Resource types present in the template that the local runtime does not create, with counts. */
@@ -170,6 +179,7 @@ const SUPPORTED = new Set([
   'AWS::Events::Rule',
   'AWS::Logs::LogGroup',
   'AWS::Lambda::EventSourceMapping',
+  'AWS::SSM::Parameter',
 ]);
 /** Types that need nothing locally (access control, monitoring, networking, metadata). */
 const IGNORED = new Set([
@@ -635,6 +645,7 @@ export function loadStack(cdkOut: string, options: ResolveOptions): StackModel {
     taskDefinitions: [],
     rules: [],
     logGroups: [],
+    parameters: [],
     eventSourceMappings: [],
     outputs: [],
     unsupported: [],
@@ -842,6 +853,9 @@ export function loadStack(cdkOut: string, options: ResolveOptions): StackModel {
       }
       case 'AWS::Logs::LogGroup':
         model.logGroups.push({ logicalId: id, name, arn: String(r.getAtt(id, 'Arn')) });
+        break;
+      case 'AWS::SSM::Parameter':
+        model.parameters.push({ logicalId: id, name: String(p.Name ?? name), type: String(p.Type ?? 'String'), value: String(p.Value ?? '') });
         break;
       case 'AWS::Lambda::EventSourceMapping': {
         const fnRef = String(p.FunctionName ?? '');

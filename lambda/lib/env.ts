@@ -1,8 +1,9 @@
 /**
  * What the service's own Lambda functions (TaskApi, finalizer, reconciler) read from their
- * environment, and the AWS SDK clients they share. Both are read lazily, per invocation, so
- * tests can set the environment at any time and the local runtime's `AWS_ENDPOINT_URL` is
- * picked up by the SDK's default configuration.
+ * environment (the table, the registry's SSM path), and the AWS SDK clients they share. The
+ * environment is read per invocation and the clients are made on first use, so tests can set
+ * the environment at any time and the local runtime's `AWS_ENDPOINT_URL` is picked up by the
+ * SDK's default configuration; the registry is kept per path (lambda/lib/registry.ts).
  */
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,71 +13,45 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  ASYNC_CONFIG_BOUNDS,
-  InvalidArgumentError,
-  parseRegistry,
-  type Registry,
-  SERVICE_ENV,
-  ServiceError,
-  type TaskFunctionDescriptor,
-  TaskFunctionNotFoundError,
-} from '../model';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { ASYNC_CONFIG_BOUNDS, SERVICE_ENV, ServiceError } from '../model';
+import { SsmRegistry, type TaskFunctionRegistry } from './registry';
 
 export interface ServiceConfig {
   readonly table: string;
-  readonly registry: Registry;
+  readonly registry: TaskFunctionRegistry;
   readonly retentionSeconds: number;
   readonly resultsBucket?: string;
 }
 
-let cachedFunctionsJson: string | undefined;
-let cachedRegistry: Registry = {};
+/** One registry per path for the life of the container: its cache is what makes a warm call cheap. */
+const registries = new Map<string, TaskFunctionRegistry>();
 
-/** Reads the service environment; a missing table name is a deployment error (ServiceError). */
+/** Reads the service environment; a missing table or registry path is a deployment error (ServiceError). */
 export function serviceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const table = env[SERVICE_ENV.table];
   if (!table) {
     throw new ServiceError(`the service is misconfigured: environment variable ${SERVICE_ENV.table} is not set`);
   }
-  const functionsJson = env[SERVICE_ENV.functions];
-  if (functionsJson !== cachedFunctionsJson) {
-    try {
-      cachedRegistry = parseRegistry(functionsJson);
-    } catch (error) {
-      throw new ServiceError(
-        `the service is misconfigured: ${SERVICE_ENV.functions} is not a JSON array of task functions (${(error as Error).message})`,
-        { cause: error },
-      );
-    }
-    cachedFunctionsJson = functionsJson;
+  const path = env[SERVICE_ENV.registryPath];
+  if (!path?.startsWith('/') || !path.endsWith('/')) {
+    throw new ServiceError(
+      `the service is misconfigured: environment variable ${SERVICE_ENV.registryPath} must be the SSM path of the task function registry, such as '/asynctask/<service>/functions/' (given ${JSON.stringify(path) ?? 'nothing'})`,
+    );
+  }
+  let registry = registries.get(path);
+  if (!registry) {
+    registry = new SsmRegistry(path, aws.ssm);
+    registries.set(path, registry);
   }
   const retention = Number(env[SERVICE_ENV.retentionSeconds]);
   return {
     table,
-    registry: cachedRegistry,
+    registry,
     retentionSeconds:
       Number.isFinite(retention) && retention > 0 ? retention : ASYNC_CONFIG_BOUNDS.retentionSeconds.default,
     ...(env[SERVICE_ENV.resultsBucket] ? { resultsBucket: env[SERVICE_ENV.resultsBucket] } : {}),
   };
-}
-
-/** The descriptor of a registered task function, or TaskFunctionNotFound naming the known ones. */
-export function taskFunction(config: ServiceConfig, functionName: unknown): TaskFunctionDescriptor {
-  if (typeof functionName !== 'string' || functionName === '') {
-    throw new InvalidArgumentError(
-      `functionName is required and must be a non-empty string (given ${JSON.stringify(functionName) ?? 'nothing'}); known functions: ${Object.keys(config.registry).join(', ') || '(none)'}`,
-    );
-  }
-  const descriptor = Object.hasOwn(config.registry, functionName) ? config.registry[functionName] : undefined;
-  if (!descriptor) {
-    const known = Object.keys(config.registry);
-    throw new TaskFunctionNotFoundError(
-      `task function '${functionName}' not found; known functions: ${known.length > 0 ? known.join(', ') : '(none)'}`,
-      { details: { functionName, known } },
-    );
-  }
-  return descriptor;
 }
 
 interface Clients {
@@ -87,6 +62,7 @@ interface Clients {
   events?: EventBridgeClient;
   lambda?: LambdaClient;
   logs?: CloudWatchLogsClient;
+  ssm?: SSMClient;
 }
 
 const clients: Clients = {};
@@ -103,4 +79,5 @@ export const aws = {
   events: (): EventBridgeClient => (clients.events ??= new EventBridgeClient({})),
   lambda: (): LambdaClient => (clients.lambda ??= new LambdaClient({})),
   logs: (): CloudWatchLogsClient => (clients.logs ??= new CloudWatchLogsClient({})),
+  ssm: (): SSMClient => (clients.ssm ??= new SSMClient({})),
 };

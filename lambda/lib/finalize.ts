@@ -267,7 +267,7 @@ export async function finalizeTask(
   end: ExecutionEnd,
   now: () => number = Date.now,
 ): Promise<FinalizeResult> {
-  const descriptor = Object.hasOwn(config.registry, ref.functionName) ? config.registry[ref.functionName] : undefined;
+  const descriptor = await config.registry.find(ref.functionName);
   const fields = { functionName: ref.functionName, taskId: ref.taskId, executionArn: end.executionArn };
   for (let attempt = 1; ; attempt++) {
     const item = await readTask(config, ref);

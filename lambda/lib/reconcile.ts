@@ -138,7 +138,7 @@ async function pruneSlots(config: ServiceConfig, descriptor: TaskFunctionDescrip
 export async function reconcile(config: ServiceConfig, now: number = Date.now()): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = { checked: 0, running: 0, finalized: 0, restarted: 0, slotsReleased: 0, errors: 0 };
   const cutoff = isoTime(now - RECONCILE_MIN_AGE_MS);
-  for (const descriptor of Object.values(config.registry)) {
+  for (const descriptor of await config.registry.list()) {
     for (const status of ACTIVE_STATUSES) {
       try {
         await reconcileStatus(config, descriptor, status, cutoff, summary);

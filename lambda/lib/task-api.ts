@@ -42,7 +42,7 @@ import {
   validateTaskId,
 } from '../model';
 import { buildUpdate, isConditionalCheckFailed, itemOfConditionFailure, namesOf, statusIn, storedEvent, type UpdateSpec } from './dynamo';
-import { aws, type ServiceConfig, taskFunction } from './env';
+import { aws, type ServiceConfig } from './env';
 import { describeEnd, startExecution } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
 import { encodeNextToken, indexKeyOf, planList } from './list-plan';
@@ -122,7 +122,7 @@ async function startOrUndo(
 }
 
 export async function submit(config: ServiceConfig, request: SubmitRequest, now: number = Date.now()): Promise<TaskRecord> {
-  const descriptor = taskFunction(config, request.functionName);
+  const descriptor = await config.registry.get(request.functionName);
   const taskId = request.taskId === undefined ? generateTaskId() : validateTaskId(request.taskId);
   const payload = request.payload === undefined ? {} : request.payload;
   const taskPayload = encodePayload(payload);
@@ -188,13 +188,13 @@ export async function submit(config: ServiceConfig, request: SubmitRequest, now:
 }
 
 export async function get(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
-  const descriptor = taskFunction(config, functionName);
+  const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
   return recordFromItem(await readItem(config, descriptor.name, taskId));
 }
 
 export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
-  const descriptor = taskFunction(config, request.functionName);
+  const descriptor = await config.registry.get(request.functionName);
   const plan = planList({ ...request, functionName: descriptor.name });
   const tasks: TaskItem[] = [];
   let startKey: Record<string, unknown> | undefined = plan.exclusiveStartKey;
@@ -326,7 +326,7 @@ async function moveTask(
 }
 
 export async function stop(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
-  const descriptor = taskFunction(config, functionName);
+  const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
   const at = isoTime();
   const stopping = await moveTask(config, descriptor.name, taskId, {
@@ -373,7 +373,7 @@ export async function stop(config: ServiceConfig, functionName: string, taskId: 
 }
 
 export async function retry(config: ServiceConfig, functionName: string, taskId: string, now: number = Date.now()): Promise<TaskRecord> {
-  const descriptor = taskFunction(config, functionName);
+  const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
   const requestId = randomUUID();
   const startedAt = isoTime(now);
@@ -410,7 +410,7 @@ export async function retry(config: ServiceConfig, functionName: string, taskId:
 }
 
 export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op'>): Promise<LogsResult> {
-  const descriptor = taskFunction(config, request.functionName);
+  const descriptor = await config.registry.get(request.functionName);
   validateTaskId(request.taskId);
   const { limit, nextToken } = request;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < LOGS_LIMIT.min || limit > LOGS_LIMIT.max)) {
@@ -463,8 +463,8 @@ export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op
   };
 }
 
-export function functions(config: ServiceConfig): TaskFunctionSummary[] {
-  return Object.values(config.registry).map((d) => ({
+export async function functions(config: ServiceConfig): Promise<TaskFunctionSummary[]> {
+  return (await config.registry.list()).map((d) => ({
     name: d.name,
     kind: d.kind,
     maxRetryAttempts: d.maxRetryAttempts,

@@ -1,7 +1,10 @@
 /**
- * What the service knows about each task function at run time. The constructs render this as
- * JSON into the ASYNCTASK_FUNCTIONS environment variable of TaskApi, finalizer and reconciler;
- * those handlers and the local runtime read it back with `parseRegistry`.
+ * What the service knows about each task function at run time, and where it is kept: one SSM
+ * String parameter per task function under the service's registry path
+ * (`/asynctask/<service>/functions/<function>`), its value the JSON descriptor. The stack that
+ * defines a task function writes its parameter, so a service takes task functions from any
+ * number of stacks without Lambda's 4 KB environment limit; the service's Lambdas read the path
+ * (lambda/lib/registry.ts) and the local runtime serves the same parameters from the templates.
  */
 import type { DestinationTarget } from './destination';
 
@@ -29,15 +32,45 @@ export interface TaskFunctionDescriptor {
 /** Environment variables of the service's own Lambda functions. */
 export const SERVICE_ENV = {
   table: 'ASYNCTASK_TABLE',
-  functions: 'ASYNCTASK_FUNCTIONS',
+  /** SSM path of the registry, ending in `/`: `registryPath(serviceName)`. */
+  registryPath: 'ASYNCTASK_REGISTRY_PATH',
   retentionSeconds: 'ASYNCTASK_RETENTION_SECONDS',
   resultsBucket: 'ASYNCTASK_RESULTS_BUCKET',
 } as const;
 
-export type Registry = Readonly<Record<string, TaskFunctionDescriptor>>;
+/** Root of every service's registry in SSM Parameter Store. */
+export const REGISTRY_ROOT = '/asynctask';
 
-export function parseRegistry(json: string | undefined): Registry {
-  if (!json) return {};
-  const list = JSON.parse(json) as TaskFunctionDescriptor[];
-  return Object.fromEntries(list.map((d) => [d.name, d]));
+/** SSM path holding the descriptors of one service's task functions (ends in `/`). */
+export function registryPath(serviceName: string): string {
+  return `${REGISTRY_ROOT}/${serviceName}/functions/`;
+}
+
+/** SSM parameter name of one task function's descriptor. */
+export function registryParameterName(serviceName: string, functionName: string): string {
+  return `${registryPath(serviceName)}${functionName}`;
+}
+
+/**
+ * Parses one registry parameter's value, naming the parameter when it is not a descriptor, so a
+ * damaged entry is reported rather than read as a missing function.
+ */
+export function parseDescriptor(text: string | undefined, parameterName: string): TaskFunctionDescriptor {
+  let value: unknown;
+  try {
+    value = JSON.parse(text ?? '');
+  } catch (error) {
+    throw new Error(`registry parameter '${parameterName}' is not JSON (${(error as Error).message})`);
+  }
+  const d = value as Partial<TaskFunctionDescriptor> | null;
+  const missing = (['name', 'kind', 'stateMachineArn', 'runnerArn'] as const).filter(
+    (field) => typeof d?.[field] !== 'string' || d[field] === '',
+  );
+  if (d === null || typeof d !== 'object' || missing.length > 0) {
+    throw new Error(`registry parameter '${parameterName}' is not a task function descriptor (missing ${missing.join(', ')})`);
+  }
+  if (d.kind !== 'lambda' && d.kind !== 'container') {
+    throw new Error(`registry parameter '${parameterName}' has kind '${String(d.kind)}'; allowed: lambda, container`);
+  }
+  return d as TaskFunctionDescriptor;
 }

@@ -3,7 +3,7 @@ import { type CfnElement, Duration, Lazy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { ASYNC_CONFIG_BOUNDS } from '../../lambda/model/config';
-import { parseRegistry, SERVICE_ENV } from '../../lambda/model/registry';
+import { parseDescriptor, SERVICE_ENV } from '../../lambda/model/registry';
 import { TABLE } from '../../lambda/model/table';
 import { AsyncTaskService } from '../../lib/async-task-service';
 import { LambdaTaskFunction } from '../../lib/lambda-task-function';
@@ -127,13 +127,17 @@ describe('service Lambdas', () => {
     expect(service.dashboard.node.id).toBe('Dashboard');
   });
 
-  test('ASYNCTASK_FUNCTIONS renders the registry of every task function', () => {
-    const taskApi = template.toJSON().Resources[stack.getLogicalId(service.taskApi.node.defaultChild as CfnElement)];
-    const resolved = taskApi.Properties.Environment.Variables[SERVICE_ENV.functions] as { 'Fn::Join': [string, unknown[]] };
-    const json = resolved['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
-    const registry = parseRegistry(json);
-    expect(Object.keys(registry)).toEqual(['etl']);
-    expect(registry.etl).toMatchObject({
+  test('each task function writes its descriptor to the registry path the service Lambdas read', () => {
+    const variables = template.toJSON().Resources[stack.getLogicalId(service.taskApi.node.defaultChild as CfnElement)].Properties
+      .Environment.Variables;
+    expect(variables[SERVICE_ENV.registryPath]).toBe(service.registryPath);
+    expect(service.registryPath).toMatch(/^\/asynctask\/[A-Za-z0-9_-]+\/functions\/$/);
+    const parameters = template.findResources('AWS::SSM::Parameter');
+    expect(Object.values(parameters)).toHaveLength(1);
+    const parameter = Object.values(parameters)[0] as { Properties: { Name: string; Value: { 'Fn::Join': [string, unknown[]] } } };
+    expect(parameter.Properties.Name).toBe(`${service.registryPath}etl`);
+    const json = parameter.Properties.Value['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    expect(parseDescriptor(json, parameter.Properties.Name)).toMatchObject({
       name: 'etl',
       kind: 'lambda',
       stateMachineArn: 'TOKEN',

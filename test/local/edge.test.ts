@@ -1,4 +1,5 @@
 import { Edge, type EdgeBackends } from '../../local/edge';
+import { LocalSsm } from '../../local/ssm';
 import { AwsError } from '../../local/types';
 
 const task = {
@@ -15,6 +16,7 @@ const backends = (over: Partial<EdgeBackends> = {}): EdgeBackends => ({
   fauxqsPort: 1,
   logs: { handle: async () => ({}) },
   events: { handle: async () => ({}) },
+  ssm: new LocalSsm([]),
   lambda: { invoke: async () => ({ requestId: 'r', payload: null }), find: () => undefined },
   stack: { stackName: 'S', stackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/S/x', outputs: [] },
   ecsTask: (id) => (id === 'abc123' ? task : undefined),

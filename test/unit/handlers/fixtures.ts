@@ -7,12 +7,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   executionArn,
   listKey,
+  registryPath,
   SERVICE_ENV,
   statusKey,
   type TaskFunctionDescriptor,
@@ -71,10 +73,21 @@ export const PLAIN: TaskFunctionDescriptor = {
 
 export const REGISTRY = [ETL, TRANSCODE, PLAIN];
 
-export function setServiceEnv(functions: readonly TaskFunctionDescriptor[] = REGISTRY): void {
+let registries = 0;
+
+/**
+ * The service environment, with `functions` in the registry: each call gets a registry path of
+ * its own (the handlers keep one cached registry per path) whose SSM parameters the mock serves.
+ */
+export function setServiceEnv(functions: readonly TaskFunctionDescriptor[] = REGISTRY): string {
+  const path = registryPath(`test-${++registries}`);
   process.env[SERVICE_ENV.table] = TABLE_NAME;
-  process.env[SERVICE_ENV.functions] = JSON.stringify(functions);
+  process.env[SERVICE_ENV.registryPath] = path;
   process.env[SERVICE_ENV.retentionSeconds] = String(7 * 24 * 3600);
+  mocks.ssm.on(GetParametersByPathCommand, { Path: path }).resolves({
+    Parameters: functions.map((d) => ({ Name: `${path}${d.name}`, Type: 'String', Value: JSON.stringify(d) })),
+  });
+  return path;
 }
 
 export const STARTED_AT = '2026-11-25T12:00:00.000Z';
@@ -132,6 +145,7 @@ export const mocks = {
   events: mockClient(EventBridgeClient),
   lambda: mockClient(LambdaClient),
   logs: mockClient(CloudWatchLogsClient),
+  ssm: mockClient(SSMClient),
 };
 
 export function resetMocks(): void {

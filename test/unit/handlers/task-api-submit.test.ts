@@ -119,7 +119,9 @@ describe('submit', () => {
 
     expect(error).toEqual({
       name: 'TaskFunctionNotFound',
-      message: "task function 'nope' not found; known functions: etl, transcode, plain",
+      message: expect.stringMatching(
+        /^task function 'nope' not found in the registry SSM path '\/asynctask\/test-\d+\/functions\/'; known functions: etl, transcode, plain$/,
+      ),
       details: { functionName: 'nope', known: ['etl', 'transcode', 'plain'] },
     });
     expect(mocks.ddb).not.toHaveReceivedCommand(PutCommand);

@@ -1,8 +1,10 @@
 import {
   executionArn,
   executionName,
-  parseRegistry,
+  parseDescriptor,
   parseStatuses,
+  registryParameterName,
+  registryPath,
   RESULT_KEY_FORMAT,
   resultKey,
   validateListRequest,
@@ -59,11 +61,23 @@ describe('TaskApi request checks', () => {
 });
 
 describe('registry', () => {
-  test('parses the ASYNCTASK_FUNCTIONS JSON by name; empty when unset', () => {
-    const registry = parseRegistry(JSON.stringify([{ name: 'a', kind: 'lambda' }, { name: 'b', kind: 'container' }]));
-    expect(Object.keys(registry)).toEqual(['a', 'b']);
-    expect(registry.b.kind).toBe('container');
-    expect(parseRegistry(undefined)).toEqual({});
-    expect(parseRegistry('')).toEqual({});
+  test('registry parameters live under /asynctask/<service>/functions/', () => {
+    expect(registryPath('svc')).toBe('/asynctask/svc/functions/');
+    expect(registryParameterName('svc', 'etl')).toBe('/asynctask/svc/functions/etl');
+  });
+
+  test('parses a descriptor parameter', () => {
+    const d = { name: 'a', kind: 'lambda', stateMachineArn: 'arn:sm', runnerArn: 'arn:fn', maxRetryAttempts: 1 };
+    expect(parseDescriptor(JSON.stringify(d), '/p/a')).toEqual(d);
+  });
+
+  test('fails if a parameter is not JSON or not a descriptor, naming the parameter', () => {
+    expect(() => parseDescriptor('{', '/p/a')).toThrow(/^registry parameter '\/p\/a' is not JSON/);
+    expect(() => parseDescriptor('{"name":"a","kind":"lambda"}', '/p/a')).toThrow(
+      "registry parameter '/p/a' is not a task function descriptor (missing stateMachineArn, runnerArn)",
+    );
+    expect(() => parseDescriptor('{"name":"a","kind":"batch","stateMachineArn":"s","runnerArn":"r"}', '/p/a')).toThrow(
+      "registry parameter '/p/a' has kind 'batch'; allowed: lambda, container",
+    );
   });
 });
