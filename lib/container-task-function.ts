@@ -16,7 +16,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
-import { CONTAINER_ENV, RESULT_KEY_FORMAT } from '../lambda/model/execution';
+import { CONTAINER_ENV, LOG_ENV, RESULT_KEY_FORMAT } from '../lambda/model/execution';
 import type { TaskFunctionDescriptor } from '../lambda/model/registry';
 import { TaskFunction, type TaskFunctionProps } from './task-function';
 
@@ -27,10 +27,7 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const CONTAINER_NAME = 'worker';
 
 /** Environment the runtime helper reads to record the attempt's log stream (runtime/python). */
-export const LOG_ENV = {
-  streamPrefix: 'TASK_LOG_STREAM_PREFIX',
-  containerName: 'TASK_CONTAINER_NAME',
-} as const;
+export { LOG_ENV } from '../lambda/model/execution';
 
 /** Fargate cpu units and the memory (MiB) each allows. */
 const FARGATE_MEMORY: Readonly<Record<number, { min: number; max: number }>> = {

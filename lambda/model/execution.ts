@@ -62,6 +62,39 @@ export const CONTAINER_ENV = {
 } as const;
 
 /**
+ * Environment the runtime helper reads to record the attempt's CloudWatch log stream: the
+ * construct sets the awslogs prefix and container name, the local runtime names the stream.
+ */
+export const LOG_ENV = {
+  streamPrefix: 'TASK_LOG_STREAM_PREFIX',
+  containerName: 'TASK_CONTAINER_NAME',
+  stream: 'TASK_LOG_STREAM',
+} as const;
+
+/**
+ * Environment the local runtime (`asynctask dev`) gives a container process: the ARN of the
+ * emulated ECS task, which the helper records as the runner id where there is no ECS metadata
+ * endpoint, and by which the local runtime finds its processes again after a crash.
+ */
+export const LOCAL_ENV = {
+  taskArn: 'ASYNCTASK_LOCAL_TASK_ARN',
+} as const;
+
+/**
+ * Exit codes of a container attempt run by the runtime helper. ECS reports them as the
+ * container's exit code; only 0 lets the state machine read the result.
+ */
+export const CONTAINER_EXIT_CODE = {
+  succeeded: 0,
+  /** The work raised, or the result could not be written. */
+  failed: 1,
+  /** The task may not be moved to Running by this attempt: the work was not run. */
+  notRunnable: 3,
+  /** SIGTERM (stop, timeout, Spot interruption): 128 + 15, the shell's convention. */
+  terminated: 143,
+} as const;
+
+/**
  * S3 key where a container attempt writes its result (JSON) on success; the state machine
  * reads it back for the record and the destination. The ASL builds the same string with
  * States.Format — keep RESULT_KEY_FORMAT and resultKey in step.

@@ -3,7 +3,6 @@
  * tasks table. Stored times are ISO-8601 strings (Step Functions can only write those, from
  * `$$.State.EnteredTime`); the record exposes epoch milliseconds.
  */
-import { InvalidPayloadError } from './errors';
 import type { TaskStatus } from './statuses';
 import { TABLE } from './table';
 
@@ -64,44 +63,18 @@ export interface TaskRecord {
  */
 export const MAX_PAYLOAD_BYTES = 128 * 1024;
 
-/** Serializes a payload for storage, rejecting what is not JSON or is over the limit. */
-export function encodePayload(payload: unknown, what = 'payload'): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(payload);
-  } catch (error) {
-    throw new InvalidPayloadError(`${what} is not JSON-serializable: ${(error as Error).message}`, { cause: error });
-  }
-  if (text === undefined) {
-    throw new InvalidPayloadError(`${what} is not JSON-serializable (given ${typeof payload})`);
-  }
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_PAYLOAD_BYTES) {
-    throw new InvalidPayloadError(
-      `${what} is ${bytes} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} bytes (128 KiB) — put larger inputs in S3 and pass their location`,
-      { details: { bytes, limit: MAX_PAYLOAD_BYTES } },
-    );
-  }
-  return text;
-}
+/**
+ * Longest stored `taskErrorMessage`, ellipsis included: a container failure's cause is a whole
+ * ECS task description, and a Python traceback has no bound either.
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 4096;
+/** Marks a cut error message. */
+export const ERROR_MESSAGE_ELLIPSIS = '…';
 
-/** Parses a JSON text payload (from the CLI or a trigger), naming the limit and the parse error. */
-export function parsePayloadText(text: string, what = 'payload'): unknown {
-  const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_PAYLOAD_BYTES) {
-    throw new InvalidPayloadError(
-      `${what} is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes (128 KiB) — put larger inputs in S3 and pass their location`,
-      { details: { bytes, limit: MAX_PAYLOAD_BYTES } },
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
-    throw new InvalidPayloadError(`${what} is not valid JSON (${(error as Error).message}); given '${shown}'`, {
-      cause: error,
-    });
-  }
+/** Cuts an error message to MAX_ERROR_MESSAGE_CHARS characters, the last being the ellipsis. */
+export function truncateErrorMessage(text: string): string {
+  if (text.length <= MAX_ERROR_MESSAGE_CHARS) return text;
+  return `${text.slice(0, MAX_ERROR_MESSAGE_CHARS - ERROR_MESSAGE_ELLIPSIS.length)}${ERROR_MESSAGE_ELLIPSIS}`;
 }
 
 /** The stored item, as the DynamoDB document client reads and writes it. */
@@ -134,6 +107,48 @@ export interface TaskItem {
   /** Epoch seconds: DynamoDB TTL (retention). */
   readonly expiresAt: number;
 }
+
+/**
+ * Names of the stored item's attributes, for writers that cannot use the TaskItem type (the
+ * Python runtime helper, through the contract) and for update expressions. The compiler checks
+ * every name against TaskItem, so a renamed attribute cannot leave a stale copy here.
+ */
+export const ITEM_ATTRIBUTE = {
+  functionName: 'functionName',
+  taskId: 'taskId',
+  requestId: 'requestId',
+  status: 'status',
+  statusKey: 'statusKey',
+  listKey: 'listKey',
+  taskPayload: 'taskPayload',
+  returnPayload: 'returnPayload',
+  taskErrorMessage: 'taskErrorMessage',
+  alreadyRetriedTimes: 'alreadyRetriedTimes',
+  startedAt: 'startedAt',
+  endedAt: 'endedAt',
+  deadline: 'deadline',
+  destinationStatus: 'destinationStatus',
+  progress: 'progress',
+  events: 'events',
+  executionArn: 'executionArn',
+  runnerId: 'runnerId',
+  logStream: 'logStream',
+  expiresAt: 'expiresAt',
+} as const satisfies { readonly [K in keyof TaskItem]-?: K };
+
+/** Fields of one entry of the item's `events` list. */
+export const EVENT_ATTRIBUTE = {
+  status: 'status',
+  at: 'at',
+  detail: 'detail',
+} as const satisfies { readonly [K in keyof TaskItem['events'][number]]-?: K };
+
+/** Fields of the item's `progress` map. */
+export const PROGRESS_ATTRIBUTE = {
+  percent: 'percent',
+  message: 'message',
+  updatedAt: 'updatedAt',
+} as const satisfies { readonly [K in keyof NonNullable<TaskItem['progress']>]-?: K };
 
 export function statusKey(functionName: string, status: TaskStatus): string {
   return `${functionName}${TABLE.separator}${status}`;

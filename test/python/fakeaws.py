@@ -224,13 +224,13 @@ class FakeAws:
     # helpers for tests -------------------------------------------------------------------------
 
     def put_item(self, table: str, item: dict) -> None:
-        from asynctask_runtime import to_attribute_value
+        from asynctask_aws import to_attribute_value
 
         av = {k: to_attribute_value(v) for k, v in item.items()}
         self.tables.setdefault(table, {})[(item["functionName"], item["taskId"])] = av
 
     def item(self, table: str, function_name: str, task_id: str) -> dict | None:
-        from asynctask_runtime import item_from_attributes
+        from asynctask_aws import item_from_attributes
 
         stored = self.tables.get(table, {}).get((function_name, task_id))
         return item_from_attributes(stored) if stored is not None else None

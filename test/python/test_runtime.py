@@ -17,6 +17,7 @@ import unittest
 import support
 from fakeaws import FakeAws
 
+import asynctask_aws as aws
 import asynctask_runtime as rt
 
 
@@ -25,6 +26,16 @@ def suite_time() -> dt.datetime:
 
 
 SUITE_CREDENTIALS = rt.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+
+
+class ModuleSurfaceTest(unittest.TestCase):
+    def test_the_aws_client_names_its_surface_and_the_runtime_re_exports_what_workers_use(self):
+        self.assertEqual([name for name in aws.__all__ if not hasattr(aws, name)], [])
+        for name in ("AwsClient", "AwsError", "ConditionalCheckFailed", "Credentials", "CredentialProvider",
+                     "EMPTY_SHA256", "sign_request", "to_attribute_value", "from_attribute_value"):
+            with self.subTest(name=name):
+                self.assertIs(getattr(rt, name), getattr(aws, name))
+        self.assertEqual([name for name in rt.__all__ if not hasattr(rt, name)], [])
 
 
 class SigV4Test(unittest.TestCase):
@@ -168,17 +179,20 @@ class StartTest(RuntimeCase):
         )
         self.assertEqual(
             body["ConditionExpression"],
-            "executionArn = :exec AND #status IN (:enq, :deq, :retrying) AND deadline > :now",
+            "#executionArn = :exec AND #status IN (:from0, :from1, :from2) AND #deadline > :now",
         )
         self.assertEqual(
             body["UpdateExpression"],
-            "SET #status = :running, statusKey = :statusKey, runnerId = :runner, "
-            "events = list_append(if_not_exists(events, :empty), :event)",
+            "SET #status = :running, #statusKey = :statusKey, #runnerId = :runner, "
+            "#events = list_append(if_not_exists(#events, :empty), :event)",
         )
-        self.assertEqual(body["ExpressionAttributeNames"], {"#status": "status"})
+        self.assertEqual(body["ExpressionAttributeNames"], {
+            "#status": "status", "#statusKey": "statusKey", "#runnerId": "runnerId", "#events": "events",
+            "#executionArn": "executionArn", "#deadline": "deadline",
+        })
         values = body["ExpressionAttributeValues"]
         self.assertEqual(values[":exec"], {"S": support.EXECUTION_ARN})
-        self.assertEqual([values[k]["S"] for k in (":enq", ":deq", ":retrying")], ["Enqueued", "Dequeued", "Retrying"])
+        self.assertEqual([values[k]["S"] for k in (":from0", ":from1", ":from2")], ["Enqueued", "Dequeued", "Retrying"])
         self.assertEqual(values[":statusKey"], {"S": "transcode#Running"})
         self.assertRegex(values[":now"]["S"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
         self.assertEqual(values[":runner"], {"S": f"local-{os.getpid()}"})
@@ -204,7 +218,8 @@ class StartTest(RuntimeCase):
         self.assertEqual(item["runnerId"], arn)
         self.assertEqual(item["logStream"], "transcode/worker/0123456789abcdef0123456789abcdef")
         update = self.aws.dynamodb_requests("UpdateItem")[0].json
-        self.assertIn("logStream = :logStream", update["UpdateExpression"])
+        self.assertIn("#logStream = :logStream", update["UpdateExpression"])
+        self.assertEqual(update["ExpressionAttributeNames"]["#logStream"], "logStream")
 
     def test_log_stream_from_the_container_metadata(self):
         self.aws.task_arn = "arn:aws:ecs:us-east-1:123456789012:task/c/fedcba"
@@ -316,7 +331,7 @@ class ProgressTest(RuntimeCase):
     def progress_writes(self) -> list[dict]:
         return [
             r.json for r in self.aws.dynamodb_requests("UpdateItem")
-            if r.json["UpdateExpression"] == "SET progress = :progress"
+            if r.json["UpdateExpression"] == "SET #progress = :progress"
         ]
 
     def test_throttled_to_one_write_per_five_seconds_and_the_last_always_written(self):
@@ -338,9 +353,10 @@ class ProgressTest(RuntimeCase):
         writes = self.progress_writes()
         self.assertEqual([w["ExpressionAttributeValues"][":progress"]["M"]["percent"]["N"] for w in writes],
                          ["0", "30.25", "100"])
-        self.assertEqual(writes[0]["ConditionExpression"], "executionArn = :exec AND #status = :running")
+        self.assertEqual(writes[0]["ConditionExpression"], "#executionArn = :exec AND #status = :running")
         self.assertEqual(writes[0]["ExpressionAttributeValues"][":running"], {"S": "Running"})
-        self.assertEqual(writes[0]["ExpressionAttributeNames"], {"#status": "status"})
+        self.assertEqual(writes[0]["ExpressionAttributeNames"],
+                         {"#progress": "progress", "#executionArn": "executionArn", "#status": "status"})
         progress = self.item()["progress"]
         self.assertEqual(progress["percent"], 100)
         self.assertEqual(progress["message"], "done")
@@ -394,8 +410,10 @@ class EndTest(RuntimeCase):
 
         self.assertEqual(self.runtime().execute(handler), rt.EXIT_FAILED)
         update = self.aws.dynamodb_requests("UpdateItem")[-1].json
-        self.assertEqual(update["UpdateExpression"], "SET taskErrorMessage = :message")
-        self.assertEqual(update["ConditionExpression"], "executionArn = :exec")
+        self.assertEqual(update["UpdateExpression"], "SET #message = :message")
+        self.assertEqual(update["ConditionExpression"], "#executionArn = :exec")
+        self.assertEqual(update["ExpressionAttributeNames"],
+                         {"#message": "taskErrorMessage", "#executionArn": "executionArn"})
         self.assertEqual(self.item()["taskErrorMessage"], "ValueError: dst_format 'mkv' is not supported")
         self.assertEqual(self.aws.s3_requests("PUT"), [])
         last = self.logs()[-1]

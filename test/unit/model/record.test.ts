@@ -1,13 +1,16 @@
 import {
   encodePayload,
+  ERROR_MESSAGE_ELLIPSIS,
   InvalidPayloadError,
   isoTime,
   listKey,
+  MAX_ERROR_MESSAGE_CHARS,
   MAX_PAYLOAD_BYTES,
   parsePayloadText,
   recordFromItem,
   statusKey,
   type TaskItem,
+  truncateErrorMessage,
 } from '../../../lambda/model';
 
 const item: TaskItem = {
@@ -108,5 +111,16 @@ describe('payloads', () => {
     expect(() => parsePayloadText('1'.repeat(MAX_PAYLOAD_BYTES + 1))).toThrow(
       'payload is 131073 bytes; the limit is 131072 bytes (128 KiB)',
     );
+  });
+});
+
+describe('error messages', () => {
+  test('are kept whole up to the limit and cut to exactly the limit, ellipsis included, beyond it', () => {
+    const whole = 'e'.repeat(MAX_ERROR_MESSAGE_CHARS);
+    expect(truncateErrorMessage(whole)).toBe(whole);
+    const cut = truncateErrorMessage(`${whole}tail`);
+    expect(cut).toHaveLength(MAX_ERROR_MESSAGE_CHARS);
+    expect(cut.endsWith(ERROR_MESSAGE_ELLIPSIS)).toBe(true);
+    expect(cut.startsWith('e'.repeat(MAX_ERROR_MESSAGE_CHARS - ERROR_MESSAGE_ELLIPSIS.length))).toBe(true);
   });
 });
