@@ -265,7 +265,21 @@ export class LocalEvents implements EventPublisher, JsonService {
   }
 
   public async publish(event: LocalEvent, eventBusName = 'default'): Promise<void> {
-    if (this.closed) return;
+    this.dispatch(event, eventBusName);
+  }
+
+  /**
+   * `publish`, resolving once every matching target's delivery has ended (retries included):
+   * the Step Functions emulation marks an execution's status-change event delivered only then,
+   * and publishes it again after a restart otherwise.
+   */
+  public async publishAndWait(event: LocalEvent, eventBusName = 'default'): Promise<void> {
+    await Promise.all(this.dispatch(event, eventBusName));
+  }
+
+  private dispatch(event: LocalEvent, eventBusName: string): Promise<void>[] {
+    const deliveries: Promise<void>[] = [];
+    if (this.closed) return deliveries;
     const env = envelope(event);
     this.recent.push(env);
     if (this.recent.length > 1000) this.recent.shift();
@@ -273,8 +287,9 @@ export class LocalEvents implements EventPublisher, JsonService {
     for (const rule of this.deps.rules) {
       if (!rule.enabled || !rule.eventPattern || rule.eventBusName !== bus) continue;
       if (!matchPattern(rule.eventPattern, env as unknown as Record<string, unknown>)) continue;
-      for (const target of rule.targets) this.track(this.deliver(rule, target, env));
+      for (const target of rule.targets) deliveries.push(this.track(this.deliver(rule, target, env)));
     }
+    return deliveries;
   }
 
   private track(p: Promise<void>): Promise<void> {

@@ -11,6 +11,12 @@
  *   `$$.State.*` must be an object with getters; its values come from a per-execution tracker
  *   fed by a Proxy on the definition's `States` maps (the library looks up the next state there
  *   right before entering it), so `$$.State.EnteredTime` / `$$.State.Name` are exact.
+ * - It has no hook that runs *before* a state does (its event log is read asynchronously):
+ *   `onStateEntered` wraps its (private) per-run event logger so a state's entry can be saved
+ *   to disk before the state runs.
+ * - It cannot start an execution in the middle: `resumeDefinition` adds an entry Pass state
+ *   whose Result is the saved input of the state to resume, so the execution input (and
+ *   `$$.Execution.Input`) stay the original ones.
  */
 import { StateMachine } from 'aws-local-stepfunctions';
 
@@ -246,4 +252,79 @@ export function resolveReferencePath(path: string, value: unknown): unknown {
     cur = (cur as Record<string | number, unknown>)[key];
   }
   return cur;
+}
+
+type StateEnteredHook = (stateName: string, stateType: string, input: unknown) => void;
+interface PrivateRunOptions {
+  eventLogger?: { dispatchStateEnteredEvent?: (name: string, type: string, input: unknown) => void };
+}
+type PrivateExecute = (this: unknown, input: unknown, options: PrivateRunOptions, cleanup: unknown) => Promise<unknown>;
+
+/**
+ * Calls `hook` synchronously each time the execution enters a top-level state, before the
+ * state runs (the library dispatches StateEntered right before executing the state; nested
+ * Map/Parallel states are forwarded by other means and not seen here). A hook that throws
+ * fails the execution, as a step that cannot be saved must not run.
+ */
+export function onStateEntered(sm: StateMachine, hook: StateEnteredHook): void {
+  const target = sm as unknown as { execute?: PrivateExecute };
+  const execute = target.execute;
+  if (typeof execute !== 'function') {
+    throw new Error(
+      'aws-local-stepfunctions has no StateMachine.execute(input, options, cleanup) any more; the local runtime needs it ' +
+        'to save each step before it runs (supported: aws-local-stepfunctions 3.x)',
+    );
+  }
+  target.execute = function (this: unknown, input, options, cleanup) {
+    const logger = options?.eventLogger;
+    const dispatch = logger?.dispatchStateEnteredEvent;
+    if (!logger || typeof dispatch !== 'function') {
+      throw new Error(
+        'aws-local-stepfunctions passes no eventLogger.dispatchStateEnteredEvent to StateMachine.execute any more ' +
+          '(supported: aws-local-stepfunctions 3.x)',
+      );
+    }
+    logger.dispatchStateEnteredEvent = (name, type, stateInput) => {
+      hook(name, type, stateInput);
+      dispatch.call(logger, name, type, stateInput);
+    };
+    return execute.call(this, input, options, cleanup);
+  };
+}
+
+/**
+ * A copy of a prepared definition that starts at `state` with `input` (through an added entry
+ * Pass state, named `entry`), its execution timeout reduced to `timeoutSeconds` when given.
+ */
+export function resumeDefinition(
+  definition: AslDefinition,
+  state: string,
+  input: unknown,
+  timeoutSeconds?: number,
+): { definition: AslDefinition; entry: string } {
+  if (!Object.hasOwn(definition.States, state)) {
+    throw new Error(`cannot resume at state '${state}': the definition has no such top-level state (states: ${Object.keys(definition.States).join(', ')})`);
+  }
+  let entry = 'ResumeAfterLocalRuntimeRestart';
+  while (Object.hasOwn(definition.States, entry)) entry = `_${entry}`;
+  const copy: AslDefinition = {
+    ...definition,
+    StartAt: entry,
+    States: { [entry]: { Type: 'Pass', Result: (input ?? null) as Json, Next: state }, ...definition.States },
+  };
+  if (timeoutSeconds !== undefined && typeof definition.TimeoutSeconds === 'number') {
+    copy.TimeoutSeconds = Math.min(Math.max(timeoutSeconds, 0.001), MAX_TIMER_SECONDS);
+  }
+  return { definition: copy, entry };
+}
+
+/**
+ * When a Wait state entered at `enteredAt` with `input` ends, in epoch ms; undefined for waits
+ * given as a timestamp (the library waits until it anyway) or whose time cannot be read.
+ */
+export function waitEnd(state: AslState, input: unknown, enteredAt: number): number | undefined {
+  if (state.Type !== 'Wait') return undefined;
+  const effective = typeof state.InputPath === 'string' ? resolveReferencePath(state.InputPath, input) : input;
+  const seconds = typeof state.SecondsPath === 'string' ? resolveReferencePath(state.SecondsPath, effective) : state.Seconds;
+  return typeof seconds === 'number' && seconds >= 0 ? enteredAt + seconds * 1000 : undefined;
 }

@@ -3,6 +3,12 @@
  * here. Executions run the synthesized definitions with aws-local-stepfunctions; Task states go
  * to the local backends (`./tasks`), ECS tasks are local processes (`../ecs`). Every execution
  * end publishes the "Step Functions Execution Status Change" event, once.
+ *
+ * With a data dir each execution's step (the state it entered, with its input) is on disk before
+ * the state runs; an execution a killed runtime left RUNNING goes on at start-up from that step:
+ * a runner state (see `isRunnerState`) fails its interrupted attempt, so the definition's own
+ * Retry/Catch run the next attempt, as when a container dies on AWS; any other state runs again
+ * from its saved input (a Wait keeps its original end time).
  */
 import { randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
@@ -25,14 +31,17 @@ import {
   stateTypes,
   statesTimeoutPrototype,
   taskStates,
+  onStateEntered,
+  resumeDefinition,
   trackStates,
   validateDefinition,
+  waitEnd,
   type AslState,
 } from './asl';
-import { type ExecutionRecord, type ExecutionStatus, ExecutionStore, type HistoryEvent } from './store';
-import { TaskDispatcher, type TaskExecutionContext, type TaskHistoryType } from './tasks';
+import { type ExecutionRecord, type ExecutionStatus, type ExecutionStep, ExecutionStore, type HistoryEvent } from './store';
+import { isRunnerState, TaskDispatcher, type TaskExecutionContext, type TaskHistoryType } from './tasks';
 
-export type { ExecutionRecord, ExecutionStatus, HistoryEvent } from './store';
+export type { ExecutionRecord, ExecutionStatus, ExecutionStep, HistoryEvent } from './store';
 
 export interface LocalStateMachine {
   readonly name: string;
@@ -88,12 +97,24 @@ export function executionCost(events: readonly { type: string; [k: string]: unkn
   return { stateTransitions, dynamodbWrites, lambdaInvocations, ecsTasks };
 }
 
-/** Error of executions the previous runtime process left RUNNING. */
+/**
+ * Error of executions the previous runtime process left RUNNING that cannot go on: saved before
+ * steps were (no step), or whose state machine or state is gone from the template.
+ */
 export const RESTART_ERROR = 'LocalRuntimeRestarted';
+
+/** How an execution left RUNNING by a dead runtime goes on. */
+interface Resume {
+  readonly step: ExecutionStep;
+  /** Runner states: the cause their interrupted attempt fails with. */
+  readonly failCause?: string;
+}
 
 interface PreparedMachine {
   readonly info: LocalStateMachine;
   readonly definition: AslDefinition;
+  /** Top-level states of the definition, by name. */
+  readonly states: Record<string, AslState>;
   readonly tasks: Map<string, AslState>;
   readonly types: Map<string, string>;
 }
@@ -110,6 +131,10 @@ class HistoryRecorder {
   private openTask: string | null = null;
   private readonly pending: { state: string; type: string; details: Record<string, unknown> }[] = [];
   public closed = false;
+  /** The added entry state of a resumed execution: not part of its history. */
+  public hidden: string | undefined;
+  /** A resumed state whose StateEntered the history already has (not recorded twice). */
+  public enteredBefore: string | undefined;
 
   public constructor(private readonly rec: ExecutionRecord) {}
 
@@ -141,9 +166,16 @@ class HistoryRecorder {
 
   public fromLibrary(e: LibraryEvent): void {
     const s = e.state;
+    if (s && s.name === this.hidden && e.index === undefined) return;
     switch (e.type) {
       case 'StateEntered':
         if (!s) return;
+        if (s.name === this.enteredBefore) {
+          this.enteredBefore = undefined;
+          if (s.type === 'Task') this.openTask = s.name;
+          this.flush(s.name);
+          return;
+        }
         this.add(`${s.type}StateEntered`, {
           stateEnteredEventDetails: { name: s.name, input: JSON.stringify(s.input ?? null), inputDetails: { truncated: false } },
         });
@@ -228,6 +260,8 @@ export class StepFunctionsService implements JsonService {
   private readonly prepared = new Map<string, PreparedMachine>();
   private readonly waiters = new Map<string, (() => void)[]>();
   private readonly recovered: ExecutionRecord[] = [];
+  private readonly resumable: { rec: ExecutionRecord; machine: PreparedMachine; resume: Resume }[] = [];
+  private readonly resumedArns = new Set<string>();
   private started = false;
   private closing = false;
 
@@ -253,22 +287,34 @@ export class StepFunctionsService implements JsonService {
     this.store = new ExecutionStore(deps.dataDir);
     for (const rec of this.store.load()) {
       this.executions.set(rec.executionArn, rec);
-      if (rec.status === 'RUNNING') this.resolveOrphan(rec);
+      if (rec.status === 'RUNNING') this.recover(rec);
+      else if (rec.eventDelivered === false) this.recovered.push(rec); // ended, its event maybe not delivered
     }
     void statesTimeoutPrototype();
   }
 
   /**
-   * Call once the edge serves requests: publishes the status-change events of the executions
-   * the previous runtime process left RUNNING (now FAILED with `LocalRuntimeRestarted`), so the
-   * finalizer resolves their tasks. Returns those executions.
+   * Call once the edge serves requests (their states call it): the executions the previous
+   * runtime process left RUNNING go on from their saved step; those that cannot (no step saved,
+   * machine or state gone) are FAILED with `LocalRuntimeRestarted` and their status-change
+   * events published, so the finalizer resolves their tasks. Returns the FAILED ones.
    */
   public async start(): Promise<ExecutionRecord[]> {
     if (this.started) return [];
     this.started = true;
     const out = this.recovered.splice(0);
     for (const rec of out) await this.emit(rec);
+    for (const { rec, machine, resume } of this.resumable.splice(0)) {
+      const running: Running = { recorder: new HistoryRecorder(rec), ecs: new Map() };
+      this.running.set(rec.executionArn, running);
+      this.launch(machine, rec, running, JSON.parse(rec.input) as unknown, resume);
+    }
     return out;
+  }
+
+  /** Executions that go on after a restart (from `start`), by ARN. */
+  public get resumedExecutions(): string[] {
+    return [...this.resumedArns];
   }
 
   /** Shutdown: kills every ECS process; running executions stay RUNNING on disk (resolved on restart). */
@@ -354,6 +400,7 @@ export class StepFunctionsService implements JsonService {
     const prepared: PreparedMachine = {
       info,
       definition: prepareDefinition(info.definition),
+      states: (info.definition as AslDefinition).States,
       tasks: taskStates(info.definition),
       types: stateTypes(info.definition),
     };
@@ -406,7 +453,7 @@ export class StepFunctionsService implements JsonService {
       },
     });
     this.store.save(rec);
-    void this.run(machine, rec, running, parsed);
+    this.launch(machine, rec, running, parsed);
     return { executionArn: arn, startDate: rec.startDate / 1000 };
   }
 
@@ -414,9 +461,53 @@ export class StepFunctionsService implements JsonService {
     return `arn:aws:iam::${this.deps.accountId}:role/${info.name}-role`;
   }
 
-  private async run(machine: PreparedMachine, rec: ExecutionRecord, running: Running, input: unknown): Promise<void> {
+  /** Runs an execution in the background; a failure of the runtime itself (a save) is reported, not thrown. */
+  private launch(machine: PreparedMachine, rec: ExecutionRecord, running: Running, input: unknown, resume?: Resume): void {
+    this.run(machine, rec, running, input, resume).catch((e: unknown) => {
+      if (!this.closing) console.error(`[local sfn] execution ${rec.executionArn} stopped: ${(e as Error)?.message ?? String(e)}`);
+    });
+  }
+
+  private async run(machine: PreparedMachine, rec: ExecutionRecord, running: Running, input: unknown, resume?: Resume): Promise<void> {
     await statesTimeoutPrototype();
     const tracker = newTracker();
+    let definition = machine.definition;
+    let entry: string | undefined;
+    const overrides: Record<string, unknown> = {};
+    if (resume) {
+      const stateInput = JSON.parse(resume.step.input) as unknown;
+      const timeout =
+        typeof definition.TimeoutSeconds === 'number' ? definition.TimeoutSeconds - (Date.now() - rec.startDate) / 1000 : undefined;
+      ({ definition, entry } = resumeDefinition(definition, resume.step.state, stateInput, timeout));
+      running.recorder.hidden = entry;
+      const last = [...rec.history].reverse().find((e) => /State(Entered|Exited)$/.test(e.type));
+      const lastName = (last?.stateEnteredEventDetails as { name?: string } | undefined)?.name;
+      if (last?.type.endsWith('StateEntered') && lastName === resume.step.state) running.recorder.enteredBefore = lastName;
+      // A Wait keeps its original end time: the first wait of the resumed state is what is left.
+      const end = waitEnd(machine.states[resume.step.state], stateInput, resume.step.enteredAt);
+      if (end !== undefined) {
+        let used = false;
+        overrides.waitTimeOverrides = {
+          get [resume.step.state](): number | undefined {
+            if (used) return undefined;
+            used = true;
+            return Math.max(0, end - Date.now());
+          },
+        };
+      }
+    }
+    let failCause = resume?.failCause;
+    let reentered = false;
+    // Runs synchronously before the state does (see onStateEntered): the step is on disk first.
+    const saveStep = (name: string, _type: string, stateInput: unknown): void => {
+      if (this.closing || rec.status !== 'RUNNING' || name === entry) return;
+      if (resume && !reentered && name === resume.step.state) {
+        reentered = true; // the resumed step, on disk as it is (with its pre-image)
+        return;
+      }
+      rec.step = { state: name, input: JSON.stringify(stateInput ?? null), enteredAt: Date.now(), seq: (rec.step?.seq ?? 0) + 1 };
+      this.store.save(rec);
+    };
     const ctx: TaskExecutionContext = {
       executionArn: rec.executionArn,
       isClosed: () => this.closing || rec.status !== 'RUNNING',
@@ -436,14 +527,34 @@ export class StepFunctionsService implements JsonService {
           this.store.save(rec);
         };
       },
+      ...(this.store.persistent
+        ? {
+            step: (state: string) =>
+              rec.step && rec.step.state === state
+                ? { seq: rec.step.seq, preImage: rec.step.preImage, resumed: resume?.step === rec.step }
+                : undefined,
+            savePreImage: (state: string, item: Record<string, unknown> | null) => {
+              if (!rec.step || rec.step.state !== state || this.closing || rec.status !== 'RUNNING') return;
+              rec.step.preImage = item;
+              this.store.save(rec);
+            },
+          }
+        : {}),
+      takeRestartFailure: (state: string) => {
+        if (failCause === undefined || state !== resume?.step.state) return undefined;
+        const cause = failCause;
+        failCause = undefined;
+        return cause;
+      },
     };
     let outcome: { status: ExecutionStatus; output?: string; error?: string; cause?: string } | undefined;
     try {
-      const sm = new StateMachine(trackStates(machine.definition, tracker) as never, {
+      const sm = new StateMachine(trackStates(definition, tracker) as never, {
         validationOptions: { noValidate: true },
       });
+      onStateEntered(sm, saveStep);
       const execution = sm.run(input as never, {
-        overrides: { taskResourceLocalHandlers: this.dispatcher.handlers(machine.tasks, ctx) as never },
+        overrides: { ...overrides, taskResourceLocalHandlers: this.dispatcher.handlers(machine.tasks, ctx) as never },
         context: contextObject({
           executionArn: rec.executionArn,
           name: rec.name,
@@ -524,6 +635,8 @@ export class StepFunctionsService implements JsonService {
       await Promise.all([...running.ecs.values()].map((stop) => stop(`Execution ${rec.status}`).catch(() => undefined)));
     }
     rec.ecsProcesses = [];
+    delete rec.step;
+    if (this.waitsForDelivery()) rec.eventDelivered = false;
     this.store.save(rec);
     this.running.delete(rec.executionArn);
     await this.emit(rec);
@@ -642,8 +755,41 @@ export class StepFunctionsService implements JsonService {
 
   // ---- restart, events ----
 
-  /** An execution the previous runtime process left RUNNING: its processes die, it fails. */
-  private resolveOrphan(rec: ExecutionRecord): void {
+  /**
+   * An execution the previous runtime process left RUNNING: the processes of its ECS tasks die
+   * (that attempt is over); it goes on from its saved step at `start`, or fails when it cannot.
+   */
+  private recover(rec: ExecutionRecord): void {
+    this.killOrphans(rec);
+    let machine: PreparedMachine | undefined;
+    try {
+      machine = this.machine(rec.stateMachineArn);
+    } catch {
+      machine = undefined; // gone from the template, or not a definition the library runs
+    }
+    const step = rec.step;
+    let why: string | undefined;
+    if (!step) why = 'its progress was not saved (a data dir from before steps were saved)';
+    else if (!machine) why = `its state machine ${rec.stateMachineArn} is no longer in the template`;
+    else if (!Object.hasOwn(machine.states, step.state)) why = `its state '${step.state}' is no longer in the state machine`;
+    if (why !== undefined || !step || !machine) {
+      this.failOrphan(rec, why ?? 'no step');
+      return;
+    }
+    const resume: Resume = isRunnerState(machine.states[step.state])
+      ? {
+          step,
+          failCause:
+            `The local runtime stopped while this attempt was running (state '${step.state}') and was restarted at ` +
+            `${new Date().toISOString()}; the attempt counts as failed (any container process it ran was killed).`,
+        }
+      : { step };
+    this.store.save(rec);
+    this.resumable.push({ rec, machine, resume });
+    this.resumedArns.add(rec.executionArn);
+  }
+
+  private killOrphans(rec: ExecutionRecord): void {
     for (const p of rec.ecsProcesses) {
       const cmd = processCommandLine(p.pid);
       if ((cmd && cmd.join('\0') === p.command.join('\0')) || processHasTaskArn(p.pid, p.taskArn)) {
@@ -655,12 +801,18 @@ export class StepFunctionsService implements JsonService {
       }
     }
     rec.ecsProcesses = [];
+  }
+
+  /** An execution left RUNNING that cannot go on: FAILED, its event published by `start`. */
+  private failOrphan(rec: ExecutionRecord, why: string): void {
     rec.status = 'FAILED';
     rec.stopDate = Date.now();
     rec.error = RESTART_ERROR;
     rec.cause =
       'The local runtime stopped while this execution was running, and was restarted at ' +
-      `${new Date(rec.stopDate).toISOString()}; its progress is lost (any container process it ran was killed).`;
+      `${new Date(rec.stopDate).toISOString()}; it cannot go on: ${why} (any container process it ran was killed).`;
+    delete rec.step;
+    if (this.waitsForDelivery()) rec.eventDelivered = false;
     const id = rec.history.length + 1;
     rec.history.push({
       id,
@@ -704,10 +856,29 @@ export class StepFunctionsService implements JsonService {
         outputDetails: rec.output !== undefined ? { included: true } : null,
       },
     };
+    const events = this.deps.events as EventPublisher & { publishAndWait?: EventPublisher['publish'] };
     try {
-      await this.deps.events.publish(event);
+      if (!this.waitsForDelivery() || typeof events.publishAndWait !== 'function') {
+        await events.publish(event);
+        return;
+      }
+      // At least once, as EventBridge: until every target had it (the finalizer Lambda), the
+      // record says not delivered, and a restart publishes it again.
+      void events.publishAndWait(event).then(
+        () => {
+          if (this.closing) return;
+          rec.eventDelivered = true;
+          this.store.save(rec);
+        },
+        (e: unknown) => console.error(`[local sfn] delivering the status change of ${rec.executionArn} failed: ${(e as Error).message}`),
+      );
     } catch (e) {
       console.error(`[local sfn] publishing the status change of ${rec.executionArn} failed: ${(e as Error).message}`);
     }
+  }
+
+  /** With executions on disk and a publisher that tells when targets had an event. */
+  private waitsForDelivery(): boolean {
+    return this.store.persistent && typeof (this.deps.events as { publishAndWait?: unknown }).publishAndWait === 'function';
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Executions on disk (with a data dir): one JSON file per execution, rewritten atomically at
- * start, at end and when its ECS processes change, so DescribeExecution/GetExecutionHistory
- * work after a restart and executions left RUNNING by a dead runtime can be resolved.
+ * Executions on disk (with a data dir): one JSON file per execution, rewritten atomically
+ * (tmp + rename) at start, on every state transition (before the state runs), at end and when
+ * its ECS processes change, so DescribeExecution/GetExecutionHistory work after a restart and
+ * an execution left RUNNING by a dead runtime can go on from the state it was in.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,22 @@ export interface EcsProcessRecord {
   readonly command: readonly string[];
 }
 
+/** The state a RUNNING execution is in (top-level states only), saved before it runs. */
+export interface ExecutionStep {
+  readonly state: string;
+  /** The state's raw input, JSON text. */
+  readonly input: string;
+  /** Epoch ms: a Wait re-entered after a restart keeps its original end time. */
+  readonly enteredAt: number;
+  /** Transitions so far: names the step's side effects (SQS idempotency key). */
+  readonly seq: number;
+  /**
+   * DynamoDB write states: the item as it was before the write (null: absent), read and saved
+   * before writing, so a re-run after a restart can tell whether the write was already applied.
+   */
+  preImage?: Record<string, unknown> | null;
+}
+
 export interface ExecutionRecord {
   readonly executionArn: string;
   readonly stateMachineArn: string;
@@ -40,6 +57,13 @@ export interface ExecutionRecord {
   stopDate?: number;
   history: HistoryEvent[];
   ecsProcesses: EcsProcessRecord[];
+  /**
+   * Ended executions: false until their status-change event was delivered to every target (then
+   * true); one still false at start-up is published again. Absent in older records.
+   */
+  eventDelivered?: boolean;
+  /** RUNNING executions: where they are. Absent in records written before steps were saved. */
+  step?: ExecutionStep;
 }
 
 export class ExecutionStore {

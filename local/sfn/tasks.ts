@@ -2,11 +2,14 @@
  * Task states, locally: each Task state of a definition gets a handler (keyed by state name, as
  * aws-local-stepfunctions overrides them) that dispatches on the state's `Resource` to the
  * local backends, returns what the AWS integration returns and fails with the error names Step
- * Functions uses.
+ * Functions uses. With executions kept on disk, a state re-run after a restart is made safe here:
+ * the attempt of a runner state fails, a DynamoDB write already applied is not applied again, an
+ * SQS send is sent once (its idempotency key names the execution's step).
  */
 import { randomUUID } from 'node:crypto';
 import {
   DeleteItemCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -49,6 +52,25 @@ export function parseResource(arn: string): ParsedResource {
   return { arn, resourceType: 'unknown', resource: arn, kind: 'other' };
 }
 
+/**
+ * A state that runs the task's own work: a Lambda function invoked and waited for (a function
+ * ARN, or `lambda:invoke` not of type Event, not `.waitForTaskToken`), or `ecs:runTask.sync`.
+ * After a restart such a state is not run again: its attempt counts as failed.
+ */
+export function isRunnerState(state: AslState): boolean {
+  if (state.Type !== 'Task') return false;
+  const r = parseResource(String(state.Resource ?? ''));
+  if (r.kind === 'function') return true;
+  if (r.resourceType === 'lambda' && r.resource === 'invoke') {
+    const params = (state.Parameters ?? {}) as Record<string, unknown>;
+    return params.InvocationType !== 'Event' && params.InvocationType !== 'DryRun';
+  }
+  return r.resourceType === 'ecs' && r.resource === 'runTask.sync';
+}
+
+/** The header fauxqs-server.mjs deduplicates SendMessage on. */
+export const IDEMPOTENCY_HEADER = 'x-asynctask-idempotency-key';
+
 /** An error raised by a Task state: `name` is the Step Functions error, `message` its cause. */
 export class TaskError extends Error {
   public override name: string;
@@ -80,6 +102,15 @@ export interface TaskExecutionContext {
   record(stateName: string, type: TaskHistoryType, details: Record<string, unknown>): void;
   /** Registers a running ECS task (to kill on stop); returns the unregister function. */
   trackEcsTask(task: LocalEcsTaskInfo, stop: (reason: string) => Promise<void>): () => void;
+  /**
+   * With executions on disk: the step the execution is in when `stateName` is it (top-level
+   * states), `resumed` when it is the step a restart re-runs.
+   */
+  step?(stateName: string): { readonly seq: number; readonly preImage?: Record<string, unknown> | null; readonly resumed: boolean } | undefined;
+  /** Saves the item a DynamoDB write state is about to change into the current step (synchronously). */
+  savePreImage?(stateName: string, item: Record<string, unknown> | null): void;
+  /** The cause to fail `stateName` with, once, when it is the runner state a restart interrupted. */
+  takeRestartFailure?(stateName: string): string | undefined;
 }
 
 export interface TaskDispatcherDeps {
@@ -92,7 +123,7 @@ export interface TaskDispatcherDeps {
 }
 
 type Handler = (input: unknown) => Promise<unknown>;
-type Impl = (params: Record<string, unknown>, signal: AbortSignal, ctx: TaskExecutionContext) => Promise<unknown>;
+type Impl = (params: Record<string, unknown>, signal: AbortSignal, ctx: TaskExecutionContext, stateName: string) => Promise<unknown>;
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
@@ -159,6 +190,15 @@ function fromSdk(value: unknown): unknown {
   return out;
 }
 
+/** JSON with object keys sorted: item comparison independent of attribute order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
 function asString(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
@@ -220,6 +260,13 @@ export class TaskDispatcher {
         Object.assign(e, { isRetryable: false, isCatchable: false });
         throw e;
       }
+      const ids0 = fn ? {} : { resourceType: resource.resourceType, resource: resource.resource };
+      const restartCause = ctx.takeRestartFailure?.(stateName);
+      if (restartCause !== undefined) {
+        // The attempt the restart interrupted: failed, so the state's Retry/Catch decide.
+        ctx.record(stateName, fn ? 'LambdaFunctionFailed' : 'TaskFailed', { ...ids0, error: 'States.TaskFailed', cause: restartCause });
+        throw new TaskError('States.TaskFailed', restartCause);
+      }
       const timeoutSeconds = this.timeoutOf(state, input);
       const details = fn
         ? { resource: resource.arn, input: JSON.stringify(input ?? null), inputDetails: { truncated: false } }
@@ -230,7 +277,7 @@ export class TaskDispatcher {
             parameters: JSON.stringify(input ?? null),
             ...(timeoutSeconds < MAX_TIMER_SECONDS ? { timeoutInSeconds: timeoutSeconds } : {}),
           };
-      const ids = fn ? {} : { resourceType: resource.resourceType, resource: resource.resource };
+      const ids = ids0;
       ctx.record(stateName, fn ? 'LambdaFunctionScheduled' : 'TaskScheduled', details);
       ctx.record(stateName, fn ? 'LambdaFunctionStarted' : 'TaskStarted', ids);
 
@@ -239,7 +286,7 @@ export class TaskDispatcher {
       const timer = setTimeout(() => controller.abort(timeoutError), timeoutSeconds * 1000);
       try {
         const params = (input ?? {}) as Record<string, unknown>;
-        const output = await abortable(impl(params, controller.signal, ctx), controller.signal);
+        const output = await abortable(impl(params, controller.signal, ctx, stateName), controller.signal);
         ctx.record(stateName, fn ? 'LambdaFunctionSucceeded' : 'TaskSucceeded', {
           ...ids,
           output: JSON.stringify(output ?? null),
@@ -283,7 +330,7 @@ export class TaskDispatcher {
       case 'dynamodb:putItem':
       case 'dynamodb:getItem':
       case 'dynamodb:deleteItem':
-        return (params) => this.dynamodb(r.resource, params);
+        return (params, _signal, ctx, stateName) => this.dynamodb(r.resource, params, ctx, stateName);
       case 'lambda:invoke':
         return (params) => this.lambdaInvoke(params);
       case 'ecs:runTask.sync':
@@ -293,7 +340,7 @@ export class TaskDispatcher {
       case 'aws-sdk:s3:putObject':
         return (params) => this.s3Call(r.resource, params);
       case 'sqs:sendMessage':
-        return (params) => this.sqsSend(params);
+        return (params, _signal, ctx, stateName) => this.sqsSend(params, ctx, stateName);
       case 'sns:publish':
         return (params) => this.snsPublish(params);
       case 'events:putEvents':
@@ -305,8 +352,13 @@ export class TaskDispatcher {
     }
   }
 
-  private async dynamodb(action: string, params: Record<string, unknown>): Promise<unknown> {
+  private async dynamodb(action: string, params: Record<string, unknown>, ctx: TaskExecutionContext, stateName: string): Promise<unknown> {
     const input = toSdkAttributes(params) as never;
+    const step = action === 'getItem' ? undefined : ctx.step?.(stateName);
+    if (step) {
+      const applied = await this.writeApplied(action, params, step, ctx, stateName);
+      if (applied) return applied;
+    }
     let out: object;
     try {
       switch (action) {
@@ -327,6 +379,58 @@ export class TaskDispatcher {
     }
     const requestId = (out as { $metadata?: { requestId?: string } }).$metadata?.requestId ?? randomUUID();
     return { ...(fromSdk(stripMetadata(out)) as object), ...httpMetadata(requestId) };
+  }
+
+  /**
+   * A DynamoDB write of a step kept on disk. First run: reads the item and saves it into the
+   * step before the write. Re-run after a restart: the item differs from the saved one → the
+   * write was applied before the crash (it is not applied twice; its answer is rebuilt, with
+   * the current item as `Attributes` for `ReturnValues: ALL_NEW`); unchanged → it runs.
+   * A concurrent writer changing the item inside that window would be taken for this write.
+   */
+  private async writeApplied(
+    action: string,
+    params: Record<string, unknown>,
+    step: NonNullable<ReturnType<NonNullable<TaskExecutionContext['step']>>>,
+    ctx: TaskExecutionContext,
+    stateName: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    const tableName = params.TableName;
+    if (typeof tableName !== 'string') return undefined;
+    let current: Record<string, unknown> | null;
+    try {
+      const key = action === 'putItem' ? await this.keyOf(tableName, params.Item) : params.Key;
+      if (!key || typeof key !== 'object') return undefined;
+      const got = await this.ddb.send(new GetItemCommand({ TableName: tableName, Key: toSdkAttributes(key) as never, ConsistentRead: true }));
+      current = got.Item ? (fromSdk(got.Item) as Record<string, unknown>) : null;
+    } catch {
+      return undefined; // the write itself reports what is wrong (missing table, bad key)
+    }
+    if (step.resumed && step.preImage !== undefined) {
+      if (stableJson(current) === stableJson(step.preImage)) return undefined;
+      return {
+        ...(params.ReturnValues === 'ALL_NEW' && current ? { Attributes: current } : {}),
+        ...httpMetadata(randomUUID()),
+      };
+    }
+    ctx.savePreImage?.(stateName, current);
+    return undefined;
+  }
+
+  private readonly keySchemas = new Map<string, string[]>();
+
+  /** The key attributes of `item` in `tableName` (putItem carries the whole item). */
+  private async keyOf(tableName: string, item: unknown): Promise<Record<string, unknown> | undefined> {
+    if (!item || typeof item !== 'object') return undefined;
+    let names = this.keySchemas.get(tableName);
+    if (!names) {
+      const d = await this.ddb.send(new DescribeTableCommand({ TableName: tableName }));
+      names = (d.Table?.KeySchema ?? []).map((k) => k.AttributeName ?? '');
+      this.keySchemas.set(tableName, names);
+    }
+    const key: Record<string, unknown> = {};
+    for (const n of names) key[n] = (item as Record<string, unknown>)[n];
+    return key;
   }
 
   /** Invokes through the Lambda runner; maps errors as Step Functions does. */
@@ -425,9 +529,22 @@ export class TaskDispatcher {
     }
   }
 
-  private async sqsSend(params: Record<string, unknown>): Promise<unknown> {
+  private async sqsSend(params: Record<string, unknown>, ctx: TaskExecutionContext, stateName: string): Promise<unknown> {
     try {
-      const out = await this.sqs.send(new SendMessageCommand({ ...params, MessageBody: asString(params.MessageBody) } as never));
+      const command = new SendMessageCommand({ ...params, MessageBody: asString(params.MessageBody) } as never);
+      const step = ctx.step?.(stateName);
+      if (step) {
+        // One send per step: a re-run after a restart gets the first send's answer.
+        const key = `${ctx.executionArn}#${step.seq}`;
+        command.middlewareStack.add(
+          (next) => async (args) => {
+            (args.request as { headers: Record<string, string> }).headers[IDEMPOTENCY_HEADER] = key;
+            return next(args);
+          },
+          { step: 'build', name: 'asynctaskIdempotencyKey' },
+        );
+      }
+      const out = await this.sqs.send(command);
       return { ...(fromSdk(stripMetadata(out)) as object), ...httpMetadata(out.$metadata.requestId ?? randomUUID()) };
     } catch (e) {
       throw sdkError('SQS', e, false);

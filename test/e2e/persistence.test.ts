@@ -1,9 +1,10 @@
 /**
  * Persistence across restarts of the local runtime with a data dir: the runtime runs in a child
  * process that is killed with SIGKILL while a container task runs; after a restart on the same
- * data dir, the finished task is still there, its id is
- * still reserved, and the task that was running ends resolved (Failed with a clear reason) with
- * its processes gone — never left Running.
+ * data dir, the finished task is still there with its queued success record, its id is still
+ * reserved, and the task that was running ends resolved — its interrupted attempt counts as
+ * failed and `sleeper` has no retries left, so Failed with a reason naming the restart — with its
+ * processes gone, never left Running.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -67,10 +68,12 @@ test('tasks and ids survive a kill -9; the task that was running ends Failed, no
     returnPayload: { echo: { keep: true } },
   });
   await expect(client.submit({ functionName: 'echo', taskId: 'keep-1' })).rejects.toBeInstanceOf(TaskAlreadyExistsError);
-  // (Queue messages are checked across the clean restart below: after a kill -9 the last
-  // messages may be lost with the runtime's in-memory queue state.)
+  // Its success record, queued before the kill and never read, was journaled: it is still there.
+  const kept1 = await destinations.waitFor(second.output(queueOutputs('Echo').success), 'keep-1');
+  expect(kept1).toHaveLength(1);
+  expect(kept1[0].requestContext).toMatchObject({ condition: 'Success', taskId: 'keep-1' });
 
-  // The task that was running is resolved: Failed with a reason naming the restart.
+  // The task that was running is resolved: its attempt failed (the restart), no retries left.
   const { task: crashed, seen } = await watchTask(client, 'sleeper', 'crash-1', { timeoutMs: 30_000, intervalMs: 250 });
   expect(seen[seen.length - 1]).not.toBe('Running');
   expect(crashed.status).toBe('Failed');
