@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { LOCAL_ENV, LOG_ENV } from '../lambda/model/execution';
 import type { LocalContainer, LocalTaskDefinition, LogSink } from './types';
 
 /** How long a stopped task gets between SIGTERM and SIGKILL. */
@@ -276,11 +277,11 @@ export class LocalEcs {
       AWS_DEFAULT_REGION: this.deps.region,
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
-      ASYNCTASK_LOCAL_TASK_ARN: task.taskArn,
-      TASK_CONTAINER_NAME: container.name,
-      TASK_LOG_STREAM_PREFIX: container.logStreamPrefix ?? '',
+      [LOCAL_ENV.taskArn]: task.taskArn,
+      [LOG_ENV.containerName]: container.name,
+      [LOG_ENV.streamPrefix]: container.logStreamPrefix ?? '',
       TASK_LOG_GROUP: info.logGroupName,
-      TASK_LOG_STREAM: info.logStreamName,
+      [LOG_ENV.stream]: info.logStreamName,
     });
     const metadata = this.deps.metadataUri?.(task, container.name);
     if (metadata) env.ECS_CONTAINER_METADATA_URI_V4 = metadata;
@@ -482,7 +483,7 @@ export async function killGroup(pgid: number, graceMs: number): Promise<void> {
  */
 export function processHasTaskArn(pid: number, taskArn: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`ASYNCTASK_LOCAL_TASK_ARN=${taskArn}`);
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${LOCAL_ENV.taskArn}=${taskArn}`);
   } catch {
     return false;
   }
