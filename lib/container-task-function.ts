@@ -5,7 +5,7 @@
  * table, marks the task Running and writes its result to the results bucket.
  */
 import * as path from 'node:path';
-import { Duration, IgnoreMode, Token } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -17,7 +17,8 @@ import type { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
 import { CONTAINER_ENV, LOG_ENV, RESULT_KEY_FORMAT } from '../lambda/model/execution';
-import type { TaskFunctionDescriptor } from '../lambda/model/registry';
+import { containerLogGroupName } from '../lambda/model/registry';
+import type { ITaskRunner, TaskRunnerBindOptions, TaskRunnerConfig } from './interfaces';
 import { TaskFunction, type TaskFunctionProps } from './task-function';
 
 /** The repository root: the Docker build context (Dockerfiles `COPY runtime/...` and their own folder). */
@@ -120,43 +121,84 @@ export interface ContainerTaskFunctionProps extends TaskFunctionProps {
   readonly local?: LocalRunOptions;
 }
 
-/** Runs each task as an ECS Fargate task with `ecs:runTask.sync`. */
-export class ContainerTaskFunction extends TaskFunction {
-  public readonly taskDefinition: ecs.FargateTaskDefinition;
-  public readonly container: ecs.ContainerDefinition;
-  public readonly cluster: ecs.Cluster;
-  public readonly logGroup: logs.LogGroup;
-  public readonly runnerArn: string;
-  public readonly logGroupName: string;
-  public readonly logGroupArn: string;
-  /** The task role: what the container's own code may do. */
-  public readonly taskRole: iam.IRole;
+/** The resources a container runner makes under its task function. */
+export interface ContainerRunnerResources {
+  readonly cluster: ecs.Cluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly logGroup: logs.LogGroup;
+}
 
-  public constructor(scope: Construct, id: string, props: ContainerTaskFunctionProps) {
+/**
+ * Runs each attempt as an ECS Fargate task with `ecs:runTask.sync`, in a cluster of its own,
+ * logging to `/asynctask/<serviceName>/<functionName>` (the prefix TaskApi may read).
+ */
+export class ContainerTaskRunner implements ITaskRunner {
+  public readonly kind = 'container' as const;
+  public readonly timeoutBound: ITaskRunner['timeoutBound'];
+  private readonly cpu: number;
+  private readonly memory: number;
+  private bound?: ContainerRunnerResources;
+
+  public constructor(private readonly props: ContainerTaskFunctionProps) {
     const maxTimeoutSeconds =
       props.maxTimeout && !props.maxTimeout.isUnresolved()
         ? props.maxTimeout.toSeconds({ integral: false })
         : ASYNC_CONFIG_BOUNDS.containerTimeoutSeconds.max;
-    super(scope, id, props, {
-      kind: 'container',
-      timeoutBound: { ...ASYNC_CONFIG_BOUNDS.containerTimeoutSeconds, max: maxTimeoutSeconds },
-    });
-    const cpu = props.cpu ?? 1024;
-    const memory = props.memoryLimitMiB ?? 2048;
-    this.validateContainerProps(props, cpu, memory);
-    this.assertValid();
+    this.timeoutBound = { ...ASYNC_CONFIG_BOUNDS.containerTimeoutSeconds, max: maxTimeoutSeconds };
+    this.cpu = props.cpu ?? 1024;
+    this.memory = props.memoryLimitMiB ?? 2048;
+  }
 
-    const service = this.service;
+  /** What `bind` made. */
+  public get resources(): ContainerRunnerResources {
+    if (!this.bound) throw new Error('ContainerTaskRunner.resources is read before the runner was bound to its task function');
+    return this.bound;
+  }
+
+  public validate(): string[] {
+    const { props, cpu, memory } = this;
+    const problems: string[] = [];
+    const known = (v: number | undefined) => v !== undefined && !Token.isUnresolved(v);
+    if (known(props.cpu) && FARGATE_MEMORY[cpu] === undefined) {
+      problems.push(`cpu must be one of ${Object.keys(FARGATE_MEMORY).join(', ')} (given ${cpu})`);
+    } else if (!Token.isUnresolved(memory) && !Token.isUnresolved(cpu)) {
+      const range = FARGATE_MEMORY[cpu];
+      if (range) {
+        const problem = checkRange(`memoryLimitMiB (for cpu ${cpu})`, memory, range);
+        if (problem) problems.push(problem);
+      }
+    }
+    if (known(props.ephemeralStorageGiB)) {
+      const problem = checkRange('ephemeralStorageGiB', props.ephemeralStorageGiB, { min: 21, max: 200 });
+      if (problem) problems.push(problem);
+    }
+    if (props.maxTimeout && !props.maxTimeout.isUnresolved()) {
+      const problem = checkRange('maxTimeout', props.maxTimeout.toSeconds({ integral: false }), { min: 1, max: 365 * 24 * 3600 }, 's');
+      if (problem) problems.push(problem);
+    }
+    if (!/^[A-Za-z0-9._/-]+$/.test(props.directory) || props.directory.startsWith('/') || props.directory.includes('..')) {
+      problems.push(`directory must be a folder relative to the project root, such as 'containers/ffmpeg' (given '${props.directory}')`);
+    }
+    if (props.local && props.local.command.length === 0) {
+      problems.push('local.command must name a program to run (given [])');
+    }
+    return problems;
+  }
+
+  public bind(scope: Construct, options: TaskRunnerBindOptions): TaskRunnerConfig {
+    const { props, cpu, memory } = this;
+    const { service, functionName, timeout } = options;
     const vpc = props.vpc ?? service.defaultVpc;
     const assignPublicIp = props.assignPublicIp ?? props.vpc === undefined;
 
-    this.cluster = new ecs.Cluster(this, 'Cluster', {
+    const cluster = new ecs.Cluster(scope, 'Cluster', {
       vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
       enableFargateCapacityProviders: props.spot === true,
     });
 
-    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+    const taskDefinition = new ecs.FargateTaskDefinition(scope, 'TaskDefinition', {
       cpu,
       memoryLimitMiB: memory,
       ...(props.ephemeralStorageGiB !== undefined ? { ephemeralStorageGiB: props.ephemeralStorageGiB } : {}),
@@ -165,15 +207,19 @@ export class ContainerTaskFunction extends TaskFunction {
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
     });
-    this.taskRole = this.taskDefinition.taskRole;
-    this.runnerArn = this.taskDefinition.taskDefinitionArn;
+    const taskRole = taskDefinition.taskRole;
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.ONE_MONTH });
-    this.logGroupName = this.logGroup.logGroupName;
-    this.logGroupArn = this.logGroup.logGroupArn;
+    // Named under the service's prefix, so the TaskApi's one grant on `/asynctask/<service>/*`
+    // covers every container function of any stack. Destroyed with the function: a retained
+    // group would block re-creating the function under the same name.
+    const logGroup = new logs.LogGroup(scope, 'Logs', {
+      logGroupName: containerLogGroupName(service.serviceName, functionName),
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
 
     const directory = props.directory.replace(/\/+$/, '');
-    this.container = this.taskDefinition.addContainer('Worker', {
+    const container = taskDefinition.addContainer('Worker', {
       containerName: CONTAINER_NAME,
       image: ecs.ContainerImage.fromAsset(props.projectRoot ?? PROJECT_ROOT, {
         file: `${directory}/Dockerfile`,
@@ -182,19 +228,19 @@ export class ContainerTaskFunction extends TaskFunction {
         exclude: ['*', '!runtime', `!${directory}`],
       }),
       essential: true,
-      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: this.functionName }),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: functionName }),
       environment: {
         ...props.environment,
         [CONTAINER_ENV.table]: service.table.tableName,
         [CONTAINER_ENV.resultBucket]: service.resultsBucket.bucketName,
-        [CONTAINER_ENV.functionName]: this.functionName,
-        [LOG_ENV.streamPrefix]: this.functionName,
+        [CONTAINER_ENV.functionName]: functionName,
+        [LOG_ENV.streamPrefix]: functionName,
         [LOG_ENV.containerName]: CONTAINER_NAME,
       },
     });
 
     if (props.local) {
-      const cfn = this.taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
+      const cfn = taskDefinition.node.defaultChild as ecs.CfnTaskDefinition;
       cfn.addMetadata('asynctask:local', {
         command: props.local.command,
         ...(props.local.cwd !== undefined ? { cwd: props.local.cwd } : {}),
@@ -203,20 +249,20 @@ export class ContainerTaskFunction extends TaskFunction {
     }
 
     // The helper reads the task and writes its status, progress and error; the result goes to S3.
-    this.taskRole.addToPrincipalPolicy(
+    taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         resources: [service.table.tableArn],
       }),
     );
-    this.taskRole.addToPrincipalPolicy(
+    taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject'],
         resources: [service.resultsBucket.arnForObjects('results/*')],
       }),
     );
     // ECS Exec: the SSM agent in the task opens its channels (these actions take no resource).
-    this.taskRole.addToPrincipalPolicy(
+    taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: [
           'ssmmessages:CreateControlChannel',
@@ -228,118 +274,109 @@ export class ContainerTaskFunction extends TaskFunction {
       }),
     );
     acknowledgeWildcardResources(
-      this.taskDefinition,
+      taskDefinition,
       'ECS Exec: the ssmmessages channel actions support no resource-level permissions and the execution role\'s ecr:GetAuthorizationToken neither, so AWS requires Resource "*"; results/* is the prefix the container writes its result objects under',
     );
-    acknowledge(this.taskDefinition, {
+    acknowledge(taskDefinition, {
       id: 'AwsSolutions-ECS2',
       reason:
         'The environment holds only non-secret names (table, bucket, function, log prefix); per-task values come from the state machine overrides.',
     });
+    this.bound = { cluster, taskDefinition, container, logGroup };
 
     const env = (name: string, value: string): tasks.TaskEnvironmentVariable => ({ name, value });
-    const cluster = this.cluster;
-    const taskDefinition = this.taskDefinition;
-    const container = this.container;
-    const timeout = this.timeout;
     const table = service.table;
     const resultsBucket = service.resultsBucket;
-    this.finish({
-      kind: 'container',
-      runnerArn: this.runnerArn,
-      runnerIdPath: '$.run.taskArn',
-      invalidErrors: ['ECS.InvalidParameterException'],
-      resultsBucket,
-      buildRun: (stateScope, stateId) =>
-        new tasks.EcsRunTask(stateScope, stateId, {
-          integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-          cluster,
-          taskDefinition,
-          launchTarget: new tasks.EcsFargateLaunchTarget({
-            platformVersion: ecs.FargatePlatformVersion.LATEST,
-            ...(props.spot
-              ? {
-                  capacityProviderOptions: tasks.CapacityProviderOptions.custom([
-                    { capacityProvider: 'FARGATE_SPOT', weight: 1 },
-                  ]),
-                }
-              : {}),
-          }),
-          assignPublicIp,
-          subnets: props.subnets ?? { subnetType: assignPublicIp ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS },
-          enableExecuteCommand: true,
-          propagatedTagSource: ecs.PropagatedTagSource.TASK_DEFINITION,
-          containerOverrides: [
-            {
-              containerDefinition: container,
-              environment: [
-                env(CONTAINER_ENV.taskId, sfn.JsonPath.stringAt('$.task.taskId')),
-                env(CONTAINER_ENV.functionName, sfn.JsonPath.stringAt('$.task.functionName')),
-                env(CONTAINER_ENV.requestId, sfn.JsonPath.stringAt('$.task.requestId')),
-                env(CONTAINER_ENV.attempt, sfn.JsonPath.format('{}', sfn.JsonPath.stringAt('$.attempt.n'))),
-                env(CONTAINER_ENV.executionArn, sfn.JsonPath.executionId),
-                env(CONTAINER_ENV.deadline, sfn.JsonPath.stringAt('$.task.deadline')),
-                env(CONTAINER_ENV.table, table.tableName),
-                env(CONTAINER_ENV.resultBucket, resultsBucket.bucketName),
-                env(
-                  CONTAINER_ENV.resultKey,
-                  sfn.JsonPath.format(
-                    RESULT_KEY_FORMAT,
-                    sfn.JsonPath.stringAt('$.task.functionName'),
-                    sfn.JsonPath.stringAt('$.task.taskId'),
-                    sfn.JsonPath.stringAt('$.task.requestId'),
-                    sfn.JsonPath.stringAt('$.attempt.n'),
+    return {
+      runnerArn: taskDefinition.taskDefinitionArn,
+      logGroupName: logGroup.logGroupName,
+      metricRunning: new cloudwatch.Metric({
+        namespace: 'ECS/ContainerInsights',
+        metricName: 'TaskCount',
+        dimensionsMap: { ClusterName: cluster.clusterName },
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+        label: `${functionName} running`,
+      }),
+      descriptor: { logStreamPrefix: functionName },
+      definition: {
+        kind: 'container',
+        runnerArn: taskDefinition.taskDefinitionArn,
+        runnerIdPath: '$.run.taskArn',
+        invalidErrors: ['ECS.InvalidParameterException'],
+        resultsBucket,
+        buildRun: (stateScope, stateId) =>
+          new tasks.EcsRunTask(stateScope, stateId, {
+            integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+            cluster,
+            taskDefinition,
+            launchTarget: new tasks.EcsFargateLaunchTarget({
+              platformVersion: ecs.FargatePlatformVersion.LATEST,
+              ...(props.spot
+                ? {
+                    capacityProviderOptions: tasks.CapacityProviderOptions.custom([
+                      { capacityProvider: 'FARGATE_SPOT', weight: 1 },
+                    ]),
+                  }
+                : {}),
+            }),
+            assignPublicIp,
+            subnets: props.subnets ?? { subnetType: assignPublicIp ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS },
+            enableExecuteCommand: true,
+            propagatedTagSource: ecs.PropagatedTagSource.TASK_DEFINITION,
+            containerOverrides: [
+              {
+                containerDefinition: container,
+                environment: [
+                  env(CONTAINER_ENV.taskId, sfn.JsonPath.stringAt('$.task.taskId')),
+                  env(CONTAINER_ENV.functionName, sfn.JsonPath.stringAt('$.task.functionName')),
+                  env(CONTAINER_ENV.requestId, sfn.JsonPath.stringAt('$.task.requestId')),
+                  env(CONTAINER_ENV.attempt, sfn.JsonPath.format('{}', sfn.JsonPath.stringAt('$.attempt.n'))),
+                  env(CONTAINER_ENV.executionArn, sfn.JsonPath.executionId),
+                  env(CONTAINER_ENV.deadline, sfn.JsonPath.stringAt('$.task.deadline')),
+                  env(CONTAINER_ENV.table, table.tableName),
+                  env(CONTAINER_ENV.resultBucket, resultsBucket.bucketName),
+                  env(
+                    CONTAINER_ENV.resultKey,
+                    sfn.JsonPath.format(
+                      RESULT_KEY_FORMAT,
+                      sfn.JsonPath.stringAt('$.task.functionName'),
+                      sfn.JsonPath.stringAt('$.task.taskId'),
+                      sfn.JsonPath.stringAt('$.task.requestId'),
+                      sfn.JsonPath.stringAt('$.attempt.n'),
+                    ),
                   ),
-                ),
-              ],
-            },
-          ],
-          taskTimeout: sfn.Timeout.duration(timeout),
-          resultSelector: { taskArn: sfn.JsonPath.stringAt('$.TaskArn') },
-          resultPath: '$.run',
-        }),
-    });
+                ],
+              },
+            ],
+            taskTimeout: sfn.Timeout.duration(timeout),
+            resultSelector: { taskArn: sfn.JsonPath.stringAt('$.TaskArn') },
+            resultPath: '$.run',
+          }),
+      },
+    };
   }
+}
 
-  public metricRunning(): cloudwatch.IMetric {
-    return new cloudwatch.Metric({
-      namespace: 'ECS/ContainerInsights',
-      metricName: 'TaskCount',
-      dimensionsMap: { ClusterName: this.cluster.clusterName },
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-      label: `${this.functionName} running`,
-    });
-  }
+/** Runs each task as an ECS Fargate task with `ecs:runTask.sync`. */
+export class ContainerTaskFunction extends TaskFunction {
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  public readonly container: ecs.ContainerDefinition;
+  public readonly cluster: ecs.Cluster;
+  public readonly logGroup: logs.LogGroup;
+  public readonly logGroupArn: string;
+  /** The task role: what the container's own code may do. */
+  public readonly taskRole: iam.IRole;
 
-  protected override extraDescriptor(): Partial<TaskFunctionDescriptor> {
-    return { logStreamPrefix: this.functionName };
-  }
-
-  private validateContainerProps(props: ContainerTaskFunctionProps, cpu: number, memory: number): void {
-    const known = (v: number | undefined) => v !== undefined && !Token.isUnresolved(v);
-    if (known(props.cpu) && FARGATE_MEMORY[cpu] === undefined) {
-      this.problems.push(`cpu must be one of ${Object.keys(FARGATE_MEMORY).join(', ')} (given ${cpu})`);
-    } else if (!Token.isUnresolved(memory) && !Token.isUnresolved(cpu)) {
-      const range = FARGATE_MEMORY[cpu];
-      if (range) {
-        const problem = checkRange(`memoryLimitMiB (for cpu ${cpu})`, memory, range);
-        if (problem) this.problems.push(problem);
-      }
-    }
-    if (known(props.ephemeralStorageGiB)) {
-      const problem = checkRange('ephemeralStorageGiB', props.ephemeralStorageGiB, { min: 21, max: 200 });
-      if (problem) this.problems.push(problem);
-    }
-    if (props.maxTimeout && !props.maxTimeout.isUnresolved()) {
-      const problem = checkRange('maxTimeout', props.maxTimeout.toSeconds({ integral: false }), { min: 1, max: 365 * 24 * 3600 }, 's');
-      if (problem) this.problems.push(problem);
-    }
-    if (!/^[A-Za-z0-9._/-]+$/.test(props.directory) || props.directory.startsWith('/') || props.directory.includes('..')) {
-      this.problems.push(`directory must be a folder relative to the project root, such as 'containers/ffmpeg' (given '${props.directory}')`);
-    }
-    if (props.local && props.local.command.length === 0) {
-      this.problems.push('local.command must name a program to run (given [])');
-    }
+  public constructor(scope: Construct, id: string, props: ContainerTaskFunctionProps) {
+    const runner = new ContainerTaskRunner(props);
+    super(scope, id, { ...props, runner });
+    const { cluster, taskDefinition, container, logGroup } = runner.resources;
+    this.cluster = cluster;
+    this.taskDefinition = taskDefinition;
+    this.container = container;
+    this.logGroup = logGroup;
+    this.logGroupArn = logGroup.logGroupArn;
+    this.taskRole = taskDefinition.taskRole;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * What every task function shares: FC's async config (retries, event age, timeout, concurrency,
  * backoff, destinations), its validation at synth, the state machine, and its registration with
- * the AsyncTaskService. `LambdaTaskFunction` and `ContainerTaskFunction` add the runner.
+ * the AsyncTaskService. The runner (where an attempt runs) is an `ITaskRunner` the function binds
+ * once its props are valid; `LambdaTaskFunction` and `ContainerTaskFunction` pass theirs.
  */
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -9,21 +10,30 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS, checkRange, type NumericBound, retryDelays } from '../lambda/model/config';
-import { registryParameterName, type TaskFunctionDescriptor, type TaskFunctionKind } from '../lambda/model/registry';
-import type { AsyncTaskService } from './async-task-service';
+import {
+  registryParameterName,
+  STATE_MACHINE_NAME_MAX_LENGTH,
+  type TaskFunctionDescriptor,
+  type TaskFunctionKind,
+  taskStateMachineName,
+} from '../lambda/model/registry';
 import type { ITaskDestination } from './destinations';
-import { type RunnerDefinition, TaskStateMachine } from './state-machine';
+import { validationError } from './errors';
+import type { IAsyncTaskService, ITaskFunction, ITaskRunner, TaskRunnerConfig } from './interfaces';
+import { acknowledge, acknowledgeWildcardResources } from './nag';
+import { TaskStateMachine } from './state-machine';
 
 /** Task function names: the tasks table's partition key, so `#` (the key separator) is excluded. */
 export const FUNCTION_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 
 /** Async config and identity shared by both kinds of task function. */
 export interface TaskFunctionProps {
-  /** The service that stores, runs and lists this function's tasks. */
-  readonly service: AsyncTaskService;
+  /** The service that stores, runs and lists this function's tasks; it may live in another stack of the app. */
+  readonly service: IAsyncTaskService;
   /**
    * Name of the task function: what callers submit to and list by.
-   * 1–64 characters: a letter or `_`, then letters, digits, `_` or `-`.
+   * 1–64 characters: a letter or `_`, then letters, digits, `_` or `-`; with the service name
+   * and a `-`, at most 80 (it names the state machine `<serviceName>-<functionName>`).
    * @default - the construct id
    */
   readonly functionName?: string;
@@ -80,11 +90,10 @@ export interface TaskFunctionProps {
   readonly onFailure?: ITaskDestination;
 }
 
-/** Per-kind facts the base needs before validating. */
-export interface TaskFunctionKindSpec {
-  readonly kind: TaskFunctionKind;
-  /** Allowed `timeout` in seconds, and its default. */
-  readonly timeoutBound: NumericBound & { readonly default: number };
+/** A task function's props with the runner its attempts run on. */
+export interface TaskFunctionWithRunnerProps extends TaskFunctionProps {
+  /** Where attempts run: bound by the function once its props are valid. */
+  readonly runner: ITaskRunner;
 }
 
 /** Seconds of a Duration, or undefined when it is a token (checked at deploy instead). */
@@ -117,13 +126,15 @@ function checkSeconds(prop: string, duration: Duration | undefined, bound: Numer
 }
 
 /**
- * A task function: its async config, its Standard state machine and its entry in the service's
- * registry. Subclasses build the runner, then call `finish()`.
+ * A task function: its async config, its Standard state machine (named
+ * `<serviceName>-<functionName>`, which the service's grants and finalizer rule match by prefix)
+ * and its entry in the service's registry. Every prop problem is reported in one
+ * `ValidationError` before any resource is made.
  */
-export abstract class TaskFunction extends Construct {
+export class TaskFunction extends Construct implements ITaskFunction {
   public readonly functionName: string;
   public readonly kind: TaskFunctionKind;
-  public readonly service: AsyncTaskService;
+  public readonly service: IAsyncTaskService;
   public readonly maxRetryAttempts: number;
   public readonly maxEventAge: Duration;
   public readonly timeout: Duration;
@@ -134,33 +145,56 @@ export abstract class TaskFunction extends Construct {
   public readonly onSuccess?: ITaskDestination;
   public readonly onFailure?: ITaskDestination;
   public readonly description?: string;
-  /** The function's Standard state machine (set by `finish`). */
-  public stateMachine!: sfn.StateMachine;
+  /** The function's Standard state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** `<serviceName>-<functionName>`. */
+  public readonly stateMachineName: string;
+  /** This function's entry in the service's registry (an SSM parameter written by this function's stack). */
+  public readonly registration: ssm.StringParameter;
+  /** ARN of the runner: the destination record's `functionArn`. */
+  public readonly runnerArn: string;
+  /** Log group the runner writes to (TaskApi `logs` reads it). */
+  public readonly logGroupName: string;
 
-  /** Every invalid prop found so far; `finish()` reports them all in one error. */
-  protected readonly problems: string[] = [];
+  private readonly runnerConfig: TaskRunnerConfig;
 
-  protected constructor(scope: Construct, id: string, props: TaskFunctionProps, spec: TaskFunctionKindSpec) {
+  public constructor(scope: Construct, id: string, props: TaskFunctionWithRunnerProps) {
     super(scope, id);
     const b = ASYNC_CONFIG_BOUNDS;
-    this.kind = spec.kind;
+    const runner = props.runner;
+    this.kind = runner.kind;
     this.service = props.service;
     this.functionName = props.functionName ?? id;
+    const problems: string[] = [];
     if (!Token.isUnresolved(this.functionName) && !FUNCTION_NAME_PATTERN.test(this.functionName)) {
-      this.problems.push(
+      problems.push(
         `functionName must be 1-64 characters, first a letter or underscore, then letters, digits, '_' or '-' (given '${this.functionName}')`,
       );
     }
-    const problems = [
+    this.stateMachineName = taskStateMachineName(this.service.serviceName, this.functionName);
+    const serviceName = this.service.serviceName;
+    if (
+      !Token.isUnresolved(serviceName) &&
+      !Token.isUnresolved(this.functionName) &&
+      this.stateMachineName.length > STATE_MACHINE_NAME_MAX_LENGTH
+    ) {
+      problems.push(
+        `functionName '${this.functionName}' (${this.functionName.length} characters) with serviceName '${serviceName}' ` +
+          `(${serviceName.length} characters) makes the state machine name '${this.stateMachineName}' ` +
+          `${this.stateMachineName.length} characters long; Step Functions allows at most ${STATE_MACHINE_NAME_MAX_LENGTH}, ` +
+          `so functions of this service may have names of at most ${STATE_MACHINE_NAME_MAX_LENGTH - serviceName.length - 1} characters`,
+      );
+    }
+    const ranges = [
       checkRange('maxRetryAttempts', numberOrUndefined(props.maxRetryAttempts), b.maxRetryAttempts),
       checkSeconds('maxEventAge', props.maxEventAge, b.maxEventAgeSeconds),
-      checkSeconds('timeout', props.timeout, spec.timeoutBound),
+      checkSeconds('timeout', props.timeout, runner.timeoutBound),
       checkRange('maxConcurrency', numberOrUndefined(props.maxConcurrency), b.maxConcurrency),
       checkSeconds('retryDelay', props.retryDelay, b.retryDelaySeconds),
       checkReal('retryBackoffRate', numberOrUndefined(props.retryBackoffRate), b.retryBackoffRate),
       checkSeconds('slotPollInterval', props.slotPollInterval, { min: 1, max: 3600 }),
     ];
-    this.problems.push(...problems.filter((p): p is string => p !== undefined));
+    problems.push(...ranges.filter((p): p is string => p !== undefined));
     // These shape the definition (retry choice, delay list, execution timeout), so a token
     // cannot be deferred to deploy time; maxConcurrency and slotPollInterval can.
     const shaping: Array<[string, number | Duration | undefined]> = [
@@ -172,12 +206,20 @@ export abstract class TaskFunction extends Construct {
     ];
     for (const [prop, value] of shaping) {
       const unresolved = value instanceof Duration ? value.isUnresolved() : value !== undefined && Token.isUnresolved(value);
-      if (unresolved) this.problems.push(`${prop} must be known at synth, it shapes the state machine (given a token)`);
+      if (unresolved) problems.push(`${prop} must be known at synth, it shapes the state machine (given a token)`);
+    }
+    problems.push(...runner.validate());
+    if (problems.length > 0) {
+      throw validationError(
+        'InvalidTaskFunctionProps',
+        `Invalid props for task function '${this.functionName}' (${this.node.path}):\n  - ${problems.join('\n  - ')}`,
+        this,
+      );
     }
 
     this.maxRetryAttempts = props.maxRetryAttempts ?? b.maxRetryAttempts.default;
     this.maxEventAge = props.maxEventAge ?? Duration.seconds(b.maxEventAgeSeconds.default);
-    this.timeout = props.timeout ?? Duration.seconds(spec.timeoutBound.default);
+    this.timeout = props.timeout ?? Duration.seconds(runner.timeoutBound.default);
     this.maxConcurrency = props.maxConcurrency;
     this.retryDelay = props.retryDelay ?? Duration.seconds(b.retryDelaySeconds.default);
     this.retryBackoffRate = props.retryBackoffRate ?? b.retryBackoffRate.default;
@@ -185,6 +227,41 @@ export abstract class TaskFunction extends Construct {
     this.onSuccess = props.onSuccess;
     this.onFailure = props.onFailure;
     this.description = props.description;
+
+    this.runnerConfig = runner.bind(this, { service: this.service, functionName: this.functionName, timeout: this.timeout });
+    this.runnerArn = this.runnerConfig.runnerArn;
+    this.logGroupName = this.runnerConfig.logGroupName;
+
+    const machine = new TaskStateMachine(this, 'StateMachine', {
+      functionName: this.functionName,
+      stateMachineName: this.stateMachineName,
+      table: this.service.table,
+      runner: this.runnerConfig.definition,
+      maxRetryAttempts: this.maxRetryAttempts,
+      retryDelays: this.retryDelays,
+      timeout: this.timeout,
+      maxEventAge: this.maxEventAge,
+      maxConcurrency: this.maxConcurrency,
+      slotPollInterval: this.slotPollInterval,
+      onSuccess: this.onSuccess,
+    });
+    this.stateMachine = machine.stateMachine;
+    acknowledge(this.stateMachine, {
+      id: 'AwsSolutions-SF1',
+      reason:
+        'Logs ERROR level only: every lifecycle step is already recorded in the task record and ALL-level logging would cost more than the transitions themselves.',
+    });
+    acknowledgeWildcardResources(
+      this.stateMachine,
+      'No wildcard actions. Resource wildcards: X-Ray and CloudWatch Logs delivery require "*"; results/* is the results prefix; the ECS .sync integration needs its managed rule and task ARNs.',
+    );
+
+    this.registration = new ssm.StringParameter(this, 'Registration', {
+      parameterName: registryParameterName(this.service.serviceName, this.functionName),
+      description: `asynctask task function '${this.functionName}'`,
+      stringValue: Stack.of(this).toJsonString(this.descriptor()),
+    });
+    this.service.register(this);
   }
 
   /** Backoff delays in seconds before each retry (index 0 = first retry). */
@@ -192,18 +269,10 @@ export abstract class TaskFunction extends Construct {
     return retryDelays(this.maxRetryAttempts, this.retryDelay.toSeconds(), this.retryBackoffRate);
   }
 
-  /** ARN of the runner: the destination record's `functionArn`. */
-  public abstract readonly runnerArn: string;
-  /** Log group the runner writes to (TaskApi `logs` reads it). */
-  public abstract readonly logGroupName: string;
-  /** ARN of that log group, for `logs:FilterLogEvents` / `logs:GetLogEvents` grants. */
-  public abstract readonly logGroupArn: string;
-
-  /** Metric of attempts running now, for the service dashboard. */
-  public abstract metricRunning(): cloudwatch.IMetric;
-
-  /** This function's entry in the service's registry (an SSM parameter written by this function's stack). */
-  public registration!: ssm.StringParameter;
+  /** Metric of attempts running now, for the dashboard. */
+  public metricRunning(): cloudwatch.IMetric {
+    return this.runnerConfig.metricRunning;
+  }
 
   /** The descriptor the service's registry holds for this function. */
   public descriptor(): TaskFunctionDescriptor {
@@ -219,46 +288,8 @@ export abstract class TaskFunction extends Construct {
       ...(this.onSuccess ? { onSuccess: this.onSuccess.target } : {}),
       ...(this.onFailure ? { onFailure: this.onFailure.target } : {}),
       logGroupName: this.logGroupName,
-      ...this.extraDescriptor(),
+      ...this.runnerConfig.descriptor,
       ...(this.description !== undefined ? { description: this.description } : {}),
     };
-  }
-
-  /** Kind-specific descriptor fields. */
-  protected extraDescriptor(): Partial<TaskFunctionDescriptor> {
-    return {};
-  }
-
-  /** Throws one error naming every invalid prop, if any. */
-  protected assertValid(): void {
-    if (this.problems.length > 0) {
-      throw new Error(
-        `Invalid props for task function '${this.functionName}' (${this.node.path}):\n  - ${this.problems.join('\n  - ')}`,
-      );
-    }
-  }
-
-  /** Builds the state machine around the runner and registers the function with the service. */
-  protected finish(runner: RunnerDefinition): void {
-    this.assertValid();
-    const machine = new TaskStateMachine(this, 'StateMachine', {
-      functionName: this.functionName,
-      table: this.service.table,
-      runner,
-      maxRetryAttempts: this.maxRetryAttempts,
-      retryDelays: this.retryDelays,
-      timeout: this.timeout,
-      maxEventAge: this.maxEventAge,
-      maxConcurrency: this.maxConcurrency,
-      slotPollInterval: this.slotPollInterval,
-      onSuccess: this.onSuccess,
-    });
-    this.stateMachine = machine.stateMachine;
-    this.registration = new ssm.StringParameter(this, 'Registration', {
-      parameterName: registryParameterName(this.service.serviceName, this.functionName),
-      description: `asynctask task function '${this.functionName}'`,
-      stringValue: Stack.of(this).toJsonString(this.descriptor()),
-    });
-    this.service.register(this);
   }
 }

@@ -52,6 +52,35 @@ export function registryParameterName(serviceName: string, functionName: string)
 }
 
 /**
+ * Service names: letters, digits and `_`, 1–40 characters. No `-`: it ends the service name in
+ * the names below, so the grant on `<serviceName>-*` never covers another service's machines.
+ */
+export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9_]{1,40}$/;
+
+/** Longest state machine name Step Functions accepts. */
+export const STATE_MACHINE_NAME_MAX_LENGTH = 80;
+
+/** What every state machine name of a service starts with (the service's grants and finalizer rule match it). */
+export function stateMachineNamePrefix(serviceName: string): string {
+  return `${serviceName}-`;
+}
+
+/** Physical name of a task function's state machine: `<serviceName>-<functionName>`. */
+export function taskStateMachineName(serviceName: string, functionName: string): string {
+  return `${stateMachineNamePrefix(serviceName)}${functionName}`;
+}
+
+/** Log groups of a service's container runners live under this prefix (TaskApi `logs` may read them). */
+export function serviceLogGroupPrefix(serviceName: string): string {
+  return `${REGISTRY_ROOT}/${serviceName}/`;
+}
+
+/** Log group of a container task function: `/asynctask/<serviceName>/<functionName>`. */
+export function containerLogGroupName(serviceName: string, functionName: string): string {
+  return `${serviceLogGroupPrefix(serviceName)}${functionName}`;
+}
+
+/**
  * Parses one registry parameter's value, naming the parameter when it is not a descriptor, so a
  * damaged entry is reported rather than read as a missing function.
  */

@@ -1,5 +1,5 @@
 /** AsyncTaskService: table, results bucket, service Lambdas, finalizer rule, reconciler schedule, dashboard, alarms, registry, grants. */
-import { type CfnElement, Duration, Lazy } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Errors, Lazy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { ASYNC_CONFIG_BOUNDS } from '../../lambda/model/config';
@@ -7,7 +7,7 @@ import { parseDescriptor, SERVICE_ENV } from '../../lambda/model/registry';
 import { TABLE } from '../../lambda/model/table';
 import { AsyncTaskService } from '../../lib/async-task-service';
 import { LambdaTaskFunction } from '../../lib/lambda-task-function';
-import { testStack } from './app';
+import { testApp, testStack } from './app';
 import { containerTask, inlineFunction, lambdaTask, serviceStack, sqsDestination } from './fixtures';
 
 function serviceFunctions(template: Template): Record<string, Record<string, unknown>> {
@@ -151,21 +151,40 @@ describe('service Lambdas', () => {
 });
 
 describe('finalizer rule and reconciler schedule', () => {
-  const { stack, fn } = lambdaTask();
+  const { stack, service } = lambdaTask();
   const template = Template.fromStack(stack);
 
-  test('the finalizer gets FAILED, TIMED_OUT and ABORTED status changes of the registered machines', () => {
-    template.hasResourceProperties('AWS::Events::Rule', {
+  /** An ARN built by Fn::Join, with the pseudo parameters as `${...}`. */
+  const joined = (value: unknown): string => {
+    const v = value as { 'Fn::Join': [string, Array<string | { Ref: string }>] };
+    return v['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : `\${${p.Ref}}`)).join(v['Fn::Join'][0]);
+  };
+
+  test('the finalizer gets FAILED, TIMED_OUT and ABORTED status changes of every machine named <serviceName>-*', () => {
+    const rules = template.findResources('AWS::Events::Rule', {
+      Properties: { EventPattern: { source: ['aws.states'] } },
+    });
+    expect(Object.keys(rules)).toHaveLength(1);
+    const rule = Object.values(rules)[0].Properties;
+    expect(rule).toMatchObject({
       EventPattern: {
-        source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: {
-          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-          stateMachineArn: [stack.resolve(fn.stateMachine.stateMachineArn)],
-        },
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
       },
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServiceFinalizer'), 'Arn'] } })],
+      Targets: [expect.objectContaining({ Arn: { 'Fn::GetAtt': [expect.stringMatching(/^ServiceFinalizer/), 'Arn'] } })],
+    });
+    const arns = rule.EventPattern.detail.stateMachineArn as Array<{ prefix: unknown }>;
+    expect(arns).toHaveLength(1);
+    expect(joined(arns[0].prefix)).toBe(
+      `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${service.serviceName}-`,
+    );
+  });
+
+  test('exists before any task function is registered', () => {
+    const { stack: bare } = serviceStack();
+    Template.fromStack(bare).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.states'] }),
     });
   });
 
@@ -235,59 +254,150 @@ describe('dashboard and alarms', () => {
 
 describe('grants', () => {
   const stack = testStack();
-  const service = new AsyncTaskService(stack, 'Service');
+  const service = new AsyncTaskService(stack, 'Service', { serviceName: 'orders' });
   const failure = sqsDestination(stack, 'Dlq');
-  const fn = new LambdaTaskFunction(stack, 'Etl', {
+  new LambdaTaskFunction(stack, 'Etl', {
     service,
     functionName: 'etl',
     lambdaFunction: inlineFunction(stack),
     onFailure: failure.destination,
   });
   const template = Template.fromStack(stack);
-  const machineArn = stack.resolve(fn.stateMachine.stateMachineArn);
+  const arn = (type: string, name: string) => ({
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${type}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, name]],
+  });
+  const machines = arn('states', ':stateMachine:orders-*');
+  const executions = arn('states', ':execution:orders-*:*');
 
   function statementsOf(roleLogicalIdPrefix: string): Array<Record<string, unknown>> {
     const policies = template.findResources('AWS::IAM::Policy');
     return Object.values(policies)
-      .filter((p) =>
-        JSON.stringify(p.Properties.Roles).includes(roleLogicalIdPrefix),
-      )
+      .filter((p) => JSON.stringify(p.Properties.Roles).includes(roleLogicalIdPrefix))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>);
   }
   const actionsOf = (statements: Array<Record<string, unknown>>) =>
     statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]) as string[]);
 
-  test('TaskApi: table read/write, start, stop/describe executions, read the runner logs', () => {
+  test('TaskApi: table read/write; start, stop, describe on the <serviceName>-* machines; read the runner logs', () => {
     const statements = statementsOf('ServiceTaskApiServiceRole');
-    const actions = actionsOf(statements);
-    expect(actions).toEqual(
-      expect.arrayContaining([
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:Query',
-        'dynamodb:DeleteItem',
-        'states:StartExecution',
-        'states:StopExecution',
-        'states:DescribeExecution',
-        'logs:FilterLogEvents',
-        'logs:GetLogEvents',
-      ]),
+    expect(actionsOf(statements)).toEqual(
+      expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem']),
     );
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution', Resource: machines }));
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: 'states:StartExecution', Resource: machineArn }),
+      expect.objectContaining({ Action: ['states:DescribeExecution', 'states:StopExecution'], Resource: executions }),
+    );
+    // One Lambda runner so far: its log group is /aws/lambda/<its own name>.
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: ['logs:FilterLogEvents', 'logs:GetLogEvents'], Resource: arn('logs', ':log-group:/aws/lambda/*') }),
     );
   });
 
-  test('finalizer and reconciler: table, DescribeExecution, the failure destination; the reconciler also starts executions', () => {
-    const finalizer = actionsOf(statementsOf('ServiceFinalizerServiceRole'));
-    expect(finalizer).toEqual(
-      expect.arrayContaining(['dynamodb:UpdateItem', 'states:DescribeExecution', 'sqs:SendMessage']),
-    );
-    expect(finalizer).not.toContain('states:StartExecution');
-    const reconciler = actionsOf(statementsOf('ServiceReconcilerServiceRole'));
-    expect(reconciler).toEqual(
-      expect.arrayContaining(['dynamodb:Query', 'states:DescribeExecution', 'states:StartExecution', 'sqs:SendMessage']),
-    );
+  test('TaskApi reads container logs under /asynctask/<serviceName>/ once a container function exists', () => {
+    const { stack: s, service: svc } = containerTask({}, { serviceName: 'media' });
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/asynctask/media/analysis' });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^ServiceTaskApiServiceRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['logs:FilterLogEvents', 'logs:GetLogEvents'], Resource: arn('logs', ':log-group:/asynctask/media/*') }),
+        ]),
+      },
+    });
+    expect(svc.functions[0].logGroupName).toBeDefined();
+    expect(JSON.stringify(t.toJSON())).not.toContain('/aws/lambda/*');
+  });
+
+  test('finalizer and reconciler: table and DescribeExecution; the reconciler also starts executions', () => {
+    const finalizer = statementsOf('ServiceFinalizerServiceRole');
+    expect(actionsOf(finalizer)).toEqual(expect.arrayContaining(['dynamodb:UpdateItem', 'states:DescribeExecution']));
+    expect(actionsOf(finalizer)).not.toContain('states:StartExecution');
+    expect(finalizer).toContainEqual(expect.objectContaining({ Action: 'states:DescribeExecution', Resource: executions }));
+    const reconciler = statementsOf('ServiceReconcilerServiceRole');
+    expect(reconciler).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution', Resource: machines }));
+  });
+
+  test('no service role is granted the failure destination: the queue policy grants the three roles', () => {
+    for (const role of ['ServiceTaskApiServiceRole', 'ServiceFinalizerServiceRole', 'ServiceReconcilerServiceRole']) {
+      expect(actionsOf(statementsOf(role))).not.toContain('sqs:SendMessage');
+    }
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: Match.stringLikeRegexp('^Dlq') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'AsyncTaskorders',
+            Effect: 'Allow',
+            Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+            Principal: {
+              AWS: [
+                { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServiceFinalizerServiceRole'), 'Arn'] },
+                { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServiceReconcilerServiceRole'), 'Arn'] },
+                { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServiceTaskApiServiceRole'), 'Arn'] },
+              ],
+            },
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Dlq'), 'Arn'] },
+          },
+        ]),
+      },
+    });
+  });
+
+  test('a failure queue shared by two functions is granted once', () => {
+    const s = testStack();
+    const svc = new AsyncTaskService(s, 'Service', { serviceName: 'shared' });
+    const dlq = sqsDestination(s, 'Dlq');
+    for (const name of ['a', 'b']) {
+      new LambdaTaskFunction(s, name, { service: svc, lambdaFunction: inlineFunction(s, `W${name}`), onFailure: dlq.destination });
+    }
+    const policies = Template.fromStack(s).findResources('AWS::SQS::QueuePolicy');
+    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Sid?: string }>);
+    expect(statements.filter((st) => st.Sid === 'AsyncTaskshared')).toHaveLength(1);
+  });
+});
+
+describe('task functions in other stacks', () => {
+  const app = testApp();
+  const serviceStackOf = new Stack(app, 'Svc');
+  const service = new AsyncTaskService(serviceStackOf, 'Service', { serviceName: 'teams' });
+  const team = new Stack(app, 'Team');
+  const dlq = sqsDestination(team, 'Dlq');
+  const fn = new LambdaTaskFunction(team, 'Etl', {
+    service,
+    functionName: 'etl',
+    lambdaFunction: inlineFunction(team),
+    onFailure: dlq.destination,
+  });
+  const assembly = app.synth();
+
+  test('the team stack depends on the service stack, never the reverse', () => {
+    expect(team.dependencies).toEqual([serviceStackOf]);
+    expect(serviceStackOf.dependencies).toEqual([]);
+  });
+
+  test("registration, dashboard row and alarms are in the function's stack", () => {
+    const t = Template.fromStack(team);
+    t.resourceCountIs('AWS::SSM::Parameter', 1);
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    expect(service.alarms.map((a) => Stack.of(a))).toEqual([team, team]);
+    expect(service.dashboardFor(fn)).toBe(service.dashboardFor(fn));
+    expect(service.dashboardFor(fn)).not.toBe(service.dashboard);
+    const s = Template.fromStack(serviceStackOf);
+    s.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    s.resourceCountIs('AWS::SSM::Parameter', 0);
+  });
+
+  test('the queue policy in the team stack names the service roles through the service stack outputs', () => {
+    const queuePolicy = Object.values(assembly.getStackByName('Team').template.Resources as Record<string, { Type: string; Properties: { PolicyDocument: { Statement: Array<{ Sid?: string; Principal?: { AWS: unknown[] } }> } } }>)
+      .filter((r) => r.Type === 'AWS::SQS::QueuePolicy')
+      .flatMap((r) => r.Properties.PolicyDocument.Statement)
+      .find((st) => st.Sid === 'AsyncTaskteams');
+    expect(queuePolicy?.Principal?.AWS).toHaveLength(3);
+    for (const principal of queuePolicy?.Principal?.AWS ?? []) {
+      expect(JSON.stringify(principal)).toContain('"StackName":"Svc"');
+    }
   });
 });
 
@@ -332,6 +442,39 @@ describe('validation', () => {
     expect(
       () => new LambdaTaskFunction(stack, 'Etl2', { service, functionName: 'etl', lambdaFunction: inlineFunction(stack, 'W2') }),
     ).toThrow("a task function named 'etl' is already registered");
+  });
+
+  test('fails if the serviceName has a dash or is too long', () => {
+    expect(() => new AsyncTaskService(testStack(), 'Service', { serviceName: 'my-service' })).toThrow(
+      "serviceName must be 1-40 letters, digits or '_' (given 'my-service')",
+    );
+    expect(() => new AsyncTaskService(testStack(), 'Service', { serviceName: 'x'.repeat(41) })).toThrow(
+      `serviceName must be 1-40 letters, digits or '_' (given '${'x'.repeat(41)}')`,
+    );
+  });
+
+  test("fails if serviceName and functionName make a state machine name over 80 characters, naming both", () => {
+    const { stack, service } = serviceStack({ serviceName: 's'.repeat(40) });
+    expect(
+      () => new LambdaTaskFunction(stack, 'Long', { service, functionName: 'f'.repeat(40), lambdaFunction: inlineFunction(stack) }),
+    ).toThrow(
+      `functionName '${'f'.repeat(40)}' (40 characters) with serviceName '${'s'.repeat(40)}' (40 characters) makes the state machine name '${'s'.repeat(40)}-${'f'.repeat(40)}' 81 characters long; Step Functions allows at most 80, so functions of this service may have names of at most 39 characters`,
+    );
+    expect(
+      () => new LambdaTaskFunction(stack, 'Fits', { service, functionName: 'f'.repeat(39), lambdaFunction: inlineFunction(stack, 'W2') }),
+    ).not.toThrow();
+  });
+
+  test('prop errors are aws-cdk-lib ValidationErrors attached to the construct', () => {
+    let error: unknown;
+    try {
+      new AsyncTaskService(testStack(), 'Service', { retention: Duration.minutes(1) });
+    } catch (e) {
+      error = e;
+    }
+    expect(Errors.isValidationError(error)).toBe(true);
+    expect((error as { constructPath?: string }).constructPath).toBe('TestStack/Service');
+    expect(() => lambdaTask({ maxRetryAttempts: 9 })).toThrow(expect.objectContaining({ name: 'InvalidTaskFunctionProps' }));
   });
 
   test('a token retention is not checked at synth', () => {
