@@ -1,10 +1,11 @@
 /**
  * `asynctask dev [--port N] [--data-dir DIR] [--synth]`: (optionally synthesizes the app, then)
- * runs cdk.out on this machine, prints the endpoint, the task functions and an example
- * command, and stays up until SIGINT/SIGTERM.
+ * runs the stacks of cdk.out on this machine, prints the endpoint, the stacks, the task functions
+ * and an example command, and stays up until SIGINT/SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { DEFAULT_STACK } from '../client/defaults';
 import { type LocalRuntime, startRuntime } from './runtime';
 import { TemplateError } from './template';
 
@@ -13,7 +14,7 @@ export interface RunDevOptions {
   readonly dataDir?: string;
   readonly synth: boolean;
   readonly cwd: string;
-  /** Stack to run (default: the assembly's only stack). */
+  /** Run only this stack and the stacks it depends on (default: every stack of the assembly). */
   readonly stackName?: string;
 }
 
@@ -58,19 +59,26 @@ export function synthesize(cwd: string): Promise<number> {
   });
 }
 
-function banner(rt: LocalRuntime, dataDir?: string): string {
+/** What `dev` prints once the runtime is up: endpoint, stacks, task functions, an example command. */
+export function banner(rt: Pick<LocalRuntime, 'endpoint' | 'stacks' | 'services' | 'notes'>, dataDir?: string): string {
+  const names = rt.stacks.map((s) => s.stackName);
   const lines = [
     '',
-    `asynctask local runtime — stack ${rt.stackName}`,
+    `asynctask local runtime — ${names.length === 1 ? `stack ${names[0]}` : `${names.length} stacks`}`,
     `  endpoint   ${rt.endpoint}`,
     `  state      ${dataDir ? `kept in ${dataDir}` : 'in memory (use --data-dir DIR to keep it)'}`,
-    '',
   ];
-  if (rt.functions.length === 0) lines.push('  task functions: none found (no TaskApi with ASYNCTASK_REGISTRY_PATH, or no registry parameters under it)');
-  else {
-    lines.push('  task functions:');
-    const width = Math.max(...rt.functions.map((f) => f.name.length));
-    for (const f of rt.functions) {
+  if (names.length > 1) lines.push(`  stacks     ${names.join(', ')} (in deployment order)`);
+  lines.push('');
+  if (rt.services.length === 0) lines.push('  task functions: none found (no TaskApi with ASYNCTASK_REGISTRY_PATH in the stacks)');
+  for (const service of rt.services) {
+    if (service.functions.length === 0) {
+      lines.push(`  task functions of stack ${service.stackName}: none (no registry parameters under ${service.registryPath})`);
+      continue;
+    }
+    lines.push(`  task functions of stack ${service.stackName}:`);
+    const width = Math.max(...service.functions.map((f) => f.name.length));
+    for (const f of service.functions) {
       lines.push(
         `    ${f.name.padEnd(width)}  ${f.kind.padEnd(9)}  retries ${f.maxRetryAttempts}, timeout ${f.timeoutSeconds} s${
           f.maxConcurrency ? `, maxConcurrency ${f.maxConcurrency}` : ''
@@ -79,12 +87,15 @@ function banner(rt: LocalRuntime, dataDir?: string): string {
     }
   }
   for (const n of rt.notes) lines.push(`  note: ${n}`);
-  const example = rt.functions.find((f) => f.name === 'etl') ?? rt.functions[0];
+  const service = rt.services.find((s) => s.functions.length > 0) ?? rt.services[0];
+  const example = service?.functions.find((f) => f.name === 'etl') ?? service?.functions[0];
   const payload = example?.name === 'etl' ? `'[{"topic":"orders","partition":0,"offset":1,"timestamp":1764072000000,"key":"o-1","value":"hello"}]'` : `'{}'`;
+  // The CLI finds the TaskApi through a stack's outputs; its default stack is DEFAULT_STACK.
+  const stack = service && service.stackName !== DEFAULT_STACK ? ` --stack ${service.stackName}` : '';
   lines.push(
     '',
     'try:',
-    `  ASYNCTASK_ENDPOINT=${rt.endpoint} npx asynctask invoke ${example?.name ?? '<function>'} --payload ${payload} --wait`,
+    `  ASYNCTASK_ENDPOINT=${rt.endpoint} npx asynctask${stack} invoke ${example?.name ?? '<function>'} --payload ${payload} --wait`,
     '',
     'Ctrl-C stops it.',
     '',

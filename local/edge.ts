@@ -10,7 +10,7 @@
  * | `X-Amz-Target: AmazonSSM.*` | the templates' SSM parameters (read-only) |
  * | `X-Amz-Target: AmazonSQS.*`, SNS query, S3 REST (path-style), STS GetCallerIdentity | fauxqs (proxied) |
  * | `POST /2015-03-31/functions/{name}/invocations` | the Lambda runner |
- * | CloudFormation query `Action=DescribeStacks` | the stack's resolved outputs (XML) |
+ * | CloudFormation query `Action=DescribeStacks` | the loaded stacks with their resolved outputs (XML) |
  * | `GET /_ecs/metadata/{task}/{container}[/task]` | ECS task metadata of local ECS tasks |
  *
  * Anything else gets an AWS-shaped `UnsupportedOperation` error naming what was asked.
@@ -50,7 +50,8 @@ export interface EdgeBackends {
     invoke(ref: string, payload: unknown, type?: 'RequestResponse' | 'Event'): Promise<LambdaInvokeResult>;
     find(ref: string): unknown;
   };
-  readonly stack: StackDescription;
+  /** The loaded stacks, in deployment order: what DescribeStacks answers. */
+  readonly stacks: readonly StackDescription[];
   /** The ECS task metadata endpoint: a local ECS task by its id. */
   readonly ecsTask?: (localTaskId: string) => EcsTaskMetadata | undefined;
 }
@@ -247,7 +248,7 @@ export class Edge {
 
     if (url.pathname.startsWith('/_ecs/metadata/')) return this.ecsMetadata(b, res, url);
     if (url.pathname === '/_local/health') {
-      return sendJson(res, 200, { status: 'ok', endpoint: this.endpointUrl, stack: b.stack.stackName, since: this.startedAt });
+      return sendJson(res, 200, { status: 'ok', endpoint: this.endpointUrl, stacks: b.stacks.map((s) => s.stackName), since: this.startedAt });
     }
 
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(url.pathname);
@@ -443,28 +444,34 @@ export class Edge {
       );
       return;
     }
+    // As CloudFormation: without StackName every stack, with it the one of that name or id.
     const wanted = params.get('StackName');
-    const s = b.stack;
-    if (wanted && wanted !== s.stackName && wanted !== s.stackId) {
+    const stacks = wanted ? b.stacks.filter((s) => s.stackName === wanted || s.stackId === wanted) : b.stacks;
+    if (wanted && stacks.length === 0) {
       sendXmlError(res, 400, 'ValidationError', `Stack with id ${wanted} does not exist`, requestId);
       return;
     }
-    const outputs = s.outputs
-      .map(
-        (o) =>
-          `<member><OutputKey>${xmlEscape(o.key)}</OutputKey><OutputValue>${xmlEscape(o.value)}</OutputValue>${
-            o.description ? `<Description>${xmlEscape(o.description)}</Description>` : ''
-          }${o.exportName ? `<ExportName>${xmlEscape(o.exportName)}</ExportName>` : ''}</member>`,
-      )
-      .join('');
     const created = new Date(this.startedAt).toISOString();
+    const member = (s: StackDescription) => {
+      const outputs = s.outputs
+        .map(
+          (o) =>
+            `<member><OutputKey>${xmlEscape(o.key)}</OutputKey><OutputValue>${xmlEscape(o.value)}</OutputValue>${
+              o.description ? `<Description>${xmlEscape(o.description)}</Description>` : ''
+            }${o.exportName ? `<ExportName>${xmlEscape(o.exportName)}</ExportName>` : ''}</member>`,
+        )
+        .join('');
+      return (
+        `<member><StackName>${xmlEscape(s.stackName)}</StackName><StackId>${xmlEscape(s.stackId)}</StackId>` +
+        (s.description ? `<Description>${xmlEscape(s.description)}</Description>` : '') +
+        `<CreationTime>${created}</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus>` +
+        `<DisableRollback>false</DisableRollback><Outputs>${outputs}</Outputs><Tags/></member>`
+      );
+    };
     const xml =
-      `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>` +
-      `<StackName>${xmlEscape(s.stackName)}</StackName><StackId>${xmlEscape(s.stackId)}</StackId>` +
-      (s.description ? `<Description>${xmlEscape(s.description)}</Description>` : '') +
-      `<CreationTime>${created}</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus>` +
-      `<DisableRollback>false</DisableRollback><Outputs>${outputs}</Outputs><Tags/>` +
-      `</member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></DescribeStacksResponse>`;
+      `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks>` +
+      stacks.map(member).join('') +
+      `</Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></DescribeStacksResponse>`;
     res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
     res.end(xml);
   }

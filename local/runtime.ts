@@ -1,8 +1,9 @@
 /**
- * The local runtime: runs a synthesized stack (cdk.out) on this machine behind one endpoint.
- * Creates the template's tables, queues, topics, buckets and log groups in the local backends
- * (idempotently: a restart with the same data dir finds them), wires the Lambda runner, the
- * Step Functions emulation, EventBridge rules, TTL expiry and the edge, and returns when ready.
+ * The local runtime: runs the stacks of a synthesized app (cdk.out) on this machine behind one
+ * endpoint. Creates the stacks' tables, queues, topics, buckets and log groups in the local
+ * backends (idempotently: a restart with the same data dir finds them), wires the Lambda runner,
+ * the Step Functions emulation, EventBridge rules, SSM parameters, TTL expiry and the edge, and
+ * returns when ready.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { TASK_API_OUTPUT } from '../client/defaults';
 import { parseDescriptor, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
 import { Edge, type EcsTaskMetadata } from './edge';
 import { queueUrlOf, SqsPollers } from './event-sources';
@@ -21,7 +23,7 @@ import { LocalEvents } from './events';
 import { LocalLambda } from './lambda';
 import { LocalLogs } from './logs';
 import { LocalSsm } from './ssm';
-import { type LocalFunction, loadStack, type StackModel, unsupportedNote } from './template';
+import { type AssemblyModel, type LocalFunction, type LocalResources, loadAssembly, type StackModel, unsupportedNote } from './template';
 import { TtlSweeper } from './ttl';
 import { type JsonService, LOCAL_ACCOUNT, LOCAL_REGION } from './types';
 
@@ -31,6 +33,7 @@ const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 export interface RuntimeOptions {
   /** The cloud assembly directory. */
   readonly cdkOut: string;
+  /** Run only this stack (name or artifact id) and the stacks it depends on. Default: every stack of the assembly. */
   readonly stackName?: string;
   /** Edge port; 0 picks a free one (read `endpoint`). Default 4566. */
   readonly port?: number;
@@ -51,16 +54,42 @@ export interface RuntimeOptions {
   readonly log?: (message: string) => void;
 }
 
+/** An asynctask service of the loaded stacks: its TaskApi and the task functions of its registry. */
+export interface LocalTaskService {
+  /** The stack whose `TaskApiFunctionName` output names the TaskApi (what the SDK's and CLI's `stack` names). */
+  readonly stackName: string;
+  readonly taskApiFunctionName: string;
+  /** SSM path of its registry (`ASYNCTASK_REGISTRY_PATH` of the TaskApi). */
+  readonly registryPath: string;
+  /** The registry parameters under that path, from whichever stack defines them, by name. */
+  readonly functions: TaskFunctionDescriptor[];
+}
+
+/** A loaded stack, as DescribeStacks shows it. */
+export interface LocalStack {
+  readonly stackName: string;
+  readonly stackId: string;
+  readonly dependencies: readonly string[];
+  readonly outputs: Readonly<Record<string, string>>;
+}
+
 export interface LocalRuntime {
   readonly endpoint: string;
   readonly port: number;
-  readonly stackName: string;
+  /** The loaded stacks, in deployment order (each after the stacks it depends on). */
+  readonly stacks: readonly LocalStack[];
+  /**
+   * The outputs of every loaded stack by key. A key that several stacks output is left out
+   * (read it from `stacks`), except that the stack named by `stackName` keeps its own.
+   */
   readonly outputs: Record<string, string>;
-  /** The stack's task functions (the registry parameters under TaskApi's `ASYNCTASK_REGISTRY_PATH`). */
+  /** The asynctask services found in the stacks. */
+  readonly services: readonly LocalTaskService[];
+  /** The task functions of every service, by name. */
   readonly functions: TaskFunctionDescriptor[];
-  /** Lambda functions of the stack. */
+  /** Lambda functions of all stacks. */
   readonly lambdaFunctions: readonly LocalFunction[];
-  readonly model: StackModel;
+  readonly model: AssemblyModel;
   /** Start-up notes: unsupported resources, schedules not run, missing parts. */
   readonly notes: string[];
   readonly lambda: LocalLambda;
@@ -161,7 +190,7 @@ function fauxqsRequest(
   });
 }
 
-async function createResources(model: StackModel, ddb: DynamoDBClient, fauxqsPort: number, edgeHost: string, notes: string[]): Promise<void> {
+async function createResources(model: LocalResources, ddb: DynamoDBClient, fauxqsPort: number, edgeHost: string, notes: string[]): Promise<void> {
   for (const t of model.tables) {
     const input: CreateTableCommandInput = {
       TableName: t.name,
@@ -266,20 +295,47 @@ function loadSfn(notes: string[]): SfnModule | undefined {
 }
 
 /**
- * The stack's task functions: the registry parameters under the TaskApi function's
- * ASYNCTASK_REGISTRY_PATH. A damaged parameter is an error naming it, not a missing function.
+ * The asynctask services of the stacks: each TaskApi (the function a stack's
+ * `TaskApiFunctionName` output names, else a function that reads a registry) with the registry
+ * parameters under its `ASYNCTASK_REGISTRY_PATH`, wherever they are defined: a team stack
+ * registers its task functions with a service in another stack. A damaged parameter is an error
+ * naming it, not a missing function.
  */
-export function taskFunctionsOf(model: StackModel): TaskFunctionDescriptor[] {
-  const apiName = model.outputs.find((o) => o.key === 'TaskApiFunctionName')?.value;
-  const fn =
-    model.functions.find((f) => f.name === apiName && f.environment[SERVICE_ENV.registryPath]) ??
-    model.functions.find((f) => f.environment[SERVICE_ENV.registryPath]);
-  if (!fn) return [];
-  const path = fn.environment[SERVICE_ENV.registryPath];
-  return model.parameters
-    .filter((p) => p.name.startsWith(path) && !p.name.slice(path.length).includes('/'))
-    .map((p) => parseDescriptor(p.value, p.name))
-    .sort((a, b) => a.name.localeCompare(b.name));
+export function servicesOf(model: AssemblyModel): LocalTaskService[] {
+  const services = new Map<string, LocalTaskService>();
+  for (const stack of model.stacks) {
+    const apiName = stack.outputs.find((o) => o.key === TASK_API_OUTPUT)?.value;
+    // The finalizer and reconciler read the registry too: the TaskApi is the one the output names.
+    const readers = stack.functions
+      .filter((f) => f.environment[SERVICE_ENV.registryPath])
+      .sort((a, b) => Number(b.name === apiName) - Number(a.name === apiName));
+    for (const api of readers) {
+      const registryPath = api.environment[SERVICE_ENV.registryPath];
+      if (services.has(registryPath)) continue;
+      const functions = model.parameters
+        .filter((p) => p.name.startsWith(registryPath) && !p.name.slice(registryPath.length).includes('/'))
+        .map((p) => parseDescriptor(p.value, p.name))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      services.set(registryPath, { stackName: stack.stackName, taskApiFunctionName: api.name, registryPath, functions });
+    }
+  }
+  return [...services.values()];
+}
+
+/**
+ * The outputs of `stacks` by key; a key several stacks output is ambiguous and left out, unless
+ * one of them is `preferred`, whose value it keeps.
+ */
+export function flatOutputs(stacks: readonly Pick<StackModel, 'stackName' | 'outputs'>[], preferred?: string): Record<string, string> {
+  const count = new Map<string, number>();
+  for (const s of stacks) for (const o of s.outputs) count.set(o.key, (count.get(o.key) ?? 0) + 1);
+  const out: Record<string, string> = {};
+  for (const s of stacks) {
+    for (const o of s.outputs) {
+      if (count.get(o.key) === 1 || s.stackName === preferred) out[o.key] = o.value;
+    }
+  }
+  return out;
 }
 
 export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntime> {
@@ -299,11 +355,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
   };
 
   try {
-    const model = loadStack(options.cdkOut, {
+    const model = loadAssembly(options.cdkOut, {
       endpoint,
       ...(options.stackName ? { stackName: options.stackName } : {}),
       ...(options.projectRoot ? { projectRoot: options.projectRoot } : {}),
     });
+    // Before any backend starts: a damaged registry parameter fails the start, naming it.
+    const services = servicesOf(model);
     const notes: string[] = [...model.notes];
     const unsupported = unsupportedNote(model);
     if (unsupported) notes.push(unsupported);
@@ -409,7 +467,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       events,
       ssm: new LocalSsm(model.parameters),
       lambda,
-      stack: { stackName: model.stackName, stackId: model.stackId, description: model.description, outputs: model.outputs },
+      stacks: model.stacks.map((s) => ({
+        stackName: s.stackName,
+        stackId: s.stackId,
+        ...(s.description ? { description: s.description } : {}),
+        outputs: s.outputs,
+      })),
       ecsTask,
     });
 
@@ -429,13 +492,21 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     // Executions a killed runtime left RUNNING end now (FAILED), and their status-change events reach the finalizer.
     if (sfn) await sfn.start();
 
+    // With a stack named, it comes last: the stacks loaded with it are those it depends on.
+    const named = options.stackName !== undefined ? model.stacks[model.stacks.length - 1]?.stackName : undefined;
     let stopped: Promise<void> | undefined;
     return {
       endpoint,
       port,
-      stackName: model.stackName,
-      outputs: Object.fromEntries(model.outputs.map((o) => [o.key, o.value])),
-      functions: taskFunctionsOf(model),
+      stacks: model.stacks.map((s) => ({
+        stackName: s.stackName,
+        stackId: s.stackId,
+        dependencies: s.dependencies,
+        outputs: Object.fromEntries(s.outputs.map((o) => [o.key, o.value])),
+      })),
+      outputs: flatOutputs(model.stacks, named),
+      services,
+      functions: services.flatMap((s) => s.functions).sort((a, b) => a.name.localeCompare(b.name)),
       lambdaFunctions: model.functions,
       model,
       notes,

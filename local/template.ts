@@ -1,23 +1,23 @@
 /**
- * Reads a cloud assembly (`cdk.out`) and resolves its stack template to LOCAL values: the
- * typed model of what the local runtime creates (tables, queues, topics, buckets, Lambda
- * functions, state machines, ECS task definitions, event rules, log groups) and the stack's
- * outputs. Physical names are deterministic (`<stack>-<logicalId>` unless the template names
- * the resource), ARNs have AWS's format in region us-east-1, account 000000000000.
+ * The local runtime's model of a cloud assembly: what it creates (tables, queues, topics,
+ * subscriptions, buckets, Lambda functions, state machines, ECS task definitions, event rules,
+ * log groups, SSM parameters, event source mappings) and each stack's outputs. `loadAssembly`
+ * takes the stacks of ./assembly.ts in deployment order, resolves each with ./intrinsics.ts
+ * (reading the outputs of the stacks before it), maps its resources to these types and merges
+ * the stacks into one model, refusing two resources with one physical name.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalContainer, type LocalTaskDefinition } from './types';
+import { type AssemblyStack, readAssembly, TemplateError } from './assembly';
+import { LoadedOutputs, TemplateResolver } from './intrinsics';
+import type { LocalContainer, LocalTaskDefinition } from './types';
 
-/** A template or assembly the runtime cannot use: names the path and what is wrong. */
-export class TemplateError extends Error {
-  public override name = 'TemplateError';
-}
+export { TemplateError } from './assembly';
 
-export interface ResolveOptions {
+export interface LoadOptions {
   /** Edge URL (queue URLs are `<endpoint>/000000000000/<name>`). */
   readonly endpoint: string;
-  /** Stack to load; default: the only stack of the assembly (an error when there are several). */
+  /** Load only this stack and the stacks it depends on; default: every stack of the assembly. */
   readonly stackName?: string;
   /** Where relative `asynctask:local` cwd's resolve; default: the directory holding cdk.out. */
   readonly projectRoot?: string;
@@ -141,12 +141,8 @@ export interface LocalTaskDefinitionModel extends LocalTaskDefinition {
   readonly logicalId: string;
 }
 
-export interface StackModel {
-  readonly stackName: string;
-  readonly stackId: string;
-  readonly cdkOut: string;
-  readonly templateFile: string;
-  readonly description?: string;
+/** Everything the runtime creates, of one stack or of the whole assembly. */
+export interface LocalResources {
   readonly tables: LocalTable[];
   readonly queues: LocalQueue[];
   readonly topics: LocalTopic[];
@@ -159,10 +155,36 @@ export interface StackModel {
   readonly logGroups: LocalLogGroup[];
   readonly parameters: LocalParameter[];
   readonly eventSourceMappings: LocalEventSourceMapping[];
-  readonly outputs: { key: string; value: string; description?: string; exportName?: string }[];
-  /** Resource types present in the template that the local runtime does not create, with counts. */
+}
+
+export interface StackOutput {
+  readonly key: string;
+  readonly value: string;
+  readonly description?: string;
+  readonly exportName?: string;
+}
+
+export interface StackModel extends LocalResources {
+  readonly stackName: string;
+  readonly stackId: string;
+  readonly templateFile: string;
+  readonly description?: string;
+  /** Names of the stacks it depends on (loaded before it). */
+  readonly dependencies: readonly string[];
+  readonly outputs: StackOutput[];
+  /** Resource types present in the template that the local runtime does not create, with their logical ids. */
   readonly unsupported: { type: string; logicalIds: string[] }[];
   /** Things the runtime should tell the user at start-up (e.g. a rule target it cannot deliver to). */
+  readonly notes: string[];
+}
+
+/** The loaded stacks and, merged, everything they create: what the runtime starts. */
+export interface AssemblyModel extends LocalResources {
+  /** Absolute path of the cloud assembly. */
+  readonly cdkOut: string;
+  /** In deployment order: every stack after the stacks it depends on. */
+  readonly stacks: readonly StackModel[];
+  /** The stacks' notes (prefixed with the stack's name when there are several). */
   readonly notes: string[];
 }
 
@@ -208,391 +230,6 @@ const IGNORED = new Set([
   'AWS::KMS::Alias',
 ]);
 
-const AZS = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `${LOCAL_REGION}${s}`);
-
-interface Resource {
-  Type: string;
-  Properties?: Record<string, unknown>;
-  Metadata?: Record<string, unknown>;
-  Condition?: string;
-}
-
-interface Template {
-  Description?: string;
-  Parameters?: Record<string, { Default?: unknown; Type?: string }>;
-  Mappings?: Record<string, Record<string, Record<string, unknown>>>;
-  Conditions?: Record<string, unknown>;
-  Resources?: Record<string, Resource>;
-  Outputs?: Record<string, { Value: unknown; Description?: string; Export?: { Name: unknown }; Condition?: string }>;
-}
-
-/** Marker of AWS::NoValue: dropped from objects and arrays. */
-const NO_VALUE = Symbol('AWS::NoValue');
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Finds the stack artifact of the assembly; clear errors for a missing or malformed cdk.out. */
-export function readAssembly(cdkOut: string, stackName?: string): { stackName: string; templateFile: string; template: Template } {
-  const dir = path.resolve(cdkOut);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new TemplateError(`cloud assembly not found: ${dir} does not exist; run 'npx cdk synth' (or 'asynctask dev --synth') first`);
-  }
-  const manifestPath = path.join(dir, 'manifest.json');
-  if (!existsSync(manifestPath)) {
-    throw new TemplateError(`malformed cloud assembly: ${manifestPath} does not exist; run 'npx cdk synth' again`);
-  }
-  let manifest: { artifacts?: Record<string, { type?: string; displayName?: string; properties?: { templateFile?: string; stackName?: string } }> };
-  try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  } catch (error) {
-    throw new TemplateError(`malformed cloud assembly: ${manifestPath} is not valid JSON (${(error as Error).message})`);
-  }
-  const stacks = Object.entries(manifest.artifacts ?? {})
-    .filter(([, a]) => a?.type === 'aws:cloudformation:stack')
-    .map(([id, a]) => ({ id, name: a.properties?.stackName ?? a.displayName ?? id, file: a.properties?.templateFile }));
-  if (stacks.length === 0) {
-    throw new TemplateError(`malformed cloud assembly: ${manifestPath} has no CloudFormation stack artifact`);
-  }
-  let stack = stacks[0];
-  if (stackName) {
-    const found = stacks.find((s) => s.name === stackName || s.id === stackName);
-    if (!found) {
-      throw new TemplateError(
-        `stack '${stackName}' is not in ${manifestPath} (it has: ${stacks.map((s) => s.name).join(', ')})`,
-      );
-    }
-    stack = found;
-  } else if (stacks.length > 1) {
-    throw new TemplateError(
-      `${manifestPath} has several stacks (${stacks.map((s) => s.name).join(', ')}); name the one to run`,
-    );
-  }
-  if (!stack.file) throw new TemplateError(`malformed cloud assembly: stack '${stack.name}' in ${manifestPath} names no templateFile`);
-  const templateFile = path.join(dir, stack.file);
-  if (!existsSync(templateFile)) {
-    throw new TemplateError(`malformed cloud assembly: template ${templateFile} (of stack '${stack.name}') does not exist`);
-  }
-  let template: Template;
-  try {
-    template = JSON.parse(readFileSync(templateFile, 'utf8'));
-  } catch (error) {
-    throw new TemplateError(`malformed cloud assembly: ${templateFile} is not valid JSON (${(error as Error).message})`);
-  }
-  if (!isObject(template) || !isObject(template.Resources)) {
-    throw new TemplateError(`malformed cloud assembly: ${templateFile} has no Resources section`);
-  }
-  return { stackName: stack.name, templateFile, template };
-}
-
-function truncateName(name: string, max: number): string {
-  return name.length <= max ? name : name.slice(0, max);
-}
-
-/** Resolves intrinsics of one template to local values. */
-export class TemplateResolver {
-  private readonly names = new Map<string, string>();
-  private readonly resolving = new Set<string>();
-  private readonly conditionCache = new Map<string, boolean>();
-  public readonly stackId: string;
-
-  public constructor(
-    private readonly template: Template,
-    public readonly stackName: string,
-    private readonly endpoint: string,
-  ) {
-    this.stackId = `arn:aws:cloudformation:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stack/${stackName}/00000000-0000-0000-0000-000000000000`;
-  }
-
-  private resource(logicalId: string): Resource {
-    const r = this.template.Resources?.[logicalId];
-    if (!r) throw new TemplateError(`template of stack '${this.stackName}' references unknown resource '${logicalId}'`);
-    return r;
-  }
-
-  public condition(name: string): boolean {
-    const cached = this.conditionCache.get(name);
-    if (cached !== undefined) return cached;
-    const def = this.template.Conditions?.[name];
-    if (def === undefined) throw new TemplateError(`template of stack '${this.stackName}' references unknown condition '${name}'`);
-    const value = Boolean(this.resolve(def));
-    this.conditionCache.set(name, value);
-    return value;
-  }
-
-  public resourceEnabled(logicalId: string): boolean {
-    const c = this.resource(logicalId).Condition;
-    return c === undefined || this.condition(c);
-  }
-
-  /** The physical name of a resource (its name property, else `<stack>-<logicalId>`). */
-  public physicalName(logicalId: string): string {
-    const cached = this.names.get(logicalId);
-    if (cached !== undefined) return cached;
-    if (this.resolving.has(logicalId)) throw new TemplateError(`circular reference through resource '${logicalId}'`);
-    this.resolving.add(logicalId);
-    try {
-      const r = this.resource(logicalId);
-      const p = r.Properties ?? {};
-      const explicit = (prop: string): string | undefined => (p[prop] !== undefined ? String(this.resolve(p[prop])) : undefined);
-      const base = `${this.stackName}-${logicalId}`;
-      let name: string;
-      switch (r.Type) {
-        case 'AWS::DynamoDB::Table':
-          name = explicit('TableName') ?? truncateName(base, 255);
-          break;
-        case 'AWS::SQS::Queue': {
-          const fifo = p.FifoQueue !== undefined && String(this.resolve(p.FifoQueue)) === 'true';
-          name = explicit('QueueName') ?? `${truncateName(base, fifo ? 75 : 80)}${fifo ? '.fifo' : ''}`;
-          break;
-        }
-        case 'AWS::SNS::Topic': {
-          const fifo = p.FifoTopic !== undefined && String(this.resolve(p.FifoTopic)) === 'true';
-          name = explicit('TopicName') ?? `${truncateName(base, fifo ? 251 : 256)}${fifo ? '.fifo' : ''}`;
-          break;
-        }
-        case 'AWS::S3::Bucket':
-          name =
-            explicit('BucketName') ??
-            truncateName(base.toLowerCase().replace(/[^a-z0-9.-]/g, '-'), 63).replace(/[-.]+$/, '');
-          break;
-        case 'AWS::Lambda::Function':
-          name = explicit('FunctionName') ?? truncateName(base, 64);
-          break;
-        case 'AWS::StepFunctions::StateMachine':
-          name = explicit('StateMachineName') ?? truncateName(base, 80);
-          break;
-        case 'AWS::ECS::TaskDefinition':
-          name = explicit('Family') ?? truncateName(`${this.stackName}${logicalId}`, 255);
-          break;
-        case 'AWS::ECS::Cluster':
-          name = explicit('ClusterName') ?? base;
-          break;
-        case 'AWS::Logs::LogGroup':
-          name = explicit('LogGroupName') ?? base;
-          break;
-        case 'AWS::Events::Rule':
-          name = explicit('Name') ?? truncateName(base, 64);
-          break;
-        case 'AWS::Events::EventBus':
-          name = explicit('Name') ?? base;
-          break;
-        case 'AWS::IAM::Role':
-          name = explicit('RoleName') ?? truncateName(base, 64);
-          break;
-        default:
-          name = base;
-      }
-      this.names.set(logicalId, name);
-      return name;
-    } finally {
-      this.resolving.delete(logicalId);
-    }
-  }
-
-  public ref(logicalId: string): unknown {
-    switch (logicalId) {
-      case 'AWS::Region':
-        return LOCAL_REGION;
-      case 'AWS::AccountId':
-        return LOCAL_ACCOUNT;
-      case 'AWS::Partition':
-        return 'aws';
-      case 'AWS::StackName':
-        return this.stackName;
-      case 'AWS::StackId':
-        return this.stackId;
-      case 'AWS::URLSuffix':
-        return 'amazonaws.com';
-      case 'AWS::NotificationARNs':
-        return [];
-      case 'AWS::NoValue':
-        return NO_VALUE;
-    }
-    const param = this.template.Parameters?.[logicalId];
-    if (param) {
-      if (param.Default === undefined) {
-        throw new TemplateError(`template parameter '${logicalId}' has no default; the local runtime cannot supply one`);
-      }
-      return param.Default;
-    }
-    const r = this.resource(logicalId);
-    const name = this.physicalName(logicalId);
-    switch (r.Type) {
-      case 'AWS::SQS::Queue':
-        return this.queueUrl(name);
-      case 'AWS::SNS::Topic':
-        return arn('sns', name);
-      case 'AWS::StepFunctions::StateMachine':
-        return arn('states', `stateMachine:${name}`);
-      case 'AWS::ECS::TaskDefinition':
-        return arn('ecs', `task-definition/${name}:1`);
-      case 'AWS::SNS::Subscription':
-        return `${arn('sns', 'subscription')}:${logicalId}`;
-      default:
-        return name;
-    }
-  }
-
-  public queueUrl(name: string): string {
-    return `${this.endpoint.replace(/\/$/, '')}/${LOCAL_ACCOUNT}/${name}`;
-  }
-
-  public getAtt(logicalId: string, attribute: string): unknown {
-    const r = this.resource(logicalId);
-    const name = this.physicalName(logicalId);
-    const t = r.Type;
-    switch (`${t}.${attribute}`) {
-      case 'AWS::DynamoDB::Table.Arn':
-        return arn('dynamodb', `table/${name}`);
-      case 'AWS::DynamoDB::Table.StreamArn':
-        return arn('dynamodb', `table/${name}/stream/1970-01-01T00:00:00.000`);
-      case 'AWS::SQS::Queue.Arn':
-        return arn('sqs', name);
-      case 'AWS::SQS::Queue.QueueName':
-        return name;
-      case 'AWS::SQS::Queue.QueueUrl':
-        return this.queueUrl(name);
-      case 'AWS::SNS::Topic.TopicArn':
-        return arn('sns', name);
-      case 'AWS::SNS::Topic.TopicName':
-        return name;
-      case 'AWS::S3::Bucket.Arn':
-        return `arn:aws:s3:::${name}`;
-      case 'AWS::S3::Bucket.DomainName':
-        return `${name}.s3.amazonaws.com`;
-      case 'AWS::S3::Bucket.RegionalDomainName':
-        return `${name}.s3.${LOCAL_REGION}.amazonaws.com`;
-      case 'AWS::Lambda::Function.Arn':
-        return arn('lambda', `function:${name}`);
-      case 'AWS::StepFunctions::StateMachine.Arn':
-        return arn('states', `stateMachine:${name}`);
-      case 'AWS::StepFunctions::StateMachine.Name':
-        return name;
-      case 'AWS::ECS::TaskDefinition.TaskDefinitionArn':
-        return arn('ecs', `task-definition/${name}:1`);
-      case 'AWS::ECS::Cluster.Arn':
-        return arn('ecs', `cluster/${name}`);
-      case 'AWS::Logs::LogGroup.Arn':
-        return arn('logs', `log-group:${name}:*`);
-      case 'AWS::Events::Rule.Arn':
-        return arn('events', `rule/${name}`);
-      case 'AWS::Events::EventBus.Arn':
-        return arn('events', `event-bus/${name}`);
-      case 'AWS::IAM::Role.Arn':
-        return `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
-      case 'AWS::IAM::Role.RoleId':
-        return `AROA${logicalId.toUpperCase().slice(0, 17)}`;
-    }
-    if (attribute === 'Arn') return arn(t.split('::')[1]?.toLowerCase() ?? 'unknown', name);
-    // Attributes of infrastructure that has no local meaning (VPC ids, security groups…): a stable placeholder.
-    return `${logicalId}.${attribute}`;
-  }
-
-  private sub(template: string, vars: Record<string, unknown>): string {
-    return template.replace(/\$\{([^}]*)\}/g, (whole, expr: string) => {
-      if (expr.startsWith('!')) return `\${${expr.slice(1)}}`;
-      const key = expr.trim();
-      if (key in vars) return String(vars[key]);
-      if (key.includes('.') && !key.startsWith('AWS::')) {
-        const dot = key.indexOf('.');
-        return String(this.getAtt(key.slice(0, dot), key.slice(dot + 1)));
-      }
-      const v = this.ref(key);
-      if (v === NO_VALUE) return '';
-      return Array.isArray(v) ? v.join(',') : String(v ?? whole);
-    });
-  }
-
-  /** Resolves every intrinsic in `value`. */
-  public resolve(value: unknown): unknown {
-    if (Array.isArray(value)) {
-      return value.map((v) => this.resolve(v)).filter((v) => v !== NO_VALUE);
-    }
-    if (!isObject(value)) return value;
-    const keys = Object.keys(value);
-    if (keys.length === 1) {
-      const k = keys[0];
-      const arg = value[k];
-      switch (k) {
-        case 'Ref':
-          return this.ref(String(arg));
-        case 'Fn::GetAtt': {
-          const [id, ...attr] = Array.isArray(arg) ? (arg as unknown[]).map((a) => String(this.resolve(a))) : String(arg).split('.');
-          return this.getAtt(id, attr.join('.'));
-        }
-        case 'Fn::Join': {
-          const [sep, list] = arg as [string, unknown];
-          const items = this.resolve(list) as unknown[];
-          return items.map((i) => String(i)).join(String(this.resolve(sep)));
-        }
-        case 'Fn::Sub': {
-          if (typeof arg === 'string') return this.sub(arg, {});
-          const [tpl, vars] = arg as [string, Record<string, unknown>];
-          const resolvedVars = Object.fromEntries(Object.entries(vars ?? {}).map(([n, v]) => [n, this.resolve(v)]));
-          return this.sub(String(this.resolve(tpl)), resolvedVars);
-        }
-        case 'Fn::Select': {
-          const [index, list] = arg as [unknown, unknown];
-          const items = this.resolve(list) as unknown[];
-          const i = Number(this.resolve(index));
-          if (!Array.isArray(items) || !(i >= 0 && i < items.length)) {
-            throw new TemplateError(`Fn::Select index ${i} out of range in stack '${this.stackName}'`);
-          }
-          return items[i];
-        }
-        case 'Fn::Split': {
-          const [sep, str] = arg as [string, unknown];
-          return String(this.resolve(str)).split(String(sep));
-        }
-        case 'Fn::GetAZs':
-          return AZS.slice(0, 3);
-        case 'Fn::If': {
-          const [cond, yes, no] = arg as [string, unknown, unknown];
-          return this.condition(cond) ? this.resolve(yes) : this.resolve(no);
-        }
-        case 'Fn::Equals': {
-          const [a, b] = (arg as unknown[]).map((x) => this.resolve(x));
-          return JSON.stringify(a) === JSON.stringify(b) || String(a) === String(b);
-        }
-        case 'Fn::And':
-          return (arg as unknown[]).every((x) => Boolean(this.resolve(x)));
-        case 'Fn::Or':
-          return (arg as unknown[]).some((x) => Boolean(this.resolve(x)));
-        case 'Fn::Not':
-          return !this.resolve((arg as unknown[])[0]);
-        case 'Condition':
-          return this.condition(String(arg));
-        case 'Fn::Base64':
-          return Buffer.from(String(this.resolve(arg))).toString('base64');
-        case 'Fn::FindInMap': {
-          const [map, top, second] = (arg as unknown[]).map((x) => String(this.resolve(x)));
-          const v = this.template.Mappings?.[map]?.[top]?.[second];
-          if (v === undefined) throw new TemplateError(`Fn::FindInMap [${map}, ${top}, ${second}] not found in stack '${this.stackName}'`);
-          return v;
-        }
-        case 'Fn::ToJsonString':
-          return JSON.stringify(this.resolve(arg));
-        case 'Fn::ImportValue':
-          throw new TemplateError(
-            `Fn::ImportValue (${JSON.stringify(arg)}) in stack '${this.stackName}': cross-stack imports are not supported by the local runtime`,
-          );
-      }
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const r = this.resolve(v);
-      if (r !== NO_VALUE) out[k] = r;
-    }
-    return out;
-  }
-}
-
-function arn(service: string, resource: string): string {
-  return `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
-}
-
 function str(v: unknown): string | undefined {
   return v === undefined || v === null ? undefined : String(v);
 }
@@ -621,20 +258,12 @@ const QUEUE_ATTRIBUTES = [
   'RedriveAllowPolicy',
 ] as const;
 
-/** Loads `cdkOut` and resolves the stack to the local model. */
-export function loadStack(cdkOut: string, options: ResolveOptions): StackModel {
-  const dir = path.resolve(cdkOut);
-  const { stackName, templateFile, template } = readAssembly(dir, options.stackName);
-  const projectRoot = path.resolve(options.projectRoot ?? path.dirname(dir));
-  const r = new TemplateResolver(template, stackName, options.endpoint);
-  const where = (id: string) => `resource '${id}' of ${templateFile}`;
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
-  const model: StackModel = {
-    stackName,
-    stackId: r.stackId,
-    cdkOut: dir,
-    templateFile,
-    ...(template.Description ? { description: template.Description } : {}),
+function emptyResources(): LocalResources {
+  return {
     tables: [],
     queues: [],
     topics: [],
@@ -647,6 +276,32 @@ export function loadStack(cdkOut: string, options: ResolveOptions): StackModel {
     logGroups: [],
     parameters: [],
     eventSourceMappings: [],
+  };
+}
+
+interface StackContext {
+  /** The assembly directory (asset paths are relative to it). */
+  readonly dir: string;
+  readonly endpoint: string;
+  readonly projectRoot: string;
+  /** Outputs of the stacks loaded before this one. */
+  readonly loaded: LoadedOutputs;
+}
+
+/** Resolves one stack's template to its local model. */
+function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
+  const { dir, projectRoot } = context;
+  const { stackName, templateFile, template } = stack;
+  const r = new TemplateResolver(template, stackName, context.endpoint, context.loaded);
+  const where = (id: string) => `resource '${id}' of ${templateFile}`;
+
+  const model: StackModel = {
+    stackName,
+    stackId: r.stackId,
+    templateFile,
+    ...(template.Description ? { description: template.Description } : {}),
+    dependencies: stack.dependencies,
+    ...emptyResources(),
     outputs: [],
     unsupported: [],
     notes: [],
@@ -662,7 +317,7 @@ export function loadStack(cdkOut: string, options: ResolveOptions): StackModel {
       if (!IGNORED.has(res.Type)) unsupported.set(res.Type, [...(unsupported.get(res.Type) ?? []), id]);
       continue;
     }
-    const p = (r.resolve(res.Properties ?? {}) ?? {}) as Record<string, unknown>;
+    const p = (r.resolveIn(`resource '${id}'`, res.Properties ?? {}) ?? {}) as Record<string, unknown>;
     const name = r.physicalName(id);
     switch (res.Type) {
       case 'AWS::DynamoDB::Table': {
@@ -886,22 +541,95 @@ export function loadStack(cdkOut: string, options: ResolveOptions): StackModel {
 
   for (const [key, out] of Object.entries(template.Outputs ?? {})) {
     if (out.Condition && !r.condition(out.Condition)) continue;
-    const value = r.resolve(out.Value);
+    const value = r.resolveIn(`output '${key}'`, out.Value);
     model.outputs.push({
       key,
       value: Array.isArray(value) ? value.join(',') : String(value),
       ...(out.Description ? { description: out.Description } : {}),
-      ...(out.Export?.Name !== undefined ? { exportName: String(r.resolve(out.Export.Name)) } : {}),
+      ...(out.Export?.Name !== undefined ? { exportName: String(r.resolveIn(`output '${key}'`, out.Export.Name)) } : {}),
     });
   }
   for (const [type, ids] of unsupported) model.unsupported.push({ type, logicalIds: ids });
   return model;
 }
 
+
+/**
+ * Loads the assembly at `cdkOut` (every stack, or `options.stackName` and the stacks it depends
+ * on) in deployment order: each stack's `Fn::ImportValue`s and `Fn::GetStackOutput`s resolve
+ * against the outputs of the stacks loaded before it. Returns the stacks and their merged resources.
+ */
+export function loadAssembly(cdkOut: string, options: LoadOptions): AssemblyModel {
+  const assembly = readAssembly(cdkOut, options.stackName);
+  const projectRoot = path.resolve(options.projectRoot ?? path.dirname(assembly.dir));
+  const loaded = new LoadedOutputs();
+  const stacks: StackModel[] = [];
+  for (const stack of assembly.stacks) {
+    const model = stackModel(stack, { dir: assembly.dir, endpoint: options.endpoint, projectRoot, loaded });
+    loaded.add(model.stackName, model.outputs);
+    stacks.push(model);
+  }
+  return mergeStacks(assembly.dir, stacks);
+}
+
+/** How the resources of each kind are named: two of a kind with one name cannot both exist. */
+const PHYSICAL_NAMES: Record<keyof LocalResources, { readonly what: string; readonly name?: (item: never) => string }> = {
+  tables: { what: 'DynamoDB table', name: (t: LocalTable) => t.name },
+  queues: { what: 'SQS queue', name: (q: LocalQueue) => q.name },
+  topics: { what: 'SNS topic', name: (t: LocalTopic) => t.name },
+  subscriptions: { what: 'SNS subscription' },
+  buckets: { what: 'S3 bucket', name: (b: LocalBucket) => b.name },
+  functions: { what: 'Lambda function', name: (f: LocalFunction) => f.name },
+  stateMachines: { what: 'state machine', name: (m: LocalStateMachineModel) => m.name },
+  // Locally every family has one revision (`:1`): two definitions of a family would share an ARN.
+  taskDefinitions: { what: 'ECS task definition family', name: (t: LocalTaskDefinitionModel) => t.family },
+  rules: { what: 'EventBridge rule (bus/name)', name: (r: LocalRule) => `${r.eventBusName}/${r.name}` },
+  logGroups: { what: 'log group', name: (g: LocalLogGroup) => g.name },
+  parameters: { what: 'SSM parameter', name: (p: LocalParameter) => p.name },
+  eventSourceMappings: { what: 'event source mapping' },
+};
+
+/** One model of the stacks: their resources together; two resources with one physical name are an error naming both. */
+export function mergeStacks(cdkOut: string, stacks: readonly StackModel[]): AssemblyModel {
+  const merged = emptyResources();
+  for (const kind of Object.keys(PHYSICAL_NAMES) as (keyof LocalResources)[]) {
+    const { what, name } = PHYSICAL_NAMES[kind];
+    const owners = new Map<string, string>();
+    for (const stack of stacks) {
+      for (const item of stack[kind] as { logicalId: string }[]) {
+        const physical = name?.(item as never);
+        if (physical !== undefined) {
+          const here = `${stack.stackName}/${item.logicalId}`;
+          const other = owners.get(physical);
+          if (other !== undefined) {
+            throw new TemplateError(
+              `${other} and ${here} are both the ${what} '${physical}'; a physical name must be unique in the assembly ${cdkOut} (name one of them differently, or leave its name to CloudFormation)`,
+            );
+          }
+          owners.set(physical, here);
+        }
+        (merged[kind] as unknown[]).push(item);
+      }
+    }
+  }
+  const several = stacks.length > 1;
+  return {
+    cdkOut,
+    stacks,
+    ...merged,
+    notes: stacks.flatMap((s) => s.notes.map((n) => (several ? `${s.stackName}: ${n}` : n))),
+  };
+}
+
 /** A one-paragraph start-up note of what the runtime does not create. */
-export function unsupportedNote(model: StackModel): string | undefined {
-  if (model.unsupported.length === 0) return undefined;
-  return `not created locally (unsupported resource types): ${model.unsupported
-    .map((u) => `${u.type} (${u.logicalIds.join(', ')})`)
-    .join('; ')}`;
+export function unsupportedNote(model: AssemblyModel): string | undefined {
+  const several = model.stacks.length > 1;
+  const byType = new Map<string, string[]>();
+  for (const s of model.stacks) {
+    for (const u of s.unsupported) {
+      byType.set(u.type, [...(byType.get(u.type) ?? []), ...u.logicalIds.map((id) => (several ? `${s.stackName}/${id}` : id))]);
+    }
+  }
+  if (byType.size === 0) return undefined;
+  return `not created locally (unsupported resource types): ${[...byType].map(([type, ids]) => `${type} (${ids.join(', ')})`).join('; ')}`;
 }

@@ -18,7 +18,7 @@ const backends = (over: Partial<EdgeBackends> = {}): EdgeBackends => ({
   events: { handle: async () => ({}) },
   ssm: new LocalSsm([]),
   lambda: { invoke: async () => ({ requestId: 'r', payload: null }), find: () => undefined },
-  stack: { stackName: 'S', stackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/S/x', outputs: [] },
+  stacks: [{ stackName: 'S', stackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/S/x', outputs: [] }],
   ecsTask: (id) => (id === 'abc123' ? task : undefined),
   ...over,
 });

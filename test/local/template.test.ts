@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadStack, TemplateError, TemplateResolver } from '../../local/template';
+import { TemplateResolver } from '../../local/intrinsics';
+import { loadAssembly, TemplateError } from '../../local/template';
 import { STACK, synthFixture } from './fixture';
 
 const ENDPOINT = 'http://127.0.0.1:4566';
@@ -15,10 +16,10 @@ afterAll(() => rmSync(cdkOut, { recursive: true, force: true }));
 /** CloudFormation `${...}` text, built so the linter does not take it for a mistaken template literal. */
 const cfn = (s: string) => s.replace(/\$\[/g, '${').replace(/\]\$/g, '}');
 
-describe('loadStack on a synthesized fixture', () => {
+describe('loadAssembly on a synthesized one-stack fixture', () => {
   test('tables, queues, buckets, functions, rules and outputs resolve to local values', () => {
-    const m = loadStack(cdkOut, { endpoint: ENDPOINT });
-    expect(m.stackName).toBe(STACK);
+    const m = loadAssembly(cdkOut, { endpoint: ENDPOINT });
+    expect(m.stacks.map((s) => s.stackName)).toEqual([STACK]);
 
     expect(m.tables).toHaveLength(1);
     const table = m.tables[0];
@@ -53,13 +54,13 @@ describe('loadStack on a synthesized fixture', () => {
     expect(onThing?.targets.map((t) => t.arn)).toEqual([fn?.arn]);
     expect(m.rules.find((r) => r.logicalId.startsWith('Tick'))?.scheduleExpression).toBe('rate(1 minute)');
 
-    const outputs = Object.fromEntries(m.outputs.map((o) => [o.key, o.value]));
+    const outputs = Object.fromEntries(m.stacks[0].outputs.map((o) => [o.key, o.value]));
     expect(outputs).toMatchObject({ TableName: table.name, QueueUrl: work?.url, FunctionName: fn?.name, FunctionArn: fn?.arn });
     const esm = m.eventSourceMappings[0];
     expect(esm).toMatchObject({ functionName: fn?.name, batchSize: 5, reportBatchItemFailures: true, enabled: true });
     expect(esm.eventSourceArn).toBe(m.queues.find((q) => q.logicalId.startsWith('Inbox') && !q.logicalId.startsWith('InboxDlq'))?.arn);
     // IAM roles, permissions and queue policies need nothing locally: not reported as unsupported
-    expect(m.unsupported).toEqual([]);
+    expect(m.stacks[0].unsupported).toEqual([]);
   });
 
   test('intrinsics: Sub, Select/Split, If with conditions, GetAZs, pseudo parameters', () => {
@@ -92,14 +93,14 @@ describe('clear errors for a missing or malformed cloud assembly', () => {
 
   test('missing directory', () => {
     const missing = path.join(dir, 'cdk.out');
-    expect(() => loadStack(missing, { endpoint: ENDPOINT })).toThrow(TemplateError);
-    expect(() => loadStack(missing, { endpoint: ENDPOINT })).toThrow(`${missing} does not exist`);
+    expect(() => loadAssembly(missing, { endpoint: ENDPOINT })).toThrow(TemplateError);
+    expect(() => loadAssembly(missing, { endpoint: ENDPOINT })).toThrow(`${missing} does not exist`);
   });
 
   test('manifest that is not JSON', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'manifest.json'), '{ nope');
-    expect(() => loadStack(dir, { endpoint: ENDPOINT })).toThrow(/manifest\.json is not valid JSON/);
+    expect(() => loadAssembly(dir, { endpoint: ENDPOINT })).toThrow(/manifest\.json is not valid JSON/);
   });
 
   test('template file missing', () => {
@@ -107,10 +108,10 @@ describe('clear errors for a missing or malformed cloud assembly', () => {
       path.join(dir, 'manifest.json'),
       JSON.stringify({ artifacts: { S: { type: 'aws:cloudformation:stack', properties: { templateFile: 'S.template.json' } } } }),
     );
-    expect(() => loadStack(dir, { endpoint: ENDPOINT })).toThrow(/S\.template\.json \(of stack 'S'\) does not exist/);
+    expect(() => loadAssembly(dir, { endpoint: ENDPOINT })).toThrow(/S\.template\.json \(of stack 'S'\) does not exist/);
   });
 
   test('unknown stack name lists the ones there are', () => {
-    expect(() => loadStack(cdkOut, { endpoint: ENDPOINT, stackName: 'Nope' })).toThrow(`stack 'Nope' is not in`);
+    expect(() => loadAssembly(cdkOut, { endpoint: ENDPOINT, stackName: 'Nope' })).toThrow(`stack 'Nope' is not in`);
   });
 });
