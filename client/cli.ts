@@ -43,6 +43,8 @@ export interface RunDevOptions {
   readonly synth: boolean;
   /** The project directory (where `cdk.json` and `cdk.out` are). */
   readonly cwd: string;
+  /** Run only this stack and the stacks it depends on (the global `--stack`, when given); default every stack. */
+  readonly stackName?: string;
 }
 export interface LocalRuntimeModule {
   runDev(options: RunDevOptions): Promise<number>;
@@ -357,9 +359,12 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
     .action(async (options: { port: string; dataDir?: string; synth?: boolean }) => {
       const port = parsePort(options.port);
       const runtime = loadLocalRuntime();
+      // The global --stack defaults to the demo's; only a stack the user named restricts what runs.
+      const stackGiven = program.getOptionValueSource('stack') === 'cli';
       const code = await runtime.runDev({
         port,
         ...(options.dataDir !== undefined ? { dataDir: path.resolve(options.dataDir) } : {}),
+        ...(stackGiven ? { stackName: String(program.opts().stack) } : {}),
         synth: Boolean(options.synth),
         cwd: process.cwd(),
       });

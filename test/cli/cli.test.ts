@@ -155,6 +155,7 @@ function cases(): Record<string, Case> {
     'stack without output': { args: ['--stack', STACK_WITHOUT_OUTPUT, 'functions'] },
     'unreachable endpoint': { args: ['functions'], target: 'none', env: { ASYNCTASK_ENDPOINT: 'http://127.0.0.1:1' } },
     dev: { args: ['dev', '--port', '4600', '--data-dir', 'state', '--synth'], target: 'none', env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') } },
+    'dev --stack': { args: ['--stack', 'AsyncTaskService', 'dev'], target: 'none', env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') } },
     'dev without a local runtime': { args: ['dev'], target: 'none', env: { ASYNCTASK_DEV_MODULE: path.join(dir, 'no-such-dev') } },
   };
   for (const [name, bad] of Object.entries(BAD_INPUT)) {
@@ -407,6 +408,12 @@ describe('dev', () => {
     const run = result('dev');
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 7, stderr: '' });
     expect(JSON.parse(run.stdout)).toEqual({ port: 4600, dataDir: path.join(ROOT, 'state'), synth: true, cwd: ROOT });
+  });
+
+  it('runs only the stack named with --stack (and what it depends on); every stack when none is named', () => {
+    const run = result('dev --stack');
+    expect(JSON.parse(run.stdout)).toMatchObject({ stackName: 'AsyncTaskService' });
+    expect(JSON.parse(result('dev').stdout)).not.toHaveProperty('stackName');
   });
 
   it('says so and exits 1 when the local runtime is not available', () => {

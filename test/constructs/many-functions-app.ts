@@ -1,11 +1,11 @@
 /**
- * An app at the scale issue 7 asks for: one service in its own stack and `teams` team stacks,
+ * A platform team's service at scale: one service in its own stack and `teams` team stacks,
  * each adding `functionsPerTeam` task functions (Lambda and container in turn), each with an
  * SQS success queue and failure queue in its team's stack. References go one way, from each team
  * stack to the service's. Used by many-functions.test.ts; exported so the local runtime's tests
  * can synthesize the same app (pass `lambdaFunction` to give the Lambda functions real code).
  */
-import { type App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type App, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -30,7 +30,7 @@ export interface ManyFunctionsAppOptions {
    */
   readonly teams?: number;
   /**
-   * Task functions per team stack; even ones run on Lambda, odd ones in a container.
+   * Task functions per team stack; odd-numbered ones run on Lambda, even-numbered ones in a container.
    * @default 10
    */
   readonly functionsPerTeam?: number;
@@ -78,6 +78,8 @@ export function buildManyFunctionsApp(options: ManyFunctionsAppOptions = {}): Ma
 
   const serviceStack = new Stack(app, SERVICE_STACK_ID);
   const service = new AsyncTaskService(serviceStack, 'Service', { serviceName: 'bulk', removalPolicy: RemovalPolicy.DESTROY });
+  // What the SDK and CLI look the TaskApi up by (`--stack AsyncTaskService`).
+  new CfnOutput(serviceStack, 'TaskApiFunctionName', { value: service.taskApi.functionName });
 
   const teamStacks: Stack[] = [];
   const functions: TaskFunction[] = [];

@@ -67,9 +67,8 @@ beforeAll(async () => {
   const synthesized = Date.now();
   rt = await startRuntime({ cdkOut, port: 0, workDir, projectRoot: PROJECT_ROOT, log: runtimeLog });
   runtimeLog(`many-functions: synth ${synthesized - started} ms, runtime start ${Date.now() - synthesized} ms`);
-  // The app's service stack has no TaskApiFunctionName output (what the SDK looks the TaskApi up
-  // by); the runtime found the TaskApi through the registry path instead.
-  client = new AsyncTaskClient({ endpoint: rt.endpoint, functionName: rt.services[0]?.taskApiFunctionName, region: REGION });
+  // The SDK finds the TaskApi as on AWS: through the service stack's TaskApiFunctionName output.
+  client = new AsyncTaskClient({ endpoint: rt.endpoint, stack: SERVICE_STACK_ID, region: REGION });
   sqs = new SQSClient({ endpoint: rt.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
   destinations = new DestinationReader(sqs);
 }, SYNTH_TIMEOUT_MS + 60_000);
