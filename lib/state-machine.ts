@@ -1,9 +1,10 @@
 /**
  * The Standard state machine of one task function, exactly as docs/design.md ("States") lays it
  * out: optional concurrency slot, `MarkRunning` (Lambda kind), `Run`, `LoadResult` (container
- * kind), `DeliverSuccess`, `MarkSucceeded`, and the retry loop off the success path. Failure
+ * kind), `MarkSucceeded`, `DeliverSuccess`, and the retry loop off the success path. Failure
  * endings are `Fail` states whose error names (`ExecutionError`) the finalizer maps to a
- * terminal status, so no failure write costs a state here.
+ * terminal status, so no failure write costs a state here. Every table write is built by
+ * lambda/lib/task-writes.ts — the same code, and the same TRANSITIONS, as the handlers' writes.
  */
 import { Aws, Duration, Tokenization } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -17,8 +18,17 @@ import { buildDestinationRecord, DestinationCondition } from '../lambda/model/de
 import { ExecutionError, RESULT_KEY_FORMAT } from '../lambda/model/execution';
 import { DestinationStatus } from '../lambda/model/record';
 import type { TaskFunctionKind } from '../lambda/model/registry';
-import { TaskStatus, TRANSITIONS } from '../lambda/model/statuses';
-import { TABLE } from '../lambda/model/table';
+import { TaskStatus } from '../lambda/model/statuses';
+import { slotsKey, TABLE, tableKey } from '../lambda/model/table';
+import {
+  type Condition,
+  destinationUpdate,
+  slotAcquireUpdate,
+  slotReleaseUpdate,
+  statusIs,
+  transitionUpdate,
+  type UpdateParts,
+} from '../lambda/lib/task-writes';
 import type { ITaskDestination } from './destinations';
 
 /** State names: part of the contract with the local runtime and the tests. */
@@ -31,9 +41,9 @@ export const STATE = {
   MarkRunning: 'MarkRunning',
   Run: 'Run',
   LoadResult: 'LoadResult',
-  DeliverSuccess: 'DeliverSuccess',
   MarkSucceeded: 'MarkSucceeded',
-  MarkSucceededUndelivered: 'MarkSucceededUndelivered',
+  DeliverSuccess: 'DeliverSuccess',
+  MarkUndelivered: 'MarkUndelivered',
   ReleaseSlot: 'ReleaseSlot',
   CanRetry: 'CanRetry',
   MarkRetrying: 'MarkRetrying',
@@ -129,7 +139,6 @@ const S = tasks.DynamoAttributeValue.fromString;
 
 interface StatusWrite {
   readonly status: TaskStatus;
-  readonly from: readonly TaskStatus[];
   /** Also require `deadline > now` (an attempt may not start after the task's deadline). */
   readonly beforeDeadline?: boolean;
   /** Extra attributes to SET. */
@@ -165,7 +174,6 @@ export class TaskStateMachine extends Construct {
       runner.kind === 'lambda'
         ? this.statusWrite(STATE.MarkRunning, {
             status: TaskStatus.Running,
-            from: TRANSITIONS.Running,
             beforeDeadline: true,
             detail: sfn.JsonPath.format('attempt {}', sfn.JsonPath.stringAt('$.attempt.n')),
           }).addCatch(notRunnable, { errors: [CONDITION_FAILED], resultPath: '$.error' })
@@ -197,46 +205,51 @@ export class TaskStateMachine extends Construct {
       });
     }
 
-    const succeeded = (id: string, destinationStatus: string) =>
-      this.statusWrite(id, {
-        status: TaskStatus.Succeeded,
-        from: TRANSITIONS.Succeeded,
-        set: {
-          returnPayload: S(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.result.payload'))),
-          endedAt: S(sfn.JsonPath.stateEnteredTime),
-          destinationStatus: S(destinationStatus),
-          runnerId: S(sfn.JsonPath.stringAt(runner.runnerIdPath)),
-        },
-        detail: sfn.JsonPath.format('attempt {}', sfn.JsonPath.stringAt('$.attempt.n')),
-      }).addCatch(notRunnable, { errors: [CONDITION_FAILED], resultPath: '$.error' });
-
-    const markSucceeded = succeeded(
-      STATE.MarkSucceeded,
-      props.onSuccess ? DestinationStatus.Succeeded : DestinationStatus.None,
-    );
-    let afterRun: sfn.IChainable = markSucceeded;
-    let markUndelivered: sfn.TaskStateBase | undefined;
+    // MarkSucceeded is the commit point of a task's ending: Running → Succeeded, conditional on
+    // this execution owning the task, written *before* the success record is sent. A stop that
+    // wrote Stopping first makes it fail (NotRunnable → the finalizer ends the task Stopped with
+    // the one Stopped record); a stop after it is refused by TaskApi (the task has ended). So a
+    // task never gets both a Success record and a failure record. destinationStatus is written
+    // here as the expected outcome (Succeeded, or None without onSuccess) so the success path
+    // stays 4 transitions; a failed send corrects it to Failed in MarkUndelivered.
+    const markSucceeded = this.statusWrite(STATE.MarkSucceeded, {
+      status: TaskStatus.Succeeded,
+      set: {
+        returnPayload: S(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.result.payload'))),
+        endedAt: S(sfn.JsonPath.stateEnteredTime),
+        destinationStatus: S(props.onSuccess ? DestinationStatus.Succeeded : DestinationStatus.None),
+        runnerId: S(sfn.JsonPath.stringAt(runner.runnerIdPath)),
+      },
+      detail: sfn.JsonPath.format('attempt {}', sfn.JsonPath.stringAt('$.attempt.n')),
+    }).addCatch(notRunnable, { errors: [CONDITION_FAILED], resultPath: '$.error' });
+    let ending: sfn.INextable[] = [markSucceeded];
     if (props.onSuccess) {
       const deliver = props.onSuccess.deliveryState(this, STATE.DeliverSuccess, {
         record: successRecordTemplate(runner.runnerArn),
         outcome: 'success',
       });
-      markUndelivered = succeeded(STATE.MarkSucceededUndelivered, DestinationStatus.Failed);
+      const markUndelivered = this.tableWrite(
+        STATE.MarkUndelivered,
+        destinationUpdate<tasks.DynamoAttributeValue>({
+          destinationStatus: S(DestinationStatus.Failed),
+          owner: S(sfn.JsonPath.executionId),
+          when: [statusIs(TaskStatus.Succeeded, S)],
+        }),
+      );
       deliver.addCatch(markUndelivered, { errors: [sfn.Errors.ALL], resultPath: '$.deliveryError' });
-      deliver.next(markSucceeded);
-      afterRun = deliver;
+      markSucceeded.next(deliver);
+      ending = [deliver, markUndelivered];
     }
     if (props.maxConcurrency !== undefined) {
       const release = this.slotWrite(STATE.ReleaseSlot, 'release');
-      markSucceeded.next(release);
-      markUndelivered?.next(release);
+      for (const state of ending) state.next(release);
     }
 
     if (loadResult) {
       run.next(loadResult);
-      loadResult.next(afterRun);
+      loadResult.next(markSucceeded);
     } else {
-      run.next(afterRun);
+      run.next(markSucceeded);
     }
     markRunning?.next(run);
     const attemptStart: sfn.State = markRunning ?? run;
@@ -245,10 +258,9 @@ export class TaskStateMachine extends Construct {
     let onError: sfn.IChainable = retriesExhausted;
     if (maxRetryAttempts > 0) {
       const markRetrying = this.statusWrite(STATE.MarkRetrying, {
+        // TRANSITIONS.Retrying includes Retrying: a failure before the container's helper wrote
+        // Running leaves the task Retrying, and the next failure must still move it.
         status: TaskStatus.Retrying,
-        // design.md: a failure before the container's helper wrote Running leaves the task
-        // Retrying, and the next failure must still move it (Retrying → Retrying).
-        from: TRANSITIONS.Retrying,
         beforeDeadline: true,
         set: {
           alreadyRetriedTimes: tasks.DynamoAttributeValue.numberFromString(
@@ -299,7 +311,6 @@ export class TaskStateMachine extends Construct {
       waitForSlot.next(checkAge);
       const markDequeued = this.statusWrite(STATE.MarkDequeued, {
         status: TaskStatus.Dequeued,
-        from: TRANSITIONS.Dequeued,
         detail: 'concurrency slot acquired',
       }).addCatch(notRunnable, { errors: [CONDITION_FAILED], resultPath: '$.error' });
       acquire.next(markDequeued);
@@ -324,53 +335,50 @@ export class TaskStateMachine extends Construct {
     }
   }
 
-  /** A conditional status write: owned by this execution and from the allowed prior statuses. */
+  /**
+   * A conditional status write (task-writes `transitionUpdate`): owned by this execution, from
+   * the prior statuses of TRANSITIONS, appending the event; with `beforeDeadline`, only while
+   * `deadline > now`.
+   */
   private statusWrite(id: string, write: StatusWrite): tasks.DynamoUpdateItem {
-    const names: Record<string, string> = {
-      '#status': 'status',
-      '#statusKey': TABLE.statusKey,
-      '#events': 'events',
-      '#executionArn': 'executionArn',
+    const deadline: Condition<tasks.DynamoAttributeValue> = {
+      expression: '#deadline > :now',
+      values: { ':now': S(sfn.JsonPath.stateEnteredTime) },
     };
-    const values: Record<string, tasks.DynamoAttributeValue> = {
-      ':status': S(write.status),
-      ':statusKey': S(sfn.JsonPath.format(`{}${TABLE.separator}${write.status}`, sfn.JsonPath.stringAt('$.task.functionName'))),
-      ':empty': tasks.DynamoAttributeValue.fromList([]),
-      ':ev': tasks.DynamoAttributeValue.fromList([
-        tasks.DynamoAttributeValue.fromMap({
-          status: S(write.status),
-          at: S(sfn.JsonPath.stateEnteredTime),
-          detail: S(write.detail),
-        }),
-      ]),
-      ':me': S(sfn.JsonPath.executionId),
-    };
-    const sets = ['#status = :status', '#statusKey = :statusKey', '#events = list_append(if_not_exists(#events, :empty), :ev)'];
-    for (const [attribute, value] of Object.entries(write.set ?? {})) {
-      names[`#${attribute}`] = attribute;
-      values[`:${attribute}`] = value;
-      sets.push(`#${attribute} = :${attribute}`);
-    }
-    const from = write.from.map((status, i) => {
-      values[`:from${i}`] = S(status);
-      return `:from${i}`;
-    });
-    let condition = `#executionArn = :me AND #status IN (${from.join(', ')})`;
-    if (write.beforeDeadline) {
-      names['#deadline'] = 'deadline';
-      values[':now'] = S(sfn.JsonPath.stateEnteredTime);
-      condition += ' AND #deadline > :now';
-    }
+    return this.tableWrite(
+      id,
+      transitionUpdate<tasks.DynamoAttributeValue>(
+        {
+          to: write.status,
+          owner: S(sfn.JsonPath.executionId),
+          statusKey: S(sfn.JsonPath.format(`{}${TABLE.separator}${write.status}`, sfn.JsonPath.stringAt('$.task.functionName'))),
+          ...(write.set ? { set: write.set } : {}),
+          appendEvent: {
+            empty: tasks.DynamoAttributeValue.fromList([]),
+            entries: tasks.DynamoAttributeValue.fromList([
+              tasks.DynamoAttributeValue.fromMap({
+                status: S(write.status),
+                at: S(sfn.JsonPath.stateEnteredTime),
+                detail: S(write.detail),
+              }),
+            ]),
+          },
+          ...(write.beforeDeadline ? { conditions: [deadline] } : {}),
+        },
+        S,
+      ),
+    );
+  }
+
+  /** An UpdateItem of the execution's task with the given expressions; transient errors retried. */
+  private tableWrite(id: string, parts: UpdateParts<tasks.DynamoAttributeValue>): tasks.DynamoUpdateItem {
     const state = new tasks.DynamoUpdateItem(this, id, {
       table: this.props.table,
-      key: {
-        [TABLE.partitionKey]: S(sfn.JsonPath.stringAt('$.task.functionName')),
-        [TABLE.sortKey]: S(sfn.JsonPath.stringAt('$.task.taskId')),
-      },
-      updateExpression: `SET ${sets.join(', ')}`,
-      conditionExpression: condition,
-      expressionAttributeNames: names,
-      expressionAttributeValues: values,
+      key: tableKey(S(sfn.JsonPath.stringAt('$.task.functionName')), S(sfn.JsonPath.stringAt('$.task.taskId'))),
+      updateExpression: parts.UpdateExpression,
+      ...(parts.ConditionExpression ? { conditionExpression: parts.ConditionExpression } : {}),
+      expressionAttributeNames: parts.ExpressionAttributeNames,
+      ...(parts.ExpressionAttributeValues ? { expressionAttributeValues: parts.ExpressionAttributeValues } : {}),
       resultPath: sfn.JsonPath.DISCARD,
     });
     state.addRetry({ errors: TRANSIENT_DYNAMODB_ERRORS, interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
@@ -378,39 +386,27 @@ export class TaskStateMachine extends Construct {
   }
 
   /**
-   * Acquire or release a concurrency slot on the function's slots item. A CustomState because
-   * the string set must be built with `States.Array($$.Execution.Id)`, which DynamoAttributeValue
-   * cannot express.
+   * Acquire or release a concurrency slot on the function's slots item (task-writes
+   * `slotAcquireUpdate` / `slotReleaseUpdate`). A CustomState because the string set must be
+   * built with `States.Array($$.Execution.Id)`, which DynamoAttributeValue cannot express.
    */
   private slotWrite(id: string, op: 'acquire' | 'release'): sfn.CustomState {
     const max = this.props.maxConcurrency ?? 1;
-    const parameters: Record<string, unknown> = {
-      TableName: this.props.table.tableName,
-      Key: {
-        [TABLE.partitionKey]: { 'S.$': '$.task.functionName' },
-        [TABLE.sortKey]: { S: TABLE.slotsSortKey },
-      },
-      ExpressionAttributeNames: { '#holders': TABLE.slotHolders },
-      ...(op === 'acquire'
-        ? {
-            UpdateExpression: 'ADD #holders :me',
-            ConditionExpression: 'attribute_not_exists(#holders) OR size(#holders) < :max OR contains(#holders, :meS)',
-            ExpressionAttributeValues: {
-              ':me': { 'SS.$': 'States.Array($$.Execution.Id)' },
-              ':meS': { 'S.$': '$$.Execution.Id' },
-              ':max': { N: Tokenization.stringifyNumber(max) },
-            },
-          }
-        : {
-            UpdateExpression: 'DELETE #holders :me',
-            ExpressionAttributeValues: { ':me': { 'SS.$': 'States.Array($$.Execution.Id)' } },
-          }),
-    };
+    type Raw = Record<string, unknown>;
+    const me: Raw = { 'SS.$': 'States.Array($$.Execution.Id)' };
+    const parts =
+      op === 'acquire'
+        ? slotAcquireUpdate<Raw>(me, { 'S.$': '$$.Execution.Id' }, { N: Tokenization.stringifyNumber(max) })
+        : slotReleaseUpdate<Raw>(me);
     const state = new sfn.CustomState(this, id, {
       stateJson: {
         Type: 'Task',
         Resource: `arn:${Aws.PARTITION}:states:::dynamodb:updateItem`,
-        Parameters: parameters,
+        Parameters: {
+          TableName: this.props.table.tableName,
+          Key: slotsKey<Raw>({ 'S.$': '$.task.functionName' }, (text) => ({ S: text })),
+          ...parts,
+        },
         ResultPath: null,
       },
     });

@@ -7,7 +7,7 @@ import type { ExecutionInput } from '../model';
 import { serviceConfig } from '../lib/env';
 import { describeExecution } from '../lib/executions';
 import { finalizeTask, type FinalizeResult } from '../lib/finalize';
-import { log } from '../lib/log';
+import { appendTaskKeys, type LambdaContext, logger, startRequest } from '../lib/logger';
 
 /** The part of the EventBridge event the finalizer reads. */
 export interface ExecutionStatusChangeEvent {
@@ -28,10 +28,14 @@ export interface ExecutionStatusChangeEvent {
 
 const HANDLED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
 
-export async function handler(event: ExecutionStatusChangeEvent): Promise<FinalizeResult | { action: 'ignored' }> {
+export async function handler(
+  event: ExecutionStatusChangeEvent,
+  context?: LambdaContext,
+): Promise<FinalizeResult | { action: 'ignored' }> {
+  startRequest(context);
   const detail = event?.detail;
   if (!detail?.executionArn || !HANDLED.has(detail.status)) {
-    log('info', 'event ignored', { executionArn: detail?.executionArn, executionStatus: detail?.status });
+    logger.info('event ignored', { executionArn: detail?.executionArn, executionStatus: detail?.status });
     return { action: 'ignored' };
   }
   let input: ExecutionInput | undefined;
@@ -51,9 +55,10 @@ export async function handler(event: ExecutionStatusChangeEvent): Promise<Finali
     cause ??= described.cause;
   }
   if (!input?.task?.functionName || !input.task.taskId) {
-    log('warn', 'execution input names no task; ignored', { executionArn: detail.executionArn });
+    logger.warn('execution input names no task; ignored', { executionArn: detail.executionArn });
     return { action: 'ignored' };
   }
+  appendTaskKeys(input.task);
   const result = await finalizeTask(
     serviceConfig(),
     { functionName: input.task.functionName, taskId: input.task.taskId },
@@ -64,9 +69,7 @@ export async function handler(event: ExecutionStatusChangeEvent): Promise<Finali
       ...(cause !== undefined ? { cause } : {}),
     },
   );
-  log('info', `finalize: ${result.action}`, {
-    functionName: input.task.functionName,
-    taskId: input.task.taskId,
+  logger.info(`finalize: ${result.action}`, {
     executionArn: detail.executionArn,
     status: result.item?.status,
     destinationStatus: result.item?.destinationStatus,

@@ -5,25 +5,23 @@
  */
 import { AsyncTaskError, type TaskApiResponse, toAsyncTaskError } from '../model';
 import { serviceConfig } from '../lib/env';
-import { log } from '../lib/log';
+import { appendTaskKeys, type LambdaContext, logger, startRequest } from '../lib/logger';
 import { dispatch } from '../lib/task-api';
 
-export async function handler(event: unknown): Promise<TaskApiResponse> {
+export async function handler(event: unknown, context?: LambdaContext): Promise<TaskApiResponse> {
   const request = (event ?? {}) as { op?: unknown; functionName?: unknown; taskId?: unknown };
+  startRequest(context);
+  appendTaskKeys(request);
+  if (typeof request.op === 'string') logger.appendKeys({ op: request.op });
   try {
     const result = await dispatch(serviceConfig(), event);
     return { ok: true, result };
   } catch (caught) {
     const error = toAsyncTaskError(caught);
-    const fields = {
-      op: typeof request.op === 'string' ? request.op : undefined,
-      functionName: typeof request.functionName === 'string' ? request.functionName : undefined,
-      taskId: typeof request.taskId === 'string' ? request.taskId : undefined,
-    };
     if (caught instanceof AsyncTaskError && error.statusCode < 500) {
-      log('info', `request rejected: ${error.name}`, { ...fields, error: error.message });
+      logger.info(`request rejected: ${error.name}`, { error: error.message });
     } else {
-      log('error', 'request failed', { ...fields, error: caught });
+      logger.error('request failed', { error: caught });
     }
     return { ok: false, error: error.toJSON() };
   }

@@ -2,10 +2,12 @@
  * The finalize step (docs/design.md, "Every failure ending goes to the finalizer"): given a task
  * and how its execution ended, write the terminal status, deliver the failure record, and give
  * the concurrency slot back. Shared by the finalizer (EventBridge status-change events), the
- * reconciler (executions whose event was lost) and TaskApi `stop` (an execution that had already
- * ended). Idempotent: a task already terminal is left alone unless its delivery is still Pending.
+ * reconciler (executions whose event was lost, deliveries left Pending) and TaskApi `stop` (an
+ * execution that had already ended). Safe to run concurrently for one task: the terminal write
+ * is conditional on the status just read and the owner, and a failure record is sent only by the
+ * holder of the delivery claim (see DELIVERY_CLAIM), so every ending sends one record.
  */
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
 import {
   buildDestinationRecord,
   canTransition,
@@ -14,16 +16,18 @@ import {
   ExecutionError,
   isoTime,
   isTerminal,
-  statusKey,
   TABLE,
   type TaskFunctionDescriptor,
-  type TaskItem,
   TaskStatus,
+  truncateErrorMessage,
 } from '../model';
 import { deliver } from './destinations';
-import { buildUpdate, isConditionalCheckFailed, storedEvent } from './dynamo';
-import { aws, type ServiceConfig } from './env';
-import { log } from './log';
+import type { ServiceConfig } from './env';
+import { logger } from './logger';
+import { type StoredTask, storedEvent, type TaskRef, TaskStore } from './task-store';
+import { DELIVERY_CLAIM, DELIVERY_CLAIM_STALE_MS } from './task-writes';
+
+export type { TaskRef } from './task-store';
 
 /** How an execution ended: Step Functions' status (FAILED, TIMED_OUT, ABORTED, ...) and error. */
 export interface ExecutionEnd {
@@ -34,17 +38,12 @@ export interface ExecutionEnd {
   readonly cause?: string;
 }
 
-export interface TaskRef {
-  readonly functionName: string;
-  readonly taskId: string;
-}
-
 export type FinalizeAction =
   /** The terminal status was written (and the record delivered). */
   | 'finalized'
-  /** Already terminal with delivery Pending: delivered again. */
+  /** Already terminal with an abandoned (or unclaimed) Pending delivery: delivered now. */
   | 'redelivered'
-  /** Already terminal: nothing to do. */
+  /** Already terminal: nothing to do, or another finalizer holds the delivery. */
   | 'unchanged'
   /** The execution no longer owns the task (a retry started a newer one). */
   | 'stale'
@@ -53,14 +52,12 @@ export type FinalizeAction =
 export interface FinalizeResult {
   readonly action: FinalizeAction;
   /** The task as last written or read. */
-  readonly item?: TaskItem;
+  readonly item?: StoredTask;
   readonly slotReleased: boolean;
 }
 
 /** Error name Step Functions reports for an execution stopped through TaskApi (StopExecution `error`). */
 export const STOPPED_ERROR = 'TaskStopped';
-/** Stored error messages are capped: a container failure's cause is a whole ECS task description. */
-export const MAX_ERROR_MESSAGE_CHARS = 4096;
 
 const CONDITION_OF: Partial<Record<TaskStatus, DestinationCondition>> = {
   Succeeded: DestinationCondition.Success,
@@ -71,7 +68,7 @@ const CONDITION_OF: Partial<Record<TaskStatus, DestinationCondition>> = {
 };
 
 /** The finalizer table of docs/design.md: terminal status for an active task and its execution's end. */
-export function terminalStatusFor(item: TaskItem, end: ExecutionEnd, nowIso: string): TaskStatus {
+export function terminalStatusFor(item: StoredTask, end: ExecutionEnd, nowIso: string): TaskStatus {
   if (item.status === TaskStatus.Stopping || end.status === 'ABORTED') return TaskStatus.Stopped;
   const expired =
     end.error === ExecutionError.Expired || (end.error === ExecutionError.NotRunnable && item.deadline <= nowIso);
@@ -82,10 +79,6 @@ export function terminalStatusFor(item: TaskItem, end: ExecutionEnd, nowIso: str
 
 export function conditionFor(status: TaskStatus): DestinationCondition {
   return CONDITION_OF[status] ?? DestinationCondition.RetriesExhausted;
-}
-
-function truncate(text: string): string {
-  return text.length > MAX_ERROR_MESSAGE_CHARS ? `${text.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : text;
 }
 
 /**
@@ -106,7 +99,7 @@ export function errorOfExecution(
       if (parsed && typeof parsed === 'object' && typeof parsed.errorMessage === 'string') {
         return {
           errorType: typeof parsed.errorType === 'string' ? parsed.errorType : (end.error ?? 'Error'),
-          errorMessage: truncate(parsed.errorMessage),
+          errorMessage: truncateErrorMessage(parsed.errorMessage),
         };
       }
     } catch {
@@ -130,7 +123,7 @@ export function errorOfExecution(
         errorMessage = `the execution ended ${end.status}`;
     }
   }
-  return { errorType, errorMessage: truncate(errorMessage) };
+  return { errorType, errorMessage: truncateErrorMessage(errorMessage) };
 }
 
 function parsePayload(text: string | undefined): unknown {
@@ -142,67 +135,40 @@ function parsePayload(text: string | undefined): unknown {
   }
 }
 
-/** The condition that the task still belongs to the execution (a record without one: none started). */
-function ownedBy(end: ExecutionEnd): string {
-  return end.executionArn === '' ? 'attribute_not_exists(#executionArn)' : '#executionArn = :arn';
+/** The owner condition's value for an execution end (a record without an execution: none started). */
+function ownerOf(end: ExecutionEnd): string | null {
+  return end.executionArn === '' ? null : end.executionArn;
 }
 
-function ownerValues(end: ExecutionEnd): Record<string, string> {
-  return end.executionArn === '' ? {} : { ':arn': end.executionArn };
-}
-
-async function readTask(config: ServiceConfig, ref: TaskRef): Promise<TaskItem | undefined> {
-  const result = await aws.ddb().send(
-    new GetCommand({
-      TableName: config.table,
-      Key: { [TABLE.partitionKey]: ref.functionName, [TABLE.sortKey]: ref.taskId },
-      ConsistentRead: true,
-    }),
-  );
-  return result.Item as TaskItem | undefined;
-}
-
-/** Removes an execution from the function's slot holders; false when it held none. */
-export async function releaseSlot(config: ServiceConfig, functionName: string, executionArn: string): Promise<boolean> {
-  try {
-    await aws.ddb().send(
-      new UpdateCommand({
-        TableName: config.table,
-        Key: { [TABLE.partitionKey]: functionName, [TABLE.sortKey]: TABLE.slotsSortKey },
-        UpdateExpression: `DELETE #${TABLE.slotHolders} :arns`,
-        ConditionExpression: `contains(#${TABLE.slotHolders}, :arn)`,
-        ExpressionAttributeNames: { [`#${TABLE.slotHolders}`]: TABLE.slotHolders },
-        ExpressionAttributeValues: { ':arns': new Set([executionArn]), ':arn': executionArn },
-      }),
-    );
-    log('info', 'released concurrency slot', { functionName, executionArn });
-    return true;
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return false;
-    throw error;
-  }
+/** A fresh delivery claim: its time first, so claims compare by age as strings. */
+function newClaim(nowMs: number): string {
+  return `${isoTime(nowMs)}${TABLE.separator}${randomUUID()}`;
 }
 
 async function releaseIfLimited(
-  config: ServiceConfig,
+  store: TaskStore,
   descriptor: TaskFunctionDescriptor | undefined,
   functionName: string,
   executionArn: string,
 ): Promise<boolean> {
-  if (descriptor?.maxConcurrency === undefined) return false;
-  return releaseSlot(config, functionName, executionArn);
+  if (descriptor?.maxConcurrency === undefined || executionArn === '') return false;
+  const released = await store.releaseSlot(functionName, executionArn);
+  if (released) logger.info('released concurrency slot', { functionName, executionArn });
+  return released;
 }
 
 /**
- * Delivers the record of a terminal task to its destination and records the outcome in
- * `destinationStatus` (conditional on the delivery still being Pending for this execution).
+ * Sends the record of a terminal task whose delivery this caller has claimed (`token`), then
+ * records the outcome in `destinationStatus` — conditional on the claim still being `token`, so
+ * a claimant overtaken as stale cannot overwrite the outcome of the one that took over.
  */
-async function deliverAndRecord(
-  config: ServiceConfig,
+async function deliverClaimed(
+  store: TaskStore,
   descriptor: TaskFunctionDescriptor,
-  item: TaskItem,
+  item: StoredTask,
   end: ExecutionEnd,
-): Promise<TaskItem> {
+  token: string,
+): Promise<StoredTask> {
   const success = item.status === TaskStatus.Succeeded;
   const target = success ? descriptor.onSuccess : descriptor.onFailure;
   let outcome: DestinationStatus = DestinationStatus.None;
@@ -221,7 +187,7 @@ async function deliverAndRecord(
     try {
       await deliver(target, record, success ? 'success' : 'failure');
       outcome = DestinationStatus.Succeeded;
-      log('info', 'delivered destination record', {
+      logger.info('delivered destination record', {
         functionName: item.functionName,
         taskId: item.taskId,
         condition: record.requestContext.condition,
@@ -229,7 +195,7 @@ async function deliverAndRecord(
       });
     } catch (error) {
       outcome = DestinationStatus.Failed;
-      log('error', 'could not deliver destination record', {
+      logger.error('could not deliver destination record', {
         functionName: item.functionName,
         taskId: item.taskId,
         destination: target.arn,
@@ -237,25 +203,18 @@ async function deliverAndRecord(
       });
     }
   }
-  try {
-    const result = await aws.ddb().send(
-      new UpdateCommand({
-        TableName: config.table,
-        Key: { [TABLE.partitionKey]: item.functionName, [TABLE.sortKey]: item.taskId },
-        ...buildUpdate({
-          set: { destinationStatus: outcome },
-          condition: `#destinationStatus = :pending AND ${ownedBy(end)}`,
-          conditionValues: { ':pending': DestinationStatus.Pending, ...ownerValues(end) },
-        }),
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return (result.Attributes as TaskItem | undefined) ?? { ...item, destinationStatus: outcome };
-  } catch (error) {
-    // A concurrent finalize recorded the delivery first.
-    if (isConditionalCheckFailed(error)) return item;
-    throw error;
+  const recorded = await store.recordDelivery(item, { owner: ownerOf(end), token, outcome });
+  if (!recorded.ok) {
+    logger.warn('delivery outcome not recorded: the claim was taken over or the task moved on', {
+      functionName: item.functionName,
+      taskId: item.taskId,
+      outcome,
+      claim: recorded.current?.deliveryClaim,
+      status: recorded.current?.status,
+    });
+    return recorded.current ?? item;
   }
+  return recorded.item;
 }
 
 const MAX_ATTEMPTS = 3;
@@ -267,33 +226,48 @@ export async function finalizeTask(
   end: ExecutionEnd,
   now: () => number = Date.now,
 ): Promise<FinalizeResult> {
+  const store = new TaskStore(config.table);
   const descriptor = await config.registry.find(ref.functionName);
   const fields = { functionName: ref.functionName, taskId: ref.taskId, executionArn: end.executionArn };
+  let item = await store.read(ref);
   for (let attempt = 1; ; attempt++) {
-    const item = await readTask(config, ref);
     if (!item) {
-      log('warn', 'finalize: task not found', fields);
-      return { action: 'not-found', slotReleased: await releaseIfLimited(config, descriptor, ref.functionName, end.executionArn) };
+      logger.warn('finalize: task not found', fields);
+      return { action: 'not-found', slotReleased: await releaseIfLimited(store, descriptor, ref.functionName, end.executionArn) };
     }
     if ((item.executionArn ?? '') !== end.executionArn) {
-      log('info', 'finalize: execution no longer owns the task; ignored', { ...fields, owner: item.executionArn });
+      logger.info('finalize: execution no longer owns the task; ignored', { ...fields, owner: item.executionArn });
       return {
         action: 'stale',
         item,
-        slotReleased: await releaseIfLimited(config, descriptor, ref.functionName, end.executionArn),
+        slotReleased: await releaseIfLimited(store, descriptor, ref.functionName, end.executionArn),
       };
     }
     if (isTerminal(item.status)) {
-      const slotReleased = await releaseIfLimited(config, descriptor, ref.functionName, end.executionArn);
-      if (item.destinationStatus === DestinationStatus.Pending && descriptor) {
-        log('info', 'finalize: terminal task with a pending delivery; delivering again', { ...fields, status: item.status });
-        const delivered = await deliverAndRecord(config, descriptor, item, end);
-        return { action: 'redelivered', item: delivered, slotReleased };
+      const slotReleased = await releaseIfLimited(store, descriptor, ref.functionName, end.executionArn);
+      if (item.destinationStatus !== DestinationStatus.Pending || !descriptor) return { action: 'unchanged', item, slotReleased };
+      // Pending: another finalizer may be sending right now; only an abandoned claim is taken over.
+      const token = newClaim(now());
+      const claimed = await store.claimDelivery(item, {
+        owner: ownerOf(end),
+        token,
+        staleBefore: isoTime(now() - DELIVERY_CLAIM_STALE_MS),
+      });
+      if (!claimed.ok) {
+        logger.info('finalize: the delivery is claimed by another finalizer; left to it', {
+          ...fields,
+          status: item.status,
+          claim: claimed.current?.[DELIVERY_CLAIM],
+        });
+        return { action: 'unchanged', ...(claimed.current ? { item: claimed.current } : { item }), slotReleased };
       }
-      return { action: 'unchanged', item, slotReleased };
+      logger.info('finalize: terminal task with an abandoned delivery; delivering it', { ...fields, status: item.status });
+      const delivered = await deliverClaimed(store, descriptor, claimed.item, end, token);
+      return { action: 'redelivered', item: delivered, slotReleased };
     }
 
-    const nowIso = isoTime(now());
+    const nowMs = now();
+    const nowIso = isoTime(nowMs);
     const terminal = terminalStatusFor(item, end, nowIso);
     const target = descriptor?.onFailure;
     const error = errorOfExecution(end, terminal, item.taskErrorMessage, item.deadline);
@@ -302,44 +276,33 @@ export async function finalizeTask(
       terminal === TaskStatus.Stopped
         ? `execution ${end.status}`
         : `execution ${end.status}${end.error ? `: ${end.error}` : ''}`;
-    let written: TaskItem;
-    try {
-      const result = await aws.ddb().send(
-        new UpdateCommand({
-          TableName: config.table,
-          Key: { [TABLE.partitionKey]: item.functionName, [TABLE.sortKey]: item.taskId },
-          ...buildUpdate({
-            set: {
-              status: terminal,
-              [TABLE.statusKey]: statusKey(item.functionName, terminal),
-              endedAt: nowIso,
-              destinationStatus: target ? DestinationStatus.Pending : DestinationStatus.None,
-              [TABLE.ttlAttribute]: Math.floor(now() / 1000) + config.retentionSeconds,
-              ...(setMessage ? { taskErrorMessage: error.errorMessage } : {}),
-            },
-            event: storedEvent(terminal, nowIso, detail),
-            condition: `#status = :observed AND ${ownedBy(end)}`,
-            conditionValues: { ':observed': item.status, ...ownerValues(end) },
-          }),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      written = (result.Attributes as TaskItem | undefined) ?? {
-        ...item,
-        status: terminal,
+    // The terminal write claims the delivery in the same write: whoever ends the task sends its record.
+    const token = target ? newClaim(nowMs) : undefined;
+    const written = await store.transition(item, terminal, {
+      from: [item.status],
+      owner: ownerOf(end),
+      set: {
         endedAt: nowIso,
         destinationStatus: target ? DestinationStatus.Pending : DestinationStatus.None,
-      };
-    } catch (caught) {
-      if (isConditionalCheckFailed(caught) && attempt < MAX_ATTEMPTS) {
-        // Someone (stop, the state machine) changed the task between our read and write: read again.
-        continue;
+        ...(token ? { [DELIVERY_CLAIM]: token } : {}),
+        [TABLE.ttlAttribute]: Math.floor(nowMs / 1000) + config.retentionSeconds,
+        ...(setMessage ? { taskErrorMessage: error.errorMessage } : {}),
+      },
+      event: storedEvent(terminal, nowIso, detail),
+    });
+    if (!written.ok) {
+      // Someone (stop, the state machine, another finalizer) changed the task between our read and write.
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new Error(
+          `finalize: task '${ref.taskId}' of function '${ref.functionName}' kept changing; gave up after ${MAX_ATTEMPTS} conditional writes (now ${written.current?.status ?? 'missing'})`,
+        );
       }
-      throw caught;
+      item = written.current;
+      continue;
     }
-    log('info', `task ${terminal}`, { ...fields, status: terminal, from: item.status, executionStatus: end.status, error: end.error });
-    const slotReleased = await releaseIfLimited(config, descriptor, ref.functionName, end.executionArn);
-    const delivered = target && descriptor ? await deliverAndRecord(config, descriptor, written, end) : written;
+    logger.info(`task ${terminal}`, { ...fields, status: terminal, from: item.status, executionStatus: end.status, error: end.error });
+    const slotReleased = await releaseIfLimited(store, descriptor, ref.functionName, end.executionArn);
+    const delivered = token && descriptor ? await deliverClaimed(store, descriptor, written.item, end, token) : written.item;
     return { action: 'finalized', item: delivered, slotReleased };
   }
 }

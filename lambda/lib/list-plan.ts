@@ -3,6 +3,8 @@
  * filter, and the next-token format. Pure, so every filter combination is tested without AWS.
  */
 import {
+  INDEX_KEY_ATTRIBUTES,
+  INDEX_PARTITION_KEY,
   InvalidArgumentError,
   isoTime,
   LIST_LIMIT,
@@ -77,18 +79,15 @@ export function planList(request: Omit<ListRequest, 'op'>): ListPlan {
   const names: Record<string, string> = { '#listKey': TABLE.listKey };
   const values: Record<string, unknown> = {};
   let indexName: string;
-  let keyAttributes: string[];
   if (statuses.length === 1) {
     indexName = TABLE.byStatusIndex;
-    names['#pk'] = TABLE.statusKey;
     values[':pk'] = statusKey(functionName, statuses[0]);
-    keyAttributes = [TABLE.statusKey, TABLE.listKey, TABLE.partitionKey, TABLE.sortKey];
   } else {
     indexName = TABLE.byTimeIndex;
-    names['#pk'] = TABLE.partitionKey;
     values[':pk'] = functionName;
-    keyAttributes = [TABLE.partitionKey, TABLE.listKey, TABLE.sortKey];
   }
+  names['#pk'] = INDEX_PARTITION_KEY[indexName];
+  const keyAttributes = INDEX_KEY_ATTRIBUTES[indexName];
   let key = '#pk = :pk';
   const from = request.since !== undefined ? isoTime(request.since) : undefined;
   const to = request.until !== undefined ? `${isoTime(request.until)}${LIST_KEY_HIGH}` : undefined;
@@ -113,7 +112,7 @@ export function planList(request: Omit<ListRequest, 'op'>): ListPlan {
     filters.push(`#status IN (${placeholders.join(', ')})`);
   }
   if (request.prefix !== undefined && request.prefix !== '') {
-    names['#taskId'] = TABLE.sortKey;
+    names['#taskId'] = 'taskId';
     values[':prefix'] = request.prefix;
     filters.push('begins_with(#taskId, :prefix)');
   }
@@ -125,7 +124,7 @@ export function planList(request: Omit<ListRequest, 'op'>): ListPlan {
     if (typeof request.nextToken !== 'string' || request.nextToken === '') throw invalidToken('empty');
     exclusiveStartKey = decodeNextToken(request.nextToken, keyAttributes);
     if (exclusiveStartKey[keyAttributes[0]] !== values[':pk']) throw invalidToken('it belongs to another list');
-    if (statuses.length === 1 && exclusiveStartKey[TABLE.partitionKey] !== functionName) {
+    if (statuses.length === 1 && exclusiveStartKey.functionName !== functionName) {
       throw invalidToken('it belongs to another function');
     }
     const listKeyValue = exclusiveStartKey[TABLE.listKey];

@@ -1,26 +1,24 @@
 /**
  * The reconciler's pass (docs/design.md, "The scheduled reconciler"): finds active tasks whose
  * execution ended without a final write (a lost status-change event, a finalizer that gave up),
- * finalizes them, restarts `Enqueued` tasks whose execution never started, and prunes
- * concurrency slots still held by ended executions.
+ * finalizes them, restarts `Enqueued` tasks whose execution never started, delivers the records
+ * of terminal tasks whose delivery was claimed and abandoned (a finalizer that died between its
+ * terminal write and the send), and prunes concurrency slots still held by ended executions.
  */
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ACTIVE_STATUSES,
   executionArn as arnOf,
   executionName,
   isoTime,
-  statusKey,
-  TABLE,
   type TaskFunctionDescriptor,
-  type TaskItem,
   TaskStatus,
 } from '../model';
 import type { ServiceConfig } from './env';
-import { aws } from './env';
 import { describeEnd, startExecution } from './executions';
-import { finalizeTask, releaseSlot } from './finalize';
-import { log } from './log';
+import { type ExecutionEnd, finalizeTask } from './finalize';
+import { logger } from './logger';
+import { type StoredTask, TaskStore } from './task-store';
+import { type Condition, DELIVERY_CLAIM_STALE_MS, deliveryUnclaimed } from './task-writes';
 
 /** Only tasks accepted longer ago than this are looked at (their execution has had time to write). */
 export const RECONCILE_MIN_AGE_MS = 60_000;
@@ -30,6 +28,17 @@ export const RECONCILE_PAGE_SIZE = 100;
 /** Slot holders checked per function in one pass. */
 export const RECONCILE_MAX_HOLDERS = 100;
 
+/**
+ * Terminal statuses whose delivery the finalizer owns (Succeeded's is the state machine's:
+ * MarkSucceeded writes Succeeded or None, never Pending, so there is nothing to sweep).
+ */
+export const SWEPT_TERMINAL_STATUSES: readonly TaskStatus[] = [
+  TaskStatus.Failed,
+  TaskStatus.Stopped,
+  TaskStatus.Expired,
+  TaskStatus.Invalid,
+];
+
 export interface ReconcileSummary {
   /** Active tasks looked at. */
   checked: number;
@@ -37,6 +46,8 @@ export interface ReconcileSummary {
   running: number;
   /** Finalized now (their execution had ended). */
   finalized: number;
+  /** Terminal tasks whose abandoned Pending delivery was made now. */
+  redelivered: number;
   /** Enqueued tasks whose execution did not exist, started now. */
   restarted: number;
   /** Slot holders removed because their execution had ended. */
@@ -48,7 +59,7 @@ export interface ReconcileSummary {
 async function reconcileTask(
   config: ServiceConfig,
   descriptor: TaskFunctionDescriptor,
-  item: TaskItem,
+  item: StoredTask,
   summary: ReconcileSummary,
 ): Promise<void> {
   summary.checked++;
@@ -61,68 +72,71 @@ async function reconcileTask(
   }
   if (end.status === 'MISSING' && item.status === TaskStatus.Enqueued) {
     if (item.executionArn !== arnOf(descriptor.stateMachineArn, executionName(item.requestId))) {
-      log('warn', 'reconcile: Enqueued task names an execution of another state machine; left alone', fields);
+      logger.warn('reconcile: Enqueued task names an execution of another state machine; left alone', fields);
       return;
     }
     await startExecution(descriptor, item);
     summary.restarted++;
-    log('info', 'reconcile: started the missing execution of an Enqueued task', fields);
+    logger.info('reconcile: started the missing execution of an Enqueued task', fields);
     return;
   }
   const result = await finalizeTask(config, { functionName: item.functionName, taskId: item.taskId }, end);
   if (result.action === 'finalized' || result.action === 'redelivered') summary.finalized++;
-  log('info', `reconcile: ${result.action}`, { ...fields, executionStatus: end.status, status: result.item?.status });
+  logger.info(`reconcile: ${result.action}`, { ...fields, executionStatus: end.status, status: result.item?.status });
+}
+
+/** A terminal task with an abandoned delivery: the finalize step takes the claim over and sends. */
+async function redeliver(config: ServiceConfig, item: StoredTask, summary: ReconcileSummary): Promise<void> {
+  const fields = { functionName: item.functionName, taskId: item.taskId, executionArn: item.executionArn };
+  let end: ExecutionEnd | undefined = { executionArn: '', status: 'MISSING' };
+  if (item.executionArn) {
+    end = await describeEnd(item.executionArn);
+    // Ended tasks whose execution still runs are being finalized by it; look again next pass.
+    if (!end) return;
+  }
+  const result = await finalizeTask(config, { functionName: item.functionName, taskId: item.taskId }, end);
+  if (result.action === 'redelivered') summary.redelivered++;
+  logger.info(`reconcile: pending delivery ${result.action}`, { ...fields, status: item.status, destinationStatus: result.item?.destinationStatus });
 }
 
 async function reconcileStatus(
   config: ServiceConfig,
   descriptor: TaskFunctionDescriptor,
   status: TaskStatus,
-  cutoff: string,
+  query: { before: string; filter?: Condition<unknown>; newestFirst?: boolean },
+  each: (item: StoredTask) => Promise<void>,
   summary: ReconcileSummary,
 ): Promise<void> {
+  const store = new TaskStore(config.table);
   let startKey: Record<string, unknown> | undefined;
   for (let page = 0; page < RECONCILE_MAX_PAGES; page++) {
-    const result = await aws.ddb().send(
-      new QueryCommand({
-        TableName: config.table,
-        IndexName: TABLE.byStatusIndex,
-        KeyConditionExpression: `#${TABLE.statusKey} = :statusKey AND #${TABLE.listKey} < :cutoff`,
-        ExpressionAttributeNames: { [`#${TABLE.statusKey}`]: TABLE.statusKey, [`#${TABLE.listKey}`]: TABLE.listKey },
-        ExpressionAttributeValues: { ':statusKey': statusKey(descriptor.name, status), ':cutoff': cutoff },
-        Limit: RECONCILE_PAGE_SIZE,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    for (const item of (result.Items ?? []) as TaskItem[]) {
+    const result = await store.queryStatus(descriptor.name, status, {
+      ...query,
+      limit: RECONCILE_PAGE_SIZE,
+      ...(startKey ? { startKey } : {}),
+    });
+    for (const item of result.items) {
       try {
-        await reconcileTask(config, descriptor, item, summary);
+        await each(item);
       } catch (error) {
         summary.errors++;
-        log('error', 'reconcile: task failed', { functionName: item.functionName, taskId: item.taskId, error });
+        logger.error('reconcile: task failed', { functionName: item.functionName, taskId: item.taskId, error });
       }
     }
-    if (!result.LastEvaluatedKey) return;
-    startKey = result.LastEvaluatedKey;
+    if (!result.lastKey) return;
+    startKey = result.lastKey;
   }
 }
 
 async function pruneSlots(config: ServiceConfig, descriptor: TaskFunctionDescriptor, summary: ReconcileSummary): Promise<void> {
-  const result = await aws.ddb().send(
-    new GetCommand({
-      TableName: config.table,
-      Key: { [TABLE.partitionKey]: descriptor.name, [TABLE.sortKey]: TABLE.slotsSortKey },
-      ConsistentRead: true,
-    }),
-  );
-  const holders = result.Item?.[TABLE.slotHolders] as Iterable<string> | undefined;
-  if (!holders) return;
-  for (const holder of [...holders].slice(0, RECONCILE_MAX_HOLDERS)) {
+  const store = new TaskStore(config.table);
+  const holders = await store.slotHolders(descriptor.name);
+  for (const holder of holders.slice(0, RECONCILE_MAX_HOLDERS)) {
     try {
       const end = await describeEnd(holder);
-      if (end && (await releaseSlot(config, descriptor.name, holder))) {
+      if (end && (await store.releaseSlot(descriptor.name, holder))) {
         summary.slotsReleased++;
-        log('info', 'reconcile: released the slot of an ended execution', {
+        logger.info('reconcile: released the slot of an ended execution', {
           functionName: descriptor.name,
           executionArn: holder,
           executionStatus: end.status,
@@ -130,21 +144,39 @@ async function pruneSlots(config: ServiceConfig, descriptor: TaskFunctionDescrip
       }
     } catch (error) {
       summary.errors++;
-      log('error', 'reconcile: slot holder check failed', { functionName: descriptor.name, executionArn: holder, error });
+      logger.error('reconcile: slot holder check failed', { functionName: descriptor.name, executionArn: holder, error });
     }
   }
 }
 
 export async function reconcile(config: ServiceConfig, now: number = Date.now()): Promise<ReconcileSummary> {
-  const summary: ReconcileSummary = { checked: 0, running: 0, finalized: 0, restarted: 0, slotsReleased: 0, errors: 0 };
+  const summary: ReconcileSummary = { checked: 0, running: 0, finalized: 0, redelivered: 0, restarted: 0, slotsReleased: 0, errors: 0 };
   const cutoff = isoTime(now - RECONCILE_MIN_AGE_MS);
+  // Pending and unclaimed (written before claims existed) or claimed longer ago than any
+  // claimant lives; the newest first, since an abandoned delivery is a recent failure.
+  const abandoned = deliveryUnclaimed<unknown>(isoTime(now - DELIVERY_CLAIM_STALE_MS), (text) => text);
   for (const descriptor of await config.registry.list()) {
     for (const status of ACTIVE_STATUSES) {
       try {
-        await reconcileStatus(config, descriptor, status, cutoff, summary);
+        await reconcileStatus(config, descriptor, status, { before: cutoff }, (item) => reconcileTask(config, descriptor, item, summary), summary);
       } catch (error) {
         summary.errors++;
-        log('error', 'reconcile: query failed', { functionName: descriptor.name, status, error });
+        logger.error('reconcile: query failed', { functionName: descriptor.name, status, error });
+      }
+    }
+    for (const status of SWEPT_TERMINAL_STATUSES) {
+      try {
+        await reconcileStatus(
+          config,
+          descriptor,
+          status,
+          { before: cutoff, filter: abandoned, newestFirst: true },
+          (item) => redeliver(config, item, summary),
+          summary,
+        );
+      } catch (error) {
+        summary.errors++;
+        logger.error('reconcile: pending-delivery query failed', { functionName: descriptor.name, status, error });
       }
     }
     if (descriptor.maxConcurrency !== undefined) {
@@ -152,7 +184,7 @@ export async function reconcile(config: ServiceConfig, now: number = Date.now())
         await pruneSlots(config, descriptor, summary);
       } catch (error) {
         summary.errors++;
-        log('error', 'reconcile: reading slots failed', { functionName: descriptor.name, error });
+        logger.error('reconcile: reading slots failed', { functionName: descriptor.name, error });
       }
     }
   }

@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ConcurrentModificationError,
   encodePayload,
@@ -16,6 +15,7 @@ import {
   InvalidArgumentError,
   InvalidTaskStateError,
   isoTime,
+  isTerminal,
   type ListRequest,
   type ListResult,
   type LogEvent,
@@ -23,13 +23,10 @@ import {
   type LogsResult,
   listKey,
   OPERATIONS,
-  RETRYABLE_STATUSES,
   recordFromItem,
-  STOPPABLE_STATUSES,
   ServiceError,
   type SubmitRequest,
   statusKey,
-  TABLE,
   TaskAlreadyExistsError,
   type TaskApiRequest,
   type TaskFunctionDescriptor,
@@ -39,14 +36,16 @@ import {
   type TaskRecord,
   type TaskStatus,
   TaskStatus as Status,
+  TRANSITIONS,
   validateTaskId,
 } from '../model';
-import { buildUpdate, isConditionalCheckFailed, itemOfConditionFailure, namesOf, statusIn, storedEvent, type UpdateSpec } from './dynamo';
 import { aws, type ServiceConfig } from './env';
 import { describeEnd, startExecution } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
 import { encodeNextToken, indexKeyOf, planList } from './list-plan';
-import { log } from './log';
+import { appendTaskKeys, logger } from './logger';
+import { type StoredTask, storedEvent, type TaskRef, TaskStore, type TransitionOptions } from './task-store';
+import { DELIVERY_CLAIM } from './task-writes';
 
 /** Query pages read at most per `list` call when filters leave pages sparse. */
 export const LIST_MAX_PAGES = 10;
@@ -56,10 +55,6 @@ export const LIST_FILTERED_PAGE_SIZE = 100;
 export const LOGS_LIMIT = { min: 1, max: 10_000, default: 100 } as const;
 /** FilterLogEvents window after a Lambda task's end: the platform's REPORT line comes a little later. */
 export const LOGS_END_SLACK_MS = 60_000;
-
-function key(functionName: string, taskId: string): Record<string, string> {
-  return { [TABLE.partitionKey]: functionName, [TABLE.sortKey]: taskId };
-}
 
 function taskNotFound(functionName: string, taskId: string): TaskNotFoundError {
   return new TaskNotFoundError(`task '${taskId}' of function '${functionName}' not found`, {
@@ -78,21 +73,10 @@ function expiresAtFor(config: ServiceConfig, descriptor: TaskFunctionDescriptor,
   return Math.floor(nowMs / 1000) + descriptor.maxEventAgeSeconds + config.retentionSeconds;
 }
 
-async function readItem(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskItem> {
-  const result = await aws.ddb().send(
-    new GetCommand({ TableName: config.table, Key: key(functionName, taskId), ConsistentRead: true }),
-  );
-  if (!result.Item) throw taskNotFound(functionName, taskId);
-  return result.Item as TaskItem;
-}
-
-/** Condition: the item still carries this request's id (nobody has moved it since). */
-function sameRequest(requestId: string) {
-  return {
-    ConditionExpression: '#requestId = :requestId',
-    ExpressionAttributeNames: { '#requestId': 'requestId' },
-    ExpressionAttributeValues: { ':requestId': requestId },
-  };
+async function readItem(store: TaskStore, functionName: string, taskId: string): Promise<StoredTask> {
+  const item = await store.read({ functionName, taskId });
+  if (!item) throw taskNotFound(functionName, taskId);
+  return item;
 }
 
 /**
@@ -102,17 +86,17 @@ function sameRequest(requestId: string) {
 async function startOrUndo(
   descriptor: TaskFunctionDescriptor,
   item: TaskItem,
-  how: { undo: () => Promise<unknown>; undoing: string; failure: string; outcome: string },
+  how: { undo: () => Promise<boolean>; undoing: string; failure: string; outcome: string },
 ): Promise<void> {
   const where = { functionName: descriptor.name, taskId: item.taskId };
   try {
     await startExecution(descriptor, item);
   } catch (error) {
-    log('error', `StartExecution failed; ${how.undoing}`, { ...where, error });
+    logger.error(`StartExecution failed; ${how.undoing}`, { ...where, error });
     try {
-      await how.undo();
+      if (!(await how.undo())) logger.warn(`${how.undoing} skipped: the task has changed since`, where);
     } catch (undoError) {
-      log('error', `could not finish ${how.undoing} after StartExecution failed`, { ...where, error: undoError });
+      logger.error(`could not finish ${how.undoing} after StartExecution failed`, { ...where, error: undoError });
     }
     throw new ServiceError(
       `${how.failure} (${(error as Error).name}: ${(error as Error).message}); ${how.outcome}`,
@@ -126,6 +110,7 @@ export async function submit(config: ServiceConfig, request: SubmitRequest, now:
   const taskId = request.taskId === undefined ? generateTaskId() : validateTaskId(request.taskId);
   const payload = request.payload === undefined ? {} : request.payload;
   const taskPayload = encodePayload(payload);
+  appendTaskKeys({ functionName: descriptor.name, taskId });
   const requestId = randomUUID();
   const startedAt = isoTime(now);
   const item: TaskItem = {
@@ -143,68 +128,48 @@ export async function submit(config: ServiceConfig, request: SubmitRequest, now:
     executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)),
     expiresAt: expiresAtFor(config, descriptor, now),
   };
-  try {
-    await aws.ddb().send(
-      new PutCommand({
-        TableName: config.table,
-        Item: item,
-        ConditionExpression: `attribute_not_exists(#${TABLE.sortKey}) OR #${TABLE.ttlAttribute} < :nowSeconds`,
-        ExpressionAttributeNames: namesOf(`#${TABLE.sortKey} #${TABLE.ttlAttribute}`),
-        ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1000) },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-    const existing =
-      itemOfConditionFailure(error) ??
-      ((
-        await aws.ddb().send(
-          new GetCommand({ TableName: config.table, Key: key(descriptor.name, taskId), ConsistentRead: true }),
-        )
-      ).Item as TaskItem | undefined);
+  const store = new TaskStore(config.table);
+  const created = await store.create(item, now);
+  if (!created.ok) {
+    const existing = created.current;
     if (!existing) {
-      throw new ServiceError(`task '${taskId}' of function '${descriptor.name}' was being written concurrently; submit it again`, {
-        cause: error,
-      });
+      throw new ServiceError(`task '${taskId}' of function '${descriptor.name}' was being written concurrently; submit it again`);
     }
-    const existingTask = recordFromItem(existing, now);
-    log('info', 'submit rejected: duplicate task id', { functionName: descriptor.name, taskId, status: existing.status });
+    logger.info('submit rejected: duplicate task id', { status: existing.status });
     throw new TaskAlreadyExistsError(
       `task '${taskId}' of function '${descriptor.name}' already exists (status ${existing.status}, requestId ${existing.requestId}); a task id stays reserved while its record is kept`,
-      existingTask,
-      { cause: error },
+      recordFromItem(existing, now),
     );
   }
   await startOrUndo(descriptor, item, {
-    undo: () =>
-      aws.ddb().send(new DeleteCommand({ TableName: config.table, Key: key(descriptor.name, taskId), ...sameRequest(requestId) })),
+    undo: () => store.deleteIfRequest(item, requestId),
     undoing: 'removing the task',
     failure: `could not start task '${taskId}' of function '${descriptor.name}'`,
     outcome: 'the task was not accepted, submit it again',
   });
-  log('info', 'task submitted', { functionName: descriptor.name, taskId, requestId });
+  logger.info('task submitted', { requestId });
   return recordFromItem(item, now);
 }
 
 export async function get(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
   const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
-  return recordFromItem(await readItem(config, descriptor.name, taskId));
+  return recordFromItem(await readItem(new TaskStore(config.table), descriptor.name, taskId));
 }
 
 export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
   const descriptor = await config.registry.get(request.functionName);
   const plan = planList({ ...request, functionName: descriptor.name });
+  const store = new TaskStore(config.table);
   const tasks: TaskItem[] = [];
   let startKey: Record<string, unknown> | undefined = plan.exclusiveStartKey;
   let nextToken: string | undefined;
   for (let page = 0; ; page++) {
     const wanted = plan.limit - tasks.length;
-    let result: Awaited<ReturnType<typeof queryPage>>;
+    let result: Awaited<ReturnType<TaskStore['queryList']>>;
     try {
       // Unfiltered: read one more than needed to know whether a next page exists.
-      result = await queryPage(config, plan, startKey, plan.filtered ? LIST_FILTERED_PAGE_SIZE : wanted + 1);
+      result = await store.queryList(plan, startKey, plan.filtered ? LIST_FILTERED_PAGE_SIZE : wanted + 1);
     } catch (error) {
       if (startKey && (error as { name?: string }).name === 'ValidationException') {
         throw new InvalidArgumentError('nextToken is not valid for this list request (DynamoDB rejected the start key)', {
@@ -213,20 +178,20 @@ export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op
       }
       throw error;
     }
-    const items = (result.Items ?? []) as TaskItem[];
+    const items = result.items;
     const taken = items.slice(0, wanted);
     tasks.push(...taken);
     if (tasks.length >= plan.limit) {
-      if (items.length > taken.length || result.LastEvaluatedKey) {
+      if (items.length > taken.length || result.lastKey) {
         nextToken = encodeNextToken(indexKeyOf(tasks[tasks.length - 1], plan));
       }
       break;
     }
-    if (!result.LastEvaluatedKey) break;
-    startKey = result.LastEvaluatedKey;
+    if (!result.lastKey) break;
+    startKey = result.lastKey;
     if (page + 1 >= LIST_MAX_PAGES) {
       // Sparse matches: hand back where the reading stopped, so the caller continues from there.
-      nextToken = encodeNextToken(indexKeyOf(result.LastEvaluatedKey as TaskItem, plan));
+      nextToken = encodeNextToken(indexKeyOf(result.lastKey as unknown as TaskItem, plan));
       break;
     }
   }
@@ -234,113 +199,53 @@ export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op
   return { tasks: tasks.map((item) => recordFromItem(item, now)), ...(nextToken ? { nextToken } : {}) };
 }
 
-function queryPage(
-  config: ServiceConfig,
-  plan: ReturnType<typeof planList>,
-  startKey: Record<string, unknown> | undefined,
-  limit: number,
-) {
-  return aws.ddb().send(
-    new QueryCommand({
-      TableName: config.table,
-      IndexName: plan.indexName,
-      KeyConditionExpression: plan.keyConditionExpression,
-      ...(plan.filterExpression ? { FilterExpression: plan.filterExpression } : {}),
-      ExpressionAttributeNames: plan.expressionAttributeNames,
-      ExpressionAttributeValues: plan.expressionAttributeValues,
-      ScanIndexForward: plan.scanIndexForward,
-      Limit: limit,
-      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-    }),
-  );
-}
-
 function invalidState(taskId: string, status: TaskStatus, allowed: readonly TaskStatus[], action: string): InvalidTaskStateError {
-  return new InvalidTaskStateError(
-    `task '${taskId}' is ${status}; only ${listStatuses(allowed)} tasks can be ${action}`,
-    { details: { taskId, status, allowed } },
-  );
+  // A terminal task is over: say so, so that a stop arriving after the task's end reads as such.
+  const state = action === 'stopped' && isTerminal(status) ? `has ended (${status})` : `is ${status}`;
+  return new InvalidTaskStateError(`task '${taskId}' ${state}; only ${listStatuses(allowed)} tasks can be ${action}`, {
+    details: { taskId, status, allowed },
+  });
 }
 
 /**
- * Why a conditional status write was refused: the task is missing, or in a status the operation
- * does not accept. The old item comes with the failure (ALL_OLD) or, from a DynamoDB that does
- * not return it (dynalite), from a consistent read.
- */
-async function refusal(
-  config: ServiceConfig,
-  functionName: string,
-  taskId: string,
-  error: unknown,
-  allowed: readonly TaskStatus[],
-  action: string,
-): Promise<Error> {
-  const existing =
-    itemOfConditionFailure(error) ??
-    ((
-      await aws.ddb().send(
-        new GetCommand({ TableName: config.table, Key: key(functionName, taskId), ConsistentRead: true }),
-      )
-    ).Item as TaskItem | undefined);
-  if (!existing) return taskNotFound(functionName, taskId);
-  if (allowed.includes(existing.status)) {
-    return new ConcurrentModificationError(
-      `task '${taskId}' changed while it was being ${action} (now ${existing.status}); read it and try again`,
-      { cause: error, details: { taskId, status: existing.status } },
-    );
-  }
-  return invalidState(taskId, existing.status, allowed, action);
-}
-
-/**
- * A conditional status write from the statuses an operation accepts (stop, retry). A refused
- * write becomes the error `refusal` explains; the item comes back as `returnValues` asks.
+ * A conditional status write on the user's behalf (stop, retry), from the statuses TRANSITIONS
+ * allows. A refusal becomes TaskNotFound, InvalidTaskState (naming the status), or, when the
+ * task is in an allowed status again by the time we look, ConcurrentModification.
  */
 async function moveTask(
-  config: ServiceConfig,
-  functionName: string,
-  taskId: string,
-  how: {
-    allowed: readonly TaskStatus[];
-    action: string;
-    returnValues: 'ALL_NEW' | 'ALL_OLD';
-    update: Omit<UpdateSpec, 'condition' | 'conditionValues'>;
-  },
-): Promise<TaskItem> {
-  const from = statusIn(how.allowed);
-  try {
-    const result = await aws.ddb().send(
-      new UpdateCommand({
-        TableName: config.table,
-        Key: key(functionName, taskId),
-        ...buildUpdate({ ...how.update, condition: from.expression, conditionValues: from.values }),
-        ReturnValues: how.returnValues,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
+  store: TaskStore,
+  ref: TaskRef,
+  to: TaskStatus,
+  action: string,
+  options: TransitionOptions,
+): Promise<StoredTask> {
+  const written = await store.transition(ref, to, options);
+  if (written.ok) return written.item;
+  const existing = written.current;
+  const allowed = TRANSITIONS[to];
+  if (!existing) throw taskNotFound(ref.functionName, ref.taskId);
+  if (allowed.includes(existing.status)) {
+    throw new ConcurrentModificationError(
+      `task '${ref.taskId}' changed while it was being ${action} (now ${existing.status}); read it and try again`,
+      { details: { taskId: ref.taskId, status: existing.status } },
     );
-    return result.Attributes as TaskItem;
-  } catch (error) {
-    if (!isConditionalCheckFailed(error)) throw error;
-    throw await refusal(config, functionName, taskId, error, how.allowed, how.action);
   }
+  throw invalidState(ref.taskId, existing.status, allowed, action);
 }
 
 export async function stop(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
   const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
-  const at = isoTime();
-  const stopping = await moveTask(config, descriptor.name, taskId, {
-    allowed: STOPPABLE_STATUSES,
-    action: 'stopped',
-    returnValues: 'ALL_NEW',
-    update: {
-      set: { status: Status.Stopping, [TABLE.statusKey]: statusKey(descriptor.name, Status.Stopping) },
-      event: storedEvent(Status.Stopping, at, 'stop requested'),
-    },
+  const store = new TaskStore(config.table);
+  const ref = { functionName: descriptor.name, taskId };
+  // From TRANSITIONS.Stopping (the active statuses): once the terminal status is written — the
+  // state machine's MarkSucceeded, the finalizer — the task has ended and the stop is refused.
+  const stopping = await moveTask(store, ref, Status.Stopping, 'stopped', {
+    event: storedEvent(Status.Stopping, isoTime(), 'stop requested'),
   });
-  log('info', 'task stopping', { functionName: descriptor.name, taskId, executionArn: stopping.executionArn });
+  logger.info('task stopping', { executionArn: stopping.executionArn });
   if (!stopping.executionArn) {
-    const result = await finalizeTask(config, { functionName: descriptor.name, taskId }, { executionArn: '', status: 'MISSING' });
+    const result = await finalizeTask(config, ref, { executionArn: '', status: 'MISSING' });
     return recordFromItem(result.item ?? stopping);
   }
   try {
@@ -355,32 +260,39 @@ export async function stop(config: ServiceConfig, functionName: string, taskId: 
     // The execution may have ended (or never started): then nobody else will finalize the task.
     const ended = await describeEnd(stopping.executionArn);
     if (!ended) {
-      log('error', 'StopExecution failed', { functionName: descriptor.name, taskId, error });
+      logger.error('StopExecution failed', { error });
       throw new ServiceError(
         `task '${taskId}' is Stopping but its execution could not be stopped (${(error as Error).name}: ${(error as Error).message}); stop it again`,
         { cause: error },
       );
     }
-    log('info', 'execution had already ended; finalizing the task now', {
-      functionName: descriptor.name,
-      taskId,
-      executionStatus: ended.status,
-    });
-    const result = await finalizeTask(config, { functionName: descriptor.name, taskId }, ended);
+    logger.info('execution had already ended; finalizing the task now', { executionStatus: ended.status });
+    const result = await finalizeTask(config, ref, ended);
     return recordFromItem(result.item ?? stopping);
   }
   return recordFromItem(stopping);
 }
 
+/** Attributes of the previous attempt that a retry removes: the record describes the new attempt. */
+const RETRY_REMOVES = [
+  'returnPayload',
+  'endedAt',
+  'destinationStatus',
+  DELIVERY_CLAIM,
+  'progress',
+  'runnerId',
+  'logStream',
+  'taskErrorMessage',
+] as const;
+
 export async function retry(config: ServiceConfig, functionName: string, taskId: string, now: number = Date.now()): Promise<TaskRecord> {
   const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
+  const store = new TaskStore(config.table);
   const requestId = randomUUID();
   const startedAt = isoTime(now);
   const event = storedEvent(Status.Enqueued, startedAt, 'retry requested');
   const changes = {
-    status: Status.Enqueued,
-    statusKey: statusKey(descriptor.name, Status.Enqueued),
     requestId,
     deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
     executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)),
@@ -389,23 +301,29 @@ export async function retry(config: ServiceConfig, functionName: string, taskId:
     alreadyRetriedTimes: 0,
     expiresAt: expiresAtFor(config, descriptor, now),
   };
-  const removed = ['returnPayload', 'endedAt', 'destinationStatus', 'progress', 'runnerId', 'logStream', 'taskErrorMessage'] as const;
-  const old = await moveTask(config, descriptor.name, taskId, {
-    allowed: RETRYABLE_STATUSES,
-    action: 'retried',
+  // From TRANSITIONS.Enqueued (Failed, Stopped, Expired); ALL_OLD: the undo puts it back as it was.
+  const old = await moveTask(store, { functionName: descriptor.name, taskId }, Status.Enqueued, 'retried', {
+    set: changes,
+    remove: RETRY_REMOVES,
+    event,
     returnValues: 'ALL_OLD',
-    update: { set: changes, event, remove: removed },
   });
-  const next: Record<string, unknown> = { ...old, ...changes, events: [...(old.events ?? []), event] };
-  for (const attribute of removed) delete next[attribute];
+  const next: Record<string, unknown> = {
+    ...old,
+    ...changes,
+    status: Status.Enqueued,
+    statusKey: statusKey(descriptor.name, Status.Enqueued),
+    events: [...(old.events ?? []), event],
+  };
+  for (const attribute of RETRY_REMOVES) delete next[attribute];
   const item = next as unknown as TaskItem;
   await startOrUndo(descriptor, item, {
-    undo: () => aws.ddb().send(new PutCommand({ TableName: config.table, Item: old, ...sameRequest(requestId) })),
+    undo: () => store.restoreIfRequest(old, requestId),
     undoing: 'restoring the task',
     failure: `could not start a new attempt of task '${taskId}' of function '${descriptor.name}'`,
     outcome: 'the task is unchanged, retry it again',
   });
-  log('info', 'task retried', { functionName: descriptor.name, taskId, requestId, from: old.status });
+  logger.info('task retried', { requestId, from: old.status });
   return recordFromItem(item, now);
 }
 
@@ -421,7 +339,7 @@ export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op
   if (nextToken !== undefined && (typeof nextToken !== 'string' || nextToken === '')) {
     throw new InvalidArgumentError('nextToken must be the non-empty nextToken of a previous logs call');
   }
-  const item = await readItem(config, descriptor.name, request.taskId);
+  const item = await readItem(new TaskStore(config.table), descriptor.name, request.taskId);
   const record = recordFromItem(item);
   const logGroupName = descriptor.logGroupName;
   if (!logGroupName) return { events: [], status: item.status };

@@ -59,15 +59,16 @@ describe('success-path cost per task', () => {
   test('the exact success paths', () => {
     const [lambdaPlain, lambdaDelivered, containerPlain, containerDelivered] = cases().map((c) => cost(c.definition));
     expect(lambdaPlain).toEqual({ states: ['MarkRunning', 'Run', 'MarkSucceeded'], transitions: 3, dynamoWrites: 2, lambdaInvocationsBesidesRun: 0 });
+    // MarkSucceeded before DeliverSuccess (the terminal status is the commit point): same count.
     expect(lambdaDelivered).toEqual({
-      states: ['MarkRunning', 'Run', 'DeliverSuccess', 'MarkSucceeded'],
+      states: ['MarkRunning', 'Run', 'MarkSucceeded', 'DeliverSuccess'],
       transitions: 4,
       dynamoWrites: 2,
       lambdaInvocationsBesidesRun: 0,
     });
     expect(containerPlain).toEqual({ states: ['Run', 'LoadResult', 'MarkSucceeded'], transitions: 3, dynamoWrites: 1, lambdaInvocationsBesidesRun: 0 });
     expect(containerDelivered).toEqual({
-      states: ['Run', 'LoadResult', 'DeliverSuccess', 'MarkSucceeded'],
+      states: ['Run', 'LoadResult', 'MarkSucceeded', 'DeliverSuccess'],
       transitions: 4,
       dynamoWrites: 1,
       lambdaInvocationsBesidesRun: 0,
@@ -78,5 +79,13 @@ describe('success-path cost per task', () => {
     const c = cost(definitionOf(lambdaTask({ maxConcurrency: 2 }).fn.stateMachine));
     expect(c.states).toEqual(['AcquireSlot', 'MarkDequeued', 'MarkRunning', 'Run', 'MarkSucceeded', 'ReleaseSlot']);
     expect(c.dynamoWrites).toBe(5);
+  });
+
+  test('maxConcurrency with onSuccess: the slot is released after the delivery', () => {
+    const c = cost(
+      definitionOf(lambdaTask((stack) => ({ maxConcurrency: 2, onSuccess: sqsDestination(stack, 'Done').destination })).fn.stateMachine),
+    );
+    expect(c.states).toEqual(['AcquireSlot', 'MarkDequeued', 'MarkRunning', 'Run', 'MarkSucceeded', 'DeliverSuccess', 'ReleaseSlot']);
+    expect(c.transitions).toBe(7);
   });
 });

@@ -1,13 +1,16 @@
 /**
  * The synthesized state machine definitions, state by state, against docs/design.md: names,
- * conditional writes (owner + allowed prior statuses from TRANSITIONS), Retry/Catch, result
- * selectors, destinations, the concurrency slot, and the success record vs buildDestinationRecord.
+ * conditional writes (owner + allowed prior statuses from TRANSITIONS, built by the same
+ * lambda/lib/task-writes.ts as the handlers' writes), Retry/Catch, result selectors, destinations,
+ * the concurrency slot, the success record vs buildDestinationRecord, and the ending order
+ * (MarkSucceeded, the commit point, before DeliverSuccess).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { retryDelays } from '../../lambda/model/config';
 import { buildDestinationRecord, DESTINATION_DETAIL_TYPE, DESTINATION_EVENT_SOURCE } from '../../lambda/model/destination';
+import { transitionUpdate } from '../../lambda/lib/task-writes';
 import { ExecutionError } from '../../lambda/model/execution';
 import { TRANSITIONS } from '../../lambda/model/statuses';
 import { EventBridgeDestination, LambdaDestination, SnsDestination } from '../../lib/destinations';
@@ -40,20 +43,19 @@ function expectStatusWrite(definition: AslDefinition, name: string, status: stri
   const p = params(state);
   expect(p.Key).toEqual({ functionName: { 'S.$': '$.task.functionName' }, taskId: { 'S.$': '$.task.taskId' } });
   expect(p.TableName).toMatch(/^\$\{Ref:ServiceTasks/);
-  expect(p.UpdateExpression).toMatch(
-    /^SET #status = :status, #statusKey = :statusKey, #events = list_append\(if_not_exists\(#events, :empty\), :ev\)/,
-  );
+  expect(p.UpdateExpression).toMatch(/^SET #status = :status, #statusKey = :statusKey, /);
+  expect(p.UpdateExpression).toMatch(/, #events = list_append\(if_not_exists\(#events, :noEvents\), :event\)$/);
   const inList = from.map((_, i) => `:from${i}`).join(', ');
   expect(p.ConditionExpression).toBe(
-    `#executionArn = :me AND #status IN (${inList})${deadline ? ' AND #deadline > :now' : ''}`,
+    `#executionArn = :owner AND #status IN (${inList})${deadline ? ' AND #deadline > :now' : ''}`,
   );
   expect([...priorStatuses(state)].sort()).toEqual([...from].sort());
   const v = values(state);
   expect(v[':status']).toEqual({ S: status });
-  expect(v[':me']).toEqual({ 'S.$': '$$.Execution.Id' });
+  expect(v[':owner']).toEqual({ 'S.$': '$$.Execution.Id' });
   expect(v[':statusKey']).toEqual({ 'S.$': `States.Format('{}#${status}', $.task.functionName)` });
-  expect(v[':empty']).toEqual({ L: [] });
-  expect(v[':ev']).toEqual({
+  expect(v[':noEvents']).toEqual({ L: [] });
+  expect(v[':event']).toEqual({
     L: [{ M: { status: { S: status }, at: { 'S.$': '$$.State.EnteredTime' }, detail: expect.any(Object) } }],
   });
   if (deadline) expect(v[':now']).toEqual({ 'S.$': '$$.State.EnteredTime' });
@@ -91,6 +93,37 @@ describe('Lambda kind', () => {
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CanRetry' },
     ]);
     expect(run.Next).toBe('MarkSucceeded');
+  });
+
+  test('status writes are exactly what task-writes builds for the handlers, from TRANSITIONS', () => {
+    const plainValue = (text: string): unknown => text;
+    for (const [name, status, deadline] of [
+      ['MarkRunning', 'Running', true],
+      ['MarkSucceeded', 'Succeeded', false],
+      ['MarkRetrying', 'Retrying', true],
+    ] as const) {
+      const p = params(plain.States[name]);
+      const shared = transitionUpdate<unknown>(
+        {
+          to: status,
+          owner: 'arn',
+          statusKey: 'k',
+          set: Object.fromEntries(
+            Object.keys(values(plain.States[name]))
+              .filter((k) => !/^:(status|statusKey|owner|from\d+|noEvents|event|now)$/.test(k))
+              .map((k) => [k.slice(1), 'v']),
+          ),
+          appendEvent: { empty: [], entries: [] },
+          ...(deadline ? { conditions: [{ expression: '#deadline > :now', values: { ':now': 'now' } }] } : {}),
+        },
+        plainValue,
+      );
+      expect({ update: p.UpdateExpression, condition: p.ConditionExpression, names: p.ExpressionAttributeNames }).toEqual({
+        update: shared.UpdateExpression,
+        condition: shared.ConditionExpression,
+        names: shared.ExpressionAttributeNames,
+      });
+    }
   });
 
   test('MarkSucceeded: Running → Succeeded with result, end time, runner id and destinationStatus None', () => {
@@ -161,16 +194,31 @@ describe('success destination', () => {
     return { definition: definitionOf(fn.stateMachine), stack, fn };
   }
 
-  test('DeliverSuccess between Run and MarkSucceeded; a failed delivery marks Succeeded undelivered', () => {
+  test('MarkSucceeded (the commit point) before DeliverSuccess; a failed delivery marks the task undelivered', () => {
     const { definition } = withDestination('sqs');
-    expect(definition.States.Run.Next).toBe('DeliverSuccess');
-    const deliver = definition.States.DeliverSuccess;
-    expect(deliver.Next).toBe('MarkSucceeded');
-    expect(deliver.ResultPath).toBeNull();
-    expect(deliver.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.deliveryError', Next: 'MarkSucceededUndelivered' }]);
+    expect(definition.States.Run.Next).toBe('MarkSucceeded');
+    expectStatusWrite(definition, 'MarkSucceeded', 'Succeeded', TRANSITIONS.Succeeded, false);
     expect(values(definition.States.MarkSucceeded)[':destinationStatus']).toEqual({ S: 'Succeeded' });
-    expectStatusWrite(definition, 'MarkSucceededUndelivered', 'Succeeded', TRANSITIONS.Succeeded, false);
-    expect(values(definition.States.MarkSucceededUndelivered)[':destinationStatus']).toEqual({ S: 'Failed' });
+    expect(definition.States.MarkSucceeded.Next).toBe('DeliverSuccess');
+    const deliver = definition.States.DeliverSuccess;
+    expect(deliver.End).toBe(true);
+    expect(deliver.ResultPath).toBeNull();
+    expect(deliver.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.deliveryError', Next: 'MarkUndelivered' }]);
+    const undelivered = definition.States.MarkUndelivered;
+    expect(undelivered.Resource).toMatch(/:states:::dynamodb:updateItem$/);
+    expect(params(undelivered)).toMatchObject({
+      Key: { functionName: { 'S.$': '$.task.functionName' }, taskId: { 'S.$': '$.task.taskId' } },
+      UpdateExpression: 'SET #destinationStatus = :destinationStatus',
+      ConditionExpression: '#executionArn = :owner AND #status = :terminal',
+      ExpressionAttributeValues: {
+        ':destinationStatus': { S: 'Failed' },
+        ':owner': { 'S.$': '$$.Execution.Id' },
+        ':terminal': { S: 'Succeeded' },
+      },
+    });
+    expect(undelivered.ResultPath).toBeNull();
+    expect(undelivered.End).toBe(true);
+    expect(definition.States.MarkSucceededUndelivered).toBeUndefined();
   });
 
   test('SQS: sqs:sendMessage of the record to the queue', () => {
@@ -367,12 +415,25 @@ describe('maxConcurrency', () => {
 
   test('ReleaseSlot after MarkSucceeded: DELETE the execution from holders', () => {
     expect(definition.States.MarkSucceeded.Next).toBe('ReleaseSlot');
+    expect(params(definition.States.ReleaseSlot).Key).toEqual({
+      functionName: { 'S.$': '$.task.functionName' },
+      taskId: { S: '#concurrency' },
+    });
     const release = definition.States.ReleaseSlot;
     expect(params(release)).toMatchObject({
       UpdateExpression: 'DELETE #holders :me',
       ExpressionAttributeValues: { ':me': { 'SS.$': 'States.Array($$.Execution.Id)' } },
     });
     expect(release.End).toBe(true);
+  });
+
+  test('with onSuccess, the slot is given back after the delivery, sent or not', () => {
+    const delivered = definitionOf(
+      lambdaTask((stack) => ({ maxConcurrency: 1, onSuccess: sqsDestination(stack, 'Done').destination })).fn.stateMachine,
+    );
+    expect(delivered.States.MarkSucceeded.Next).toBe('DeliverSuccess');
+    expect(delivered.States.DeliverSuccess.Next).toBe('ReleaseSlot');
+    expect(delivered.States.MarkUndelivered.Next).toBe('ReleaseSlot');
   });
 
   test('the slot poll interval is a prop', () => {

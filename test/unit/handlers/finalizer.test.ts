@@ -5,19 +5,21 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DELIVERY_CLAIM, DELIVERY_CLAIM_STALE_MS } from '../../../lambda/lib/task-writes';
 import { type ExecutionStatusChangeEvent, handler } from '../../../lambda/handlers/finalizer';
 import { errorOfExecution, terminalStatusFor } from '../../../lambda/lib/finalize';
 import {
   type DestinationRecord,
   type ExecutionInput,
   type TaskFunctionDescriptor,
+  MAX_ERROR_MESSAGE_CHARS,
   type TaskItem,
   TaskStatus,
 } from '../../../lambda/model';
+import { FakeTable, type FakeTableOptions } from './fake-table';
 import {
   arnFor,
   awsError,
-  conditionFailed,
   ETL,
   mocks,
   PLAIN,
@@ -31,8 +33,15 @@ import {
 } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
-const TERMINAL_WRITE = { ConditionExpression: '#status = :observed AND #executionArn = :arn' };
-const DESTINATION_WRITE = { ConditionExpression: '#destinationStatus = :pending AND #executionArn = :arn' };
+/** The terminal write: from the status just read, owned by the ended execution (task store `transition`). */
+const TERMINAL_WRITE = { ConditionExpression: '#executionArn = :owner AND #status IN (:from0)' };
+/** The delivery outcome: only by the holder of the claim (task store `recordDelivery`). */
+const DESTINATION_WRITE = {
+  ConditionExpression: `#executionArn = :owner AND #destinationStatus = :pending AND #${DELIVERY_CLAIM} = :claim`,
+};
+const CLAIM_WRITE = {
+  ConditionExpression: `#executionArn = :owner AND #destinationStatus = :pending AND (attribute_not_exists(#${DELIVERY_CLAIM}) OR #${DELIVERY_CLAIM} < :staleBefore)`,
+};
 const LAMBDA_CAUSE = JSON.stringify({ errorMessage: 'bad record at offset 7', errorType: 'ParseError', trace: ['at x'] });
 
 function statusEvent(
@@ -68,30 +77,16 @@ function statusEvent(
   };
 }
 
-/** Applies `#a = :a` assignments of an update to the item, as DynamoDB would (ALL_NEW). */
-function applied(item: TaskItem, input: UpdateCommandInput): TaskItem {
-  const next: Record<string, unknown> = { ...item };
-  const values = input.ExpressionAttributeValues ?? {};
-  for (const [, attribute, value] of (input.UpdateExpression ?? '').matchAll(/#(\w+) = :(\w+)/g)) {
-    next[attribute] = values[`:${value}`];
-  }
-  if (values[':event']) next.events = [...item.events, ...(values[':event'] as TaskItem['events'])];
-  return next as unknown as TaskItem;
+/** The table holds `item` (and a slots item per function); writes are evaluated as DynamoDB would. */
+function table(item: TaskItem, options?: FakeTableOptions): FakeTable {
+  const fake = new FakeTable(options);
+  fake.put(item);
+  return fake;
 }
 
-/** The table holds `item`; conditional writes succeed and return the new item. */
-function table(item: TaskItem): void {
-  let current = item;
-  mocks.ddb.on(GetCommand).callsFake(() => ({ Item: current }));
-  mocks.ddb.on(UpdateCommand, TERMINAL_WRITE).callsFake((input: UpdateCommandInput) => {
-    current = applied(current, input);
-    return { Attributes: current };
-  });
-  mocks.ddb.on(UpdateCommand, DESTINATION_WRITE).callsFake((input: UpdateCommandInput) => {
-    current = applied(current, input);
-    return { Attributes: current };
-  });
-  mocks.ddb.on(UpdateCommand, { Key: { taskId: '#concurrency' } }).resolves({});
+/** The concurrency item of a function with these holders. */
+function slots(descriptor: TaskFunctionDescriptor, ...holders: string[]) {
+  return { functionName: descriptor.name, taskId: '#concurrency', holders: new Set(holders) };
 }
 
 function terminalWrite(): UpdateCommandInput {
@@ -144,8 +139,9 @@ describe('finalizer table', () => {
       ':destinationStatus': 'Pending',
       ':taskErrorMessage': 'bad record at offset 7',
       ':expiresAt': NOW / 1000 + 7 * 24 * 3600,
-      ':observed': 'Running',
-      ':arn': item.executionArn,
+      ':from0': 'Running',
+      ':owner': item.executionArn,
+      [`:${DELIVERY_CLAIM}`]: expect.stringMatching(/^2026-11-25T12:30:00\.000Z#[0-9a-f-]{36}$/),
       ':event': [{ status: 'Failed', at: '2026-11-25T12:30:00.000Z', detail: 'execution FAILED: TaskRetriesExhausted' }],
     });
     expect(mocks.sqs).toHaveReceivedCommandWith(SendMessageCommand, { QueueUrl: ETL.onFailure?.url });
@@ -165,9 +161,15 @@ describe('finalizer table', () => {
     });
     expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, {
       ...DESTINATION_WRITE,
-      ExpressionAttributeValues: { ':destinationStatus': 'Succeeded', ':pending': 'Pending', ':arn': item.executionArn },
+      ExpressionAttributeValues: {
+        ':destinationStatus': 'Succeeded',
+        ':pending': 'Pending',
+        ':owner': item.executionArn,
+        ':claim': write.ExpressionAttributeValues?.[`:${DELIVERY_CLAIM}`],
+      },
     });
     expect(result).toMatchObject({ item: { status: 'Failed', destinationStatus: 'Succeeded' } });
+    expect(result).not.toHaveProperty(['item', DELIVERY_CLAIM]);
   });
 
   test('Stopping, any end: Stopped, failure record Stopped', async () => {
@@ -176,7 +178,7 @@ describe('finalizer table', () => {
 
     await handler(statusEvent(item, 'FAILED', { error: 'TaskNotRunnable', cause: 'condition failed' }));
 
-    expect(terminalWrite().ExpressionAttributeValues).toMatchObject({ ':status': 'Stopped', ':observed': 'Stopping' });
+    expect(terminalWrite().ExpressionAttributeValues).toMatchObject({ ':status': 'Stopped', ':from0': 'Stopping' });
     expect(terminalWrite().ExpressionAttributeValues?.[':taskErrorMessage']).toBeUndefined();
     expect(sqsRecord().requestContext.condition).toBe('Stopped');
   });
@@ -200,7 +202,7 @@ describe('finalizer table', () => {
 
     await handler(statusEvent(item, 'FAILED', { error: 'TaskExpired', cause: '' }));
 
-    expect(terminalWrite().ExpressionAttributeValues).toMatchObject({ ':status': 'Expired', ':observed': 'Enqueued' });
+    expect(terminalWrite().ExpressionAttributeValues).toMatchObject({ ':status': 'Expired', ':from0': 'Enqueued' });
     expect(sqsRecord()).toMatchObject({
       requestContext: { condition: 'EventAgeExceeded' },
       responsePayload: {
@@ -281,19 +283,44 @@ describe('finalizer table', () => {
     expect(mocks.sqs).not.toHaveReceivedCommand(SendMessageCommand);
   });
 
-  test('a terminal task with delivery Pending: the record is delivered again, the status is not rewritten', async () => {
+  test('a terminal task with an unclaimed Pending delivery: claimed, delivered, the status is not rewritten', async () => {
     const item = taskItem({ status: 'Stopped', destinationStatus: 'Pending', endedAt: '2026-11-25T12:20:00.000Z' });
-    table(item);
+    const fake = table(item);
 
     const result = await handler(statusEvent(item, 'ABORTED'));
 
     expect(result).toMatchObject({ action: 'redelivered', item: { destinationStatus: 'Succeeded' } });
     expect(mocks.ddb.commandCalls(UpdateCommand, TERMINAL_WRITE)).toHaveLength(0);
+    expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, CLAIM_WRITE);
     expect(sqsRecord()).toMatchObject({
       timestamp: '2026-11-25T12:20:00.000Z',
       requestContext: { condition: 'Stopped' },
       responsePayload: { errorType: 'TaskStopped', errorMessage: 'the task was stopped' },
     });
+    expect(fake.get('etl', 'job_1')).toMatchObject({ status: 'Stopped', destinationStatus: 'Succeeded' });
+  });
+
+  test('a terminal task whose delivery another finalizer holds: nothing is sent', async () => {
+    const claim = `${new Date(NOW - 1000).toISOString()}#other`;
+    const item = { ...taskItem({ status: 'Stopped', destinationStatus: 'Pending' }), [DELIVERY_CLAIM]: claim };
+    const fake = table(item);
+
+    const result = await handler(statusEvent(item, 'ABORTED'));
+
+    expect(result).toMatchObject({ action: 'unchanged' });
+    expect(mocks.sqs).not.toHaveReceivedCommand(SendMessageCommand);
+    expect(fake.get('etl', 'job_1')).toMatchObject({ destinationStatus: 'Pending', [DELIVERY_CLAIM]: claim });
+  });
+
+  test('a terminal task whose claim is older than the stale window: taken over and delivered', async () => {
+    const claim = `${new Date(NOW - DELIVERY_CLAIM_STALE_MS - 1).toISOString()}#dead`;
+    const item = { ...taskItem({ status: 'Failed', destinationStatus: 'Pending' }), [DELIVERY_CLAIM]: claim };
+    table(item);
+
+    const result = await handler(statusEvent(item, 'FAILED', { error: 'TaskRetriesExhausted', cause: LAMBDA_CAUSE }));
+
+    expect(result).toMatchObject({ action: 'redelivered', item: { destinationStatus: 'Succeeded' } });
+    expect(mocks.sqs).toHaveReceivedCommandTimes(SendMessageCommand, 1);
   });
 
   test('the same event twice: the second changes nothing and sends nothing', async () => {
@@ -325,8 +352,9 @@ describe('finalizer table', () => {
 
   test('a stale execution of a function with maxConcurrency still gives its slot back', async () => {
     const item = taskItem({ status: 'Running', requestId: 'new-request' }, TRANSCODE);
-    table(item);
+    const fake = table(item);
     const oldArn = arnFor(TRANSCODE);
+    fake.put(slots(TRANSCODE, oldArn, item.executionArn ?? ''));
 
     const result = await handler(statusEvent(taskItem({ status: 'Running' }, TRANSCODE), 'ABORTED'));
 
@@ -334,15 +362,16 @@ describe('finalizer table', () => {
     expect(mocks.ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
     expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { functionName: 'transcode', taskId: '#concurrency' },
-      UpdateExpression: 'DELETE #holders :arns',
-      ConditionExpression: 'contains(#holders, :arn)',
-      ExpressionAttributeValues: { ':arns': new Set([oldArn]), ':arn': oldArn },
+      UpdateExpression: 'DELETE #holders :me',
+      ConditionExpression: 'contains(#holders, :meS)',
+      ExpressionAttributeValues: { ':me': new Set([oldArn]), ':meS': oldArn },
     });
+    expect(fake.get('transcode', '#concurrency')?.holders).toEqual(new Set([item.executionArn]));
   });
 
   test('releases the concurrency slot of a finalized task', async () => {
     const item = taskItem({ status: 'Dequeued' }, TRANSCODE);
-    table(item);
+    table(item).put(slots(TRANSCODE, item.executionArn ?? ''));
     mocks.sns.on(PublishCommand).resolves({});
 
     const result = await handler(statusEvent(item, 'ABORTED'));
@@ -350,14 +379,13 @@ describe('finalizer table', () => {
     expect(result).toMatchObject({ action: 'finalized', slotReleased: true, item: { status: 'Stopped' } });
     expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { functionName: 'transcode', taskId: '#concurrency' },
-      ExpressionAttributeValues: { ':arns': new Set([item.executionArn]), ':arn': item.executionArn },
+      ExpressionAttributeValues: { ':me': new Set([item.executionArn]), ':meS': item.executionArn },
     });
   });
 
   test('a slot already released is not an error', async () => {
     const item = taskItem({ status: 'Failed', destinationStatus: 'Succeeded' }, TRANSCODE);
-    table(item);
-    mocks.ddb.on(UpdateCommand, { Key: { taskId: '#concurrency' } }).rejects(conditionFailed());
+    table(item).put(slots(TRANSCODE, arnFor(TRANSCODE, 'someone-else')));
 
     const result = await handler(statusEvent(item, 'FAILED'));
 
@@ -446,21 +474,32 @@ describe('finalizer table', () => {
     expect(terminalWrite().ExpressionAttributeValues).toMatchObject({ ':status': 'Failed', ':taskErrorMessage': 'bad record at offset 7' });
   });
 
-  test('a stop landing between the read and the write: the task is read again and ends Stopped', async () => {
+  test('a stop landing between the read and the write: the write is refused, the task ends Stopped', async () => {
     const running = taskItem({ status: 'Running' });
-    const stopping = taskItem({ status: 'Stopping' });
-    mocks.ddb.on(GetCommand).resolvesOnce({ Item: running }).resolves({ Item: stopping });
-    mocks.ddb
-      .on(UpdateCommand, TERMINAL_WRITE)
-      .rejectsOnce(conditionFailed())
-      .callsFake((input: UpdateCommandInput) => ({ Attributes: applied(stopping, input) }));
-    mocks.ddb.on(UpdateCommand, DESTINATION_WRITE).resolves({});
+    const fake = table(running);
+    fake.beforeNext('update', () => fake.put(taskItem({ status: 'Stopping' })));
+
+    const result = await handler(statusEvent(running, 'FAILED', { error: 'TaskNotRunnable' }));
+
+    expect(result).toMatchObject({ action: 'finalized', item: { status: 'Stopped' } });
+    // The refusal carried the item (ALL_OLD): no second read.
+    expect(mocks.ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+    expect(mocks.ddb.commandCalls(UpdateCommand, TERMINAL_WRITE).map((c) => c.args[0].input.ExpressionAttributeValues?.[':from0'])).toEqual([
+      'Running',
+      'Stopping',
+    ]);
+    expect(sqsRecord().requestContext.condition).toBe('Stopped');
+  });
+
+  test('the same race on a DynamoDB that returns no item with the refusal (dynalite): read back', async () => {
+    const running = taskItem({ status: 'Running' });
+    const fake = table(running, { noItemOnConditionFailure: true });
+    fake.beforeNext('update', () => fake.put(taskItem({ status: 'Stopping' })));
 
     const result = await handler(statusEvent(running, 'FAILED', { error: 'TaskNotRunnable' }));
 
     expect(result).toMatchObject({ action: 'finalized', item: { status: 'Stopped' } });
     expect(mocks.ddb).toHaveReceivedCommandTimes(GetCommand, 2);
-    expect(sqsRecord().requestContext.condition).toBe('Stopped');
   });
 
   test('a task that no longer exists is skipped', async () => {
@@ -520,7 +559,8 @@ describe('finalize rules', () => {
 
   test('caps a very long cause', () => {
     const { errorMessage } = errorOfExecution({ executionArn: 'a', status: 'FAILED', cause: 'x'.repeat(10_000) }, TaskStatus.Failed);
-    expect(errorMessage).toHaveLength(4097);
+    expect(errorMessage).toHaveLength(MAX_ERROR_MESSAGE_CHARS);
+    expect(errorMessage.endsWith('…')).toBe(true);
   });
 
   test('the registry fixture has three functions', () => {

@@ -152,13 +152,44 @@ export function resetMocks(): void {
   for (const mock of Object.values(mocks)) mock.reset();
 }
 
-/** Silences the handlers' structured log lines and returns the spies. */
-export function quietLogs(): { log: jest.SpyInstance; error: jest.SpyInstance } {
+/** The log lines the handlers wrote while captured, parsed. */
+export interface LogCapture {
+  lines(): Array<Record<string, unknown>>;
+}
+
+/**
+ * Silences the handlers' log lines and captures them. The Powertools Logger writes JSON lines to
+ * process.stdout / process.stderr through a Console of its own (not the global console), so the
+ * streams' `write` is what is intercepted; anything that is not a JSON line passes through.
+ */
+export function quietLogs(): LogCapture {
+  const captured: string[] = [];
+  for (const stream of [process.stdout, process.stderr]) {
+    const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    jest.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      if (!text.startsWith('{')) return original(chunk, ...rest);
+      captured.push(text);
+      return true;
+    }) as typeof stream.write);
+  }
   return {
-    log: jest.spyOn(console, 'log').mockImplementation(() => undefined),
-    error: jest.spyOn(console, 'error').mockImplementation(() => undefined),
+    lines: () =>
+      captured
+        .flatMap((text) => text.split('\n'))
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }
+
+/** What Lambda passes as the handler's context (the fields the Logger reads). */
+export const LAMBDA_CONTEXT = {
+  awsRequestId: 'c0ffee00-0000-4000-8000-000000000001',
+  functionName: 'asynctask-TaskApi',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:us-east-1:${ACCOUNT}:function:asynctask-TaskApi`,
+  memoryLimitInMB: '512',
+} as const;
 
 /** The result of a TaskApi response that must have succeeded. */
 export function ok<T>(response: TaskApiResponse): T {

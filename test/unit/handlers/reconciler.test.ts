@@ -8,7 +8,9 @@ import type { TaskItem } from '../../../lambda/model';
 import { arnFor, awsError, ETL, mocks, quietLogs, resetMocks, setServiceEnv, TABLE_NAME, TRANSCODE, taskItem } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
-const TERMINAL_WRITE = { ConditionExpression: '#status = :observed AND #executionArn = :arn' };
+const TERMINAL_WRITE = { ConditionExpression: '#executionArn = :owner AND #status IN (:from0)' };
+const ACTIVE_KEYS = ['etl#Enqueued', 'etl#Dequeued', 'etl#Running', 'etl#Retrying', 'etl#Stopping'];
+const SWEPT_KEYS = ['etl#Failed', 'etl#Stopped', 'etl#Expired', 'etl#Invalid'];
 
 beforeEach(() => {
   resetMocks();
@@ -34,15 +36,39 @@ test('queries every active status of every function for tasks older than a minut
 
   const summary = await handler({});
 
-  expect(summary).toEqual({ checked: 0, running: 0, finalized: 0, restarted: 0, slotsReleased: 0, errors: 0 });
+  expect(summary).toEqual({ checked: 0, running: 0, finalized: 0, redelivered: 0, restarted: 0, slotsReleased: 0, errors: 0 });
   const keys = mocks.ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.ExpressionAttributeValues?.[':statusKey']);
-  expect(keys).toEqual(['etl#Enqueued', 'etl#Dequeued', 'etl#Running', 'etl#Retrying', 'etl#Stopping']);
+  expect(keys).toEqual([...ACTIVE_KEYS, ...SWEPT_KEYS]);
   expect(mocks.ddb).toHaveReceivedCommandWith(QueryCommand, {
     TableName: TABLE_NAME,
     IndexName: 'ByStatus',
-    KeyConditionExpression: '#statusKey = :statusKey AND #listKey < :cutoff',
-    ExpressionAttributeValues: { ':statusKey': 'etl#Running', ':cutoff': '2026-11-25T12:29:00.000Z' },
+    KeyConditionExpression: '#statusKey = :statusKey AND #listKey < :before',
+    ExpressionAttributeValues: { ':statusKey': 'etl#Running', ':before': '2026-11-25T12:29:00.000Z' },
   });
+  expect(mocks.ddb.commandCalls(QueryCommand, { ExpressionAttributeValues: { ':statusKey': 'etl#Running' } })[0].args[0].input.FilterExpression).toBeUndefined();
+});
+
+test('sweeps terminal tasks (not Succeeded) whose delivery is Pending and unclaimed or claimed over 10 minutes ago, newest first', async () => {
+  setServiceEnv([ETL]);
+
+  await handler({});
+
+  for (const key of SWEPT_KEYS) {
+    expect(mocks.ddb).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'ByStatus',
+      KeyConditionExpression: '#statusKey = :statusKey AND #listKey < :before',
+      FilterExpression:
+        '#destinationStatus = :pending AND (attribute_not_exists(#deliveryClaim) OR #deliveryClaim < :staleBefore)',
+      ExpressionAttributeValues: {
+        ':statusKey': key,
+        ':before': '2026-11-25T12:29:00.000Z',
+        ':pending': 'Pending',
+        ':staleBefore': '2026-11-25T12:20:00.000Z',
+      },
+      ScanIndexForward: false,
+    });
+  }
+  expect(mocks.ddb).not.toHaveReceivedCommandWith(QueryCommand, { ExpressionAttributeValues: expect.objectContaining({ ':statusKey': 'etl#Succeeded' }) });
 });
 
 test('finalizes a task whose execution ended without a final write, and leaves running ones alone', async () => {
@@ -109,7 +135,7 @@ test('a Stopping task whose execution does not exist ends Stopped', async () => 
   expect(mocks.sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, {
     ...TERMINAL_WRITE,
-    ExpressionAttributeValues: expect.objectContaining({ ':status': 'Stopped', ':observed': 'Stopping' }),
+    ExpressionAttributeValues: expect.objectContaining({ ':status': 'Stopped', ':from0': 'Stopping' }),
   });
 });
 
@@ -143,8 +169,8 @@ test('prunes slot holders whose executions ended and keeps running ones', async 
   expect(mocks.ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, {
     Key: { functionName: 'transcode', taskId: '#concurrency' },
-    UpdateExpression: 'DELETE #holders :arns',
-    ExpressionAttributeValues: { ':arns': new Set([endedArn]), ':arn': endedArn },
+    UpdateExpression: 'DELETE #holders :me',
+    ExpressionAttributeValues: { ':me': new Set([endedArn]), ':meS': endedArn },
   });
 });
 

@@ -11,6 +11,7 @@ import {
   type TaskItem,
   type TaskRecord,
 } from '../../../lambda/model';
+import { FakeTable } from './fake-table';
 import {
   arnFor,
   awsError,
@@ -49,6 +50,8 @@ describe('stop', () => {
     expect(update.UpdateExpression).toBe(
       'SET #status = :status, #statusKey = :statusKey, #events = list_append(if_not_exists(#events, :noEvents), :event)',
     );
+    // Any owner: the user stops whichever attempt runs. Prior statuses: TRANSITIONS.Stopping.
+    expect(update.ConditionExpression).not.toMatch(/executionArn/);
     expect(update.ExpressionAttributeValues).toEqual({
       ':from0': 'Enqueued',
       ':from1': 'Dequeued',
@@ -71,7 +74,7 @@ describe('stop', () => {
     const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'x' }));
 
     expect(error.name).toBe('InvalidTaskState');
-    expect(error.message).toBe("task 'x' is Succeeded; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
+    expect(error.message).toBe("task 'x' has ended (Succeeded); only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
     expect(mocks.sfn).not.toHaveReceivedCommand(StopExecutionCommand);
   });
 
@@ -81,7 +84,7 @@ describe('stop', () => {
 
     const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'x' }));
 
-    expect(error.message).toBe("task 'x' is Expired; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
+    expect(error.message).toBe("task 'x' has ended (Expired); only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
     expect(mocks.ddb).toHaveReceivedCommandWith(GetCommand, { Key: { functionName: 'etl', taskId: 'x' }, ConsistentRead: true });
   });
 
@@ -108,19 +111,17 @@ describe('stop', () => {
     expect(error.message).toBe("task 'ghost' of function 'etl' not found");
   });
 
-  test('finalizes the task itself when its execution had already ended', async () => {
-    const stopping = taskItem({ status: 'Stopping' });
-    const stopped = taskItem({ status: 'Stopped', destinationStatus: 'Pending', endedAt: '2026-11-25T12:30:00.000Z' });
-    mocks.ddb
-      .on(UpdateCommand, { Key: { functionName: 'etl', taskId: 'job_1' }, ConditionExpression: '#status IN (:from0, :from1, :from2, :from3)' })
-      .resolves({ Attributes: stopping });
-    mocks.ddb.on(GetCommand).resolves({ Item: stopping });
-    mocks.ddb
-      .on(UpdateCommand, { ConditionExpression: '#status = :observed AND #executionArn = :arn' })
-      .resolves({ Attributes: stopped });
-    mocks.ddb
-      .on(UpdateCommand, { ConditionExpression: '#destinationStatus = :pending AND #executionArn = :arn' })
-      .resolves({ Attributes: { ...stopped, destinationStatus: 'Succeeded' } });
+  test('fails if the task is being stopped already, naming the status (not ended)', async () => {
+    mocks.ddb.on(UpdateCommand).rejects(conditionFailed(taskItem({ taskId: 'x', status: 'Stopping' })));
+
+    const error = failed(await handler({ op: 'stop', functionName: 'etl', taskId: 'x' }));
+
+    expect(error.message).toBe("task 'x' is Stopping; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
+  });
+
+  test('finalizes the task itself when its execution had already ended: Stopped, one Stopped record', async () => {
+    const table = new FakeTable();
+    table.put(taskItem({ status: 'Running' }));
     mocks.sfn.on(StopExecutionCommand).rejects(awsError('ExecutionDoesNotExist', 'Execution Does Not Exist'));
     mocks.sfn.on(DescribeExecutionCommand).rejects(awsError('ExecutionDoesNotExist', 'Execution Does Not Exist'));
     mocks.sqs.on(SendMessageCommand).resolves({});
@@ -129,11 +130,13 @@ describe('stop', () => {
 
     expect(task).toMatchObject({ status: 'Stopped', destinationStatus: 'Succeeded' });
     expect(mocks.ddb).toHaveReceivedCommandWith(UpdateCommand, {
-      ConditionExpression: '#status = :observed AND #executionArn = :arn',
-      ExpressionAttributeValues: expect.objectContaining({ ':status': 'Stopped', ':observed': 'Stopping' }),
+      ConditionExpression: '#executionArn = :owner AND #status IN (:from0)',
+      ExpressionAttributeValues: expect.objectContaining({ ':status': 'Stopped', ':from0': 'Stopping' }),
     });
+    expect(mocks.sqs).toHaveReceivedCommandTimes(SendMessageCommand, 1);
     const record = JSON.parse(mocks.sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody ?? '') as DestinationRecord;
     expect(record.requestContext.condition).toBe('Stopped');
+    expect(table.get('etl', 'job_1')).toMatchObject({ status: 'Stopped', destinationStatus: 'Succeeded' });
   });
 
   test('fails if StopExecution fails while the execution still runs, leaving the task Stopping', async () => {
@@ -181,7 +184,7 @@ describe('retry', () => {
     expect(update.ConditionExpression).toBe('#status IN (:from0, :from1, :from2)');
     expect(update.ReturnValues).toBe('ALL_OLD');
     expect(update.UpdateExpression).toMatch(
-      / REMOVE #returnPayload, #endedAt, #destinationStatus, #progress, #runnerId, #logStream, #taskErrorMessage$/,
+      / REMOVE #returnPayload, #endedAt, #destinationStatus, #deliveryClaim, #progress, #runnerId, #logStream, #taskErrorMessage$/,
     );
     expect(values).toMatchObject({
       ':from0': 'Failed',

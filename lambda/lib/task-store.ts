@@ -1,0 +1,315 @@
+/**
+ * The one owner of the tasks table for the service's Lambdas (TaskApi, finalizer, reconciler):
+ * every read and write of a task, a function's concurrency slots and the list queries goes
+ * through here, as Powertools idempotency's BasePersistenceLayer owns its records. It builds the
+ * key (model `tableKey`), reads consistently, makes every status write a conditional update whose
+ * prior statuses come from TRANSITIONS (lambda/lib/task-writes.ts, shared with the state
+ * machine definitions), and hands back the existing item when a condition fails — from the
+ * failure itself (ALL_OLD) or, where DynamoDB does not return it (dynalite), a consistent read.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import {
+  DestinationStatus,
+  slotsKey,
+  statusKey,
+  TABLE,
+  type TaskItem,
+  type TaskStatus,
+  tableKey,
+} from '../model';
+import { aws } from './env';
+import type { ListPlan } from './list-plan';
+import {
+  buildUpdate,
+  type Condition,
+  DELIVERY_CLAIM,
+  deliveryUnclaimed,
+  destinationUpdate,
+  namesOf,
+  ownedBy,
+  slotReleaseUpdate,
+  transitionUpdate,
+  type UpdateParts,
+} from './task-writes';
+
+export interface TaskRef {
+  readonly functionName: string;
+  readonly taskId: string;
+}
+
+/** The stored item with the attributes only the service's writers use. */
+export type StoredTask = TaskItem & {
+  /** See DELIVERY_CLAIM. */
+  readonly deliveryClaim?: string;
+};
+
+/** One entry of the stored `events` list. */
+export interface StoredEvent {
+  readonly status: TaskStatus;
+  readonly at: string;
+  readonly detail?: string;
+}
+
+export function storedEvent(status: TaskStatus, at: string, detail?: string): StoredEvent {
+  return detail === undefined ? { status, at } : { status, at, detail };
+}
+
+/**
+ * A conditional write's outcome: the item as written (or as it was, for ALL_OLD), or, when the
+ * condition failed, the item as it is now (undefined: there is no such task).
+ */
+export type WriteResult = { readonly ok: true; readonly item: StoredTask } | { readonly ok: false; readonly current: StoredTask | undefined };
+
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * The item a failed conditional write returned (`ReturnValuesOnConditionCheckFailure: ALL_OLD`).
+ * The document client does not convert exception fields, so it arrives as AttributeValues.
+ */
+function itemOfConditionFailure(error: unknown): StoredTask | undefined {
+  const item = (error as { Item?: Record<string, AttributeValue> } | undefined)?.Item;
+  if (!item || Object.keys(item).length === 0) return undefined;
+  return unmarshall(item) as StoredTask;
+}
+
+const plain = (text: string): unknown => text;
+
+export interface TransitionOptions {
+  /** Narrower prior statuses (the status just read). @default TRANSITIONS[to] */
+  readonly from?: readonly TaskStatus[];
+  /** Execution ARN that must own the task; null: none recorded. @default - any owner */
+  readonly owner?: string | null;
+  readonly set?: Readonly<Record<string, unknown>>;
+  readonly remove?: readonly string[];
+  readonly event?: StoredEvent;
+  /** What a successful write returns. @default 'ALL_NEW' */
+  readonly returnValues?: 'ALL_NEW' | 'ALL_OLD';
+}
+
+export interface IndexPage {
+  readonly items: StoredTask[];
+  readonly lastKey?: Record<string, unknown>;
+}
+
+export class TaskStore {
+  public constructor(public readonly table: string) {}
+
+  public key(ref: TaskRef): Record<string, string> {
+    return tableKey(ref.functionName, ref.taskId);
+  }
+
+  /** The task as stored now (consistent read); undefined when there is none. */
+  public async read(ref: TaskRef): Promise<StoredTask | undefined> {
+    const result = await aws.ddb().send(new GetCommand({ TableName: this.table, Key: this.key(ref), ConsistentRead: true }));
+    return result.Item as StoredTask | undefined;
+  }
+
+  /**
+   * Writes a new task unless its id is taken: an item with this key blocks it until its
+   * retention (`expiresAt`) has passed, even before DynamoDB's TTL deleted it.
+   */
+  public async create(item: TaskItem, nowMs: number): Promise<WriteResult> {
+    return this.conditional(item, () =>
+      aws.ddb().send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: `attribute_not_exists(#${TABLE.sortKey}) OR #${TABLE.ttlAttribute} < :nowSeconds`,
+          ExpressionAttributeNames: namesOf(`#${TABLE.sortKey} #${TABLE.ttlAttribute}`),
+          ExpressionAttributeValues: { ':nowSeconds': Math.floor(nowMs / 1000) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ).then(() => item),
+    );
+  }
+
+  /**
+   * Moves the task to `to`: a conditional update from `TRANSITIONS[to]` (or the narrower `from`),
+   * owned by `owner` when given, setting `statusKey` with the status and appending `event`.
+   */
+  public async transition(ref: TaskRef, to: TaskStatus, options: TransitionOptions = {}): Promise<WriteResult> {
+    const parts = transitionUpdate<unknown>(
+      {
+        to,
+        ...(options.from ? { from: options.from } : {}),
+        ...(options.owner !== undefined ? { owner: options.owner } : {}),
+        statusKey: statusKey(ref.functionName, to),
+        ...(options.set ? { set: options.set } : {}),
+        ...(options.remove ? { remove: options.remove } : {}),
+        ...(options.event ? { appendEvent: { empty: [], entries: [options.event] } } : {}),
+      },
+      plain,
+    );
+    return this.update(ref, parts, options.returnValues ?? 'ALL_NEW');
+  }
+
+  /**
+   * Claims the delivery of a terminal task's record: `destinationStatus` must be Pending and
+   * unclaimed, or claimed before `staleBefore` (a claimant that died). Only the claimant sends.
+   */
+  public async claimDelivery(ref: TaskRef, claim: { owner: string | null; token: string; staleBefore: string }): Promise<WriteResult> {
+    const parts = buildUpdate<unknown>({
+      set: { [DELIVERY_CLAIM]: claim.token },
+      conditions: [ownedBy<unknown>(claim.owner), deliveryUnclaimed<unknown>(claim.staleBefore, plain)],
+    });
+    return this.update(ref, parts, 'ALL_NEW');
+  }
+
+  /** Records the outcome of a claimed delivery; refused when the claim is no longer `token`. */
+  public async recordDelivery(
+    ref: TaskRef,
+    delivery: { owner: string | null; token: string; outcome: DestinationStatus },
+  ): Promise<WriteResult> {
+    const parts = destinationUpdate<unknown>({
+      destinationStatus: delivery.outcome,
+      owner: delivery.owner,
+      remove: [DELIVERY_CLAIM],
+      when: [
+        {
+          expression: `#destinationStatus = :pending AND #${DELIVERY_CLAIM} = :claim`,
+          values: { ':pending': DestinationStatus.Pending, ':claim': delivery.token },
+        },
+      ],
+    });
+    return this.update(ref, parts, 'ALL_NEW');
+  }
+
+  /** Removes the task if it still carries `requestId` (undo of a submit whose execution did not start). */
+  public async deleteIfRequest(ref: TaskRef, requestId: string): Promise<boolean> {
+    try {
+      await aws.ddb().send(new DeleteCommand({ TableName: this.table, Key: this.key(ref), ...sameRequest(requestId) }));
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Puts `item` back if the stored task still carries `requestId` (undo of a retry whose execution did not start). */
+  public async restoreIfRequest(item: StoredTask, requestId: string): Promise<boolean> {
+    try {
+      await aws.ddb().send(new PutCommand({ TableName: this.table, Item: { ...item, ...this.key(item) }, ...sameRequest(requestId) }));
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Execution ARNs holding a concurrency slot of the function. */
+  public async slotHolders(functionName: string): Promise<string[]> {
+    const result = await aws
+      .ddb()
+      .send(new GetCommand({ TableName: this.table, Key: slotsKey(functionName, (text) => text), ConsistentRead: true }));
+    const holders = result.Item?.[TABLE.slotHolders] as Iterable<string> | undefined;
+    return holders ? [...holders] : [];
+  }
+
+  /** Removes an execution from the function's slot holders; false when it held none. */
+  public async releaseSlot(functionName: string, executionArn: string): Promise<boolean> {
+    try {
+      await aws.ddb().send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: slotsKey(functionName, (text) => text),
+          ...slotReleaseUpdate<unknown>(new Set([executionArn]), executionArn),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** One page of a planned `list` Query (lambda/lib/list-plan.ts). */
+  public async queryList(plan: ListPlan, startKey: Record<string, unknown> | undefined, limit: number): Promise<IndexPage> {
+    const result = await aws.ddb().send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: plan.indexName,
+        KeyConditionExpression: plan.keyConditionExpression,
+        ...(plan.filterExpression ? { FilterExpression: plan.filterExpression } : {}),
+        ExpressionAttributeNames: plan.expressionAttributeNames,
+        ExpressionAttributeValues: plan.expressionAttributeValues,
+        ScanIndexForward: plan.scanIndexForward,
+        Limit: limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    return { items: (result.Items ?? []) as StoredTask[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * One page of a function's tasks in `status` accepted before `before` (ByStatus index), with
+   * an optional filter; oldest first unless `newestFirst`.
+   */
+  public async queryStatus(
+    functionName: string,
+    status: TaskStatus,
+    options: {
+      readonly before: string;
+      readonly filter?: Condition<unknown>;
+      readonly newestFirst?: boolean;
+      readonly limit: number;
+      readonly startKey?: Record<string, unknown>;
+    },
+  ): Promise<IndexPage> {
+    const keyCondition = `#${TABLE.statusKey} = :statusKey AND #${TABLE.listKey} < :before`;
+    const result = await aws.ddb().send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: TABLE.byStatusIndex,
+        KeyConditionExpression: keyCondition,
+        ...(options.filter ? { FilterExpression: options.filter.expression } : {}),
+        ExpressionAttributeNames: namesOf(keyCondition, options.filter?.expression ?? ''),
+        ExpressionAttributeValues: { ':statusKey': statusKey(functionName, status), ':before': options.before, ...options.filter?.values },
+        ...(options.newestFirst ? { ScanIndexForward: false } : {}),
+        Limit: options.limit,
+        ...(options.startKey ? { ExclusiveStartKey: options.startKey } : {}),
+      }),
+    );
+    return { items: (result.Items ?? []) as StoredTask[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+  }
+
+  private async update(ref: TaskRef, parts: UpdateParts<unknown>, returnValues: 'ALL_NEW' | 'ALL_OLD'): Promise<WriteResult> {
+    return this.conditional(ref, async () => {
+      const result = await aws.ddb().send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: this.key(ref),
+          ...parts,
+          ReturnValues: returnValues,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      if (!result.Attributes) {
+        throw new Error(`UpdateItem of task '${ref.taskId}' of function '${ref.functionName}' returned no item (ReturnValues ${returnValues})`);
+      }
+      return result.Attributes as StoredTask;
+    });
+  }
+
+  /** Runs a conditional write; a failed condition becomes `{ok: false, current}`. */
+  private async conditional(ref: TaskRef, write: () => Promise<StoredTask>): Promise<WriteResult> {
+    try {
+      return { ok: true, item: await write() };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      return { ok: false, current: itemOfConditionFailure(error) ?? (await this.read(ref)) };
+    }
+  }
+}
+
+/** Condition: the item still carries this request's id (nobody has moved it since). */
+function sameRequest(requestId: string) {
+  return {
+    ConditionExpression: '#requestId = :requestId',
+    ExpressionAttributeNames: { '#requestId': 'requestId' },
+    ExpressionAttributeValues: { ':requestId': requestId },
+  };
+}
