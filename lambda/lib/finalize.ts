@@ -18,13 +18,14 @@ import {
   isTerminal,
   TABLE,
   type TaskFunctionDescriptor,
+  type TaskItem,
   TaskStatus,
   truncateErrorMessage,
 } from '../model';
 import { deliver } from './destinations';
 import type { ServiceConfig } from './env';
 import { logger } from './logger';
-import { type StoredTask, storedEvent, type TaskRef, TaskStore } from './task-store';
+import { storedEvent, type TaskRef, TaskStore } from './task-store';
 import { DELIVERY_CLAIM, DELIVERY_CLAIM_STALE_MS } from './task-writes';
 
 export type { TaskRef } from './task-store';
@@ -52,7 +53,7 @@ export type FinalizeAction =
 export interface FinalizeResult {
   readonly action: FinalizeAction;
   /** The task as last written or read. */
-  readonly item?: StoredTask;
+  readonly item?: TaskItem;
   readonly slotReleased: boolean;
 }
 
@@ -68,7 +69,7 @@ const CONDITION_OF: Partial<Record<TaskStatus, DestinationCondition>> = {
 };
 
 /** The finalizer table of docs/design.md: terminal status for an active task and its execution's end. */
-export function terminalStatusFor(item: StoredTask, end: ExecutionEnd, nowIso: string): TaskStatus {
+export function terminalStatusFor(item: TaskItem, end: ExecutionEnd, nowIso: string): TaskStatus {
   if (item.status === TaskStatus.Stopping || end.status === 'ABORTED') return TaskStatus.Stopped;
   const expired =
     end.error === ExecutionError.Expired || (end.error === ExecutionError.NotRunnable && item.deadline <= nowIso);
@@ -165,10 +166,10 @@ async function releaseIfLimited(
 async function deliverClaimed(
   store: TaskStore,
   descriptor: TaskFunctionDescriptor,
-  item: StoredTask,
+  item: TaskItem,
   end: ExecutionEnd,
   token: string,
-): Promise<StoredTask> {
+): Promise<TaskItem> {
   const success = item.status === TaskStatus.Succeeded;
   const target = success ? descriptor.onSuccess : descriptor.onFailure;
   let outcome: DestinationStatus = DestinationStatus.None;

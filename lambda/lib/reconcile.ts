@@ -11,13 +11,14 @@ import {
   executionName,
   isoTime,
   type TaskFunctionDescriptor,
+  type TaskItem,
   TaskStatus,
 } from '../model';
 import type { ServiceConfig } from './env';
 import { describeEnd, startExecution } from './executions';
 import { type ExecutionEnd, finalizeTask } from './finalize';
 import { logger } from './logger';
-import { type StoredTask, TaskStore } from './task-store';
+import { TaskStore } from './task-store';
 import { type Condition, DELIVERY_CLAIM_STALE_MS, deliveryUnclaimed } from './task-writes';
 
 /** Only tasks accepted longer ago than this are looked at (their execution has had time to write). */
@@ -59,7 +60,7 @@ export interface ReconcileSummary {
 async function reconcileTask(
   config: ServiceConfig,
   descriptor: TaskFunctionDescriptor,
-  item: StoredTask,
+  item: TaskItem,
   summary: ReconcileSummary,
 ): Promise<void> {
   summary.checked++;
@@ -86,7 +87,7 @@ async function reconcileTask(
 }
 
 /** A terminal task with an abandoned delivery: the finalize step takes the claim over and sends. */
-async function redeliver(config: ServiceConfig, item: StoredTask, summary: ReconcileSummary): Promise<void> {
+async function redeliver(config: ServiceConfig, item: TaskItem, summary: ReconcileSummary): Promise<void> {
   const fields = { functionName: item.functionName, taskId: item.taskId, executionArn: item.executionArn };
   let end: ExecutionEnd | undefined = { executionArn: '', status: 'MISSING' };
   if (item.executionArn) {
@@ -104,7 +105,7 @@ async function reconcileStatus(
   descriptor: TaskFunctionDescriptor,
   status: TaskStatus,
   query: { before: string; filter?: Condition<unknown>; newestFirst?: boolean },
-  each: (item: StoredTask) => Promise<void>,
+  each: (item: TaskItem) => Promise<void>,
   summary: ReconcileSummary,
 ): Promise<void> {
   const store = new TaskStore(config.table);

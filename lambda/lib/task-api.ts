@@ -44,7 +44,7 @@ import { describeEnd, startExecution } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
 import { encodeNextToken, indexKeyOf, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
-import { type StoredTask, storedEvent, type TaskRef, TaskStore, type TransitionOptions } from './task-store';
+import { storedEvent, type TaskRef, TaskStore, type TransitionOptions } from './task-store';
 import { DELIVERY_CLAIM } from './task-writes';
 
 /** Query pages read at most per `list` call when filters leave pages sparse. */
@@ -73,7 +73,7 @@ function expiresAtFor(config: ServiceConfig, descriptor: TaskFunctionDescriptor,
   return Math.floor(nowMs / 1000) + descriptor.maxEventAgeSeconds + config.retentionSeconds;
 }
 
-async function readItem(store: TaskStore, functionName: string, taskId: string): Promise<StoredTask> {
+async function readItem(store: TaskStore, functionName: string, taskId: string): Promise<TaskItem> {
   const item = await store.read({ functionName, taskId });
   if (!item) throw taskNotFound(functionName, taskId);
   return item;
@@ -218,7 +218,7 @@ async function moveTask(
   to: TaskStatus,
   action: string,
   options: TransitionOptions,
-): Promise<StoredTask> {
+): Promise<TaskItem> {
   const written = await store.transition(ref, to, options);
   if (written.ok) return written.item;
   const existing = written.current;

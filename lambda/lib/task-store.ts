@@ -39,12 +39,6 @@ export interface TaskRef {
   readonly taskId: string;
 }
 
-/** The stored item with the attributes only the service's writers use. */
-export type StoredTask = TaskItem & {
-  /** See DELIVERY_CLAIM. */
-  readonly deliveryClaim?: string;
-};
-
 /** One entry of the stored `events` list. */
 export interface StoredEvent {
   readonly status: TaskStatus;
@@ -60,7 +54,7 @@ export function storedEvent(status: TaskStatus, at: string, detail?: string): St
  * A conditional write's outcome: the item as written (or as it was, for ALL_OLD), or, when the
  * condition failed, the item as it is now (undefined: there is no such task).
  */
-export type WriteResult = { readonly ok: true; readonly item: StoredTask } | { readonly ok: false; readonly current: StoredTask | undefined };
+export type WriteResult = { readonly ok: true; readonly item: TaskItem } | { readonly ok: false; readonly current: TaskItem | undefined };
 
 export function isConditionalCheckFailed(error: unknown): boolean {
   return (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
@@ -70,10 +64,10 @@ export function isConditionalCheckFailed(error: unknown): boolean {
  * The item a failed conditional write returned (`ReturnValuesOnConditionCheckFailure: ALL_OLD`).
  * The document client does not convert exception fields, so it arrives as AttributeValues.
  */
-function itemOfConditionFailure(error: unknown): StoredTask | undefined {
+function itemOfConditionFailure(error: unknown): TaskItem | undefined {
   const item = (error as { Item?: Record<string, AttributeValue> } | undefined)?.Item;
   if (!item || Object.keys(item).length === 0) return undefined;
-  return unmarshall(item) as StoredTask;
+  return unmarshall(item) as TaskItem;
 }
 
 const plain = (text: string): unknown => text;
@@ -91,7 +85,7 @@ export interface TransitionOptions {
 }
 
 export interface IndexPage {
-  readonly items: StoredTask[];
+  readonly items: TaskItem[];
   readonly lastKey?: Record<string, unknown>;
 }
 
@@ -103,9 +97,9 @@ export class TaskStore {
   }
 
   /** The task as stored now (consistent read); undefined when there is none. */
-  public async read(ref: TaskRef): Promise<StoredTask | undefined> {
+  public async read(ref: TaskRef): Promise<TaskItem | undefined> {
     const result = await aws.ddb().send(new GetCommand({ TableName: this.table, Key: this.key(ref), ConsistentRead: true }));
-    return result.Item as StoredTask | undefined;
+    return result.Item as TaskItem | undefined;
   }
 
   /**
@@ -190,7 +184,7 @@ export class TaskStore {
   }
 
   /** Puts `item` back if the stored task still carries `requestId` (undo of a retry whose execution did not start). */
-  public async restoreIfRequest(item: StoredTask, requestId: string): Promise<boolean> {
+  public async restoreIfRequest(item: TaskItem, requestId: string): Promise<boolean> {
     try {
       await aws.ddb().send(new PutCommand({ TableName: this.table, Item: { ...item, ...this.key(item) }, ...sameRequest(requestId) }));
       return true;
@@ -241,7 +235,7 @@ export class TaskStore {
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
-    return { items: (result.Items ?? []) as StoredTask[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+    return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
   }
 
   /**
@@ -273,7 +267,7 @@ export class TaskStore {
         ...(options.startKey ? { ExclusiveStartKey: options.startKey } : {}),
       }),
     );
-    return { items: (result.Items ?? []) as StoredTask[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+    return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
   }
 
   private async update(ref: TaskRef, parts: UpdateParts<unknown>, returnValues: 'ALL_NEW' | 'ALL_OLD'): Promise<WriteResult> {
@@ -290,12 +284,12 @@ export class TaskStore {
       if (!result.Attributes) {
         throw new Error(`UpdateItem of task '${ref.taskId}' of function '${ref.functionName}' returned no item (ReturnValues ${returnValues})`);
       }
-      return result.Attributes as StoredTask;
+      return result.Attributes as TaskItem;
     });
   }
 
   /** Runs a conditional write; a failed condition becomes `{ok: false, current}`. */
-  private async conditional(ref: TaskRef, write: () => Promise<StoredTask>): Promise<WriteResult> {
+  private async conditional(ref: TaskRef, write: () => Promise<TaskItem>): Promise<WriteResult> {
     try {
       return { ok: true, item: await write() };
     } catch (error) {

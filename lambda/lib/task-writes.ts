@@ -8,7 +8,7 @@
  * (a caller may narrow them, never widen them), and usually on the owning execution. Builders
  * are generic over the value type `V`; `literal` turns a constant (a status name) into a `V`.
  */
-import { DestinationStatus } from '../model/record';
+import { DestinationStatus, ITEM_ATTRIBUTE } from '../model/record';
 import { type TaskStatus, TRANSITIONS } from '../model/statuses';
 import { TABLE } from '../model/table';
 
@@ -17,7 +17,7 @@ import { TABLE } from '../model/table';
  * `<ISO time>#<random>`. Only the writer of the claim sends; the claim is taken over only when
  * it is older than DELIVERY_CLAIM_STALE_MS (its holder died). Removed when the outcome is recorded.
  */
-export const DELIVERY_CLAIM = 'deliveryClaim';
+export const DELIVERY_CLAIM = ITEM_ATTRIBUTE.deliveryClaim;
 
 /**
  * Age after which a delivery claim counts as abandoned. Longer than the longest Lambda timeout

@@ -104,6 +104,11 @@ export interface TaskItem {
   readonly executionArn?: string;
   readonly runnerId?: string;
   readonly logStream?: string;
+  /**
+   * While a finalizer delivers the failure record of a terminal task: `<ISO time>#<random>`.
+   * Only the writer of the claim sends (lambda/lib/task-writes.ts); never part of the API record.
+   */
+  readonly deliveryClaim?: string;
   /** Epoch seconds: DynamoDB TTL (retention). */
   readonly expiresAt: number;
 }
@@ -133,6 +138,7 @@ export const ITEM_ATTRIBUTE = {
   executionArn: 'executionArn',
   runnerId: 'runnerId',
   logStream: 'logStream',
+  deliveryClaim: 'deliveryClaim',
   expiresAt: 'expiresAt',
 } as const satisfies { readonly [K in keyof TaskItem]-?: K };
 
