@@ -27,7 +27,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemComman
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { AsyncTaskClient } from '../client/client';
 import type { TaskRecord } from '../lambda/model';
-import { TABLE } from '../lambda/model/table';
+import { TABLE, tableKey } from '../lambda/model/table';
 import { startRuntime } from '../local/runtime';
 import { PROJECT_ROOT, synthesize } from '../test/e2e/synth';
 
@@ -155,8 +155,7 @@ async function baseline(options: Options): Promise<{ seq: { perSecond: number; p
       new PutItemCommand({
         TableName,
         Item: {
-          [TABLE.partitionKey]: { S: 'echo' },
-          [TABLE.sortKey]: { S: taskId },
+          ...tableKey({ S: 'echo' }, { S: taskId }),
           [TABLE.statusKey]: { S: 'echo#Enqueued' },
           [TABLE.listKey]: { S: `${now}#${taskId}` },
           status: { S: 'Enqueued' },
@@ -340,7 +339,7 @@ async function main(): Promise<void> {
     const stored = await ddb.send(
       new GetItemCommand({
         TableName: await tableName(ddb),
-        Key: { [TABLE.partitionKey]: { S: 'echo' }, [TABLE.sortKey]: { S: done[0].taskId } },
+        Key: tableKey({ S: 'echo' }, { S: done[0].taskId }),
       }),
     ).catch(() => undefined);
     const bytes = stored?.Item ? itemBytes(stored.Item) : Number.NaN;

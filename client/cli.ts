@@ -1,6 +1,6 @@
 /**
  * The `asynctask` CLI (commander). Its commands, options, outputs and exit codes are a contract
- * (issue 3, docs/cli.md): 0 success, 2 invalid input found before any call, 3 task or function
+ * (docs/cli.md): 0 success, 2 invalid input found before any call, 3 task or function
  * not found, 4 duplicate task id, 5 `--wait` ended other than Succeeded, 1 anything else.
  * Errors are one stderr line; `--json` puts nothing but JSON on stdout.
  */

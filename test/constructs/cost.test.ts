@@ -1,5 +1,5 @@
 /**
- * The cost contract (issue 2, "Cost"): a task that succeeds at the first attempt without
+ * The cost contract (docs/cost.md): a task that succeeds at the first attempt without
  * maxConcurrency costs at most 4 state transitions, 3 DynamoDB writes (submit's put + at most
  * 2 by states) and no Lambda invocation by the machine besides the task's own `Run`.
  * Walks the success path of the synthesized definition from StartAt along `Next`.

@@ -1,5 +1,5 @@
 /**
- * Issue 7: a service in its own stack with 100 task functions (Lambda and container, each with
+ * A service in its own stack with 100 task functions (Lambda and container, each with
  * an SQS success and failure queue) added by ten team stacks synthesizes without a dependency
  * cycle, stays within every quota checked at synth, and its own stack does not grow per function.
  */

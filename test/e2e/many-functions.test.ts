@@ -1,5 +1,5 @@
 /**
- * Issue 7, part 1, on the local runtime: the app of test/constructs/many-functions-app.ts — a
+ * A hundred task functions from many stacks, on the local runtime: the app of test/constructs/many-functions-app.ts — a
  * service in its own stack and ten team stacks adding 100 task functions (Lambda and container in
  * turn), each with an SQS success and failure queue in its team's stack — synthesized as
  * `cdk synth` does (cdk.json's context, bundling on), run whole (every stack, in dependency

@@ -1,5 +1,5 @@
 /**
- * One ending per task, end to end (issue 7): submit many short `etl` tasks, stop each at a
+ * One ending per task, end to end: submit many short `etl` tasks, stop each at a
  * moment spread over its life — before it runs, while it runs, and densely around its end, where
  * the state machine writes Succeeded and sends the Success record — wait for all to end, drain
  * both destination queues, and check every task: one terminal status, exactly one record, whose

@@ -1,5 +1,5 @@
 /**
- * One ending per task (issue 7): whatever the interleaving of stop, the state machine's
+ * One ending per task: whatever the interleaving of stop, the state machine's
  * MarkSucceeded, finalizers, the reconciler and retry, a task ends in one terminal status with
  * exactly one destination record whose condition matches it. Each case lands the writers in a
  * chosen order on the fake table (real condition evaluation); the state machine's write is the
