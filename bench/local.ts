@@ -23,7 +23,14 @@ import * as fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ListTablesCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { AsyncTaskClient } from '../client/client';
 import type { TaskRecord } from '../lambda/model';
@@ -68,7 +75,9 @@ function parseOptions(argv: readonly string[]): Options {
     const name = argv[i].replace(/^--/, '') as keyof Options;
     const value = Number(argv[i + 1]);
     if (!(name in options) || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: bench/local.ts [--tasks N] [--concurrency C] [--latency N] [--puts N] [--histories N] (bad '${argv[i]} ${argv[i + 1] ?? ''}')`);
+      throw new Error(
+        `usage: bench/local.ts [--tasks N] [--concurrency C] [--latency N] [--puts N] [--histories N] (bad '${argv[i]} ${argv[i + 1] ?? ''}')`,
+      );
     }
     options[name] = value;
     i++;
@@ -106,7 +115,9 @@ async function pool(n: number, concurrency: number, job: (i: number) => Promise<
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 /** The baseline: bare dynalite, conditional PutItem loops at concurrency 1 and C. */
-async function baseline(options: Options): Promise<{ seq: { perSecond: number; p50: number; p95: number }; conc: { perSecond: number; p50: number; p95: number } }> {
+async function baseline(
+  options: Options,
+): Promise<{ seq: { perSecond: number; p50: number; p95: number }; conc: { perSecond: number; p50: number; p95: number } }> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -251,7 +262,8 @@ async function waitSucceeded(client: AsyncTaskClient, taskId: string, pollMs: nu
   for (;;) {
     const task = await client.get('echo', taskId);
     if (task.status === 'Succeeded') return task;
-    if (['Failed', 'Stopped', 'Expired', 'Invalid'].includes(task.status)) throw new Error(`task ${taskId} ended ${task.status}: ${task.taskErrorMessage ?? ''}`);
+    if (['Failed', 'Stopped', 'Expired', 'Invalid'].includes(task.status))
+      throw new Error(`task ${taskId} ended ${task.status}: ${task.taskErrorMessage ?? ''}`);
     if (Date.now() > deadline) throw new Error(`task ${taskId} still ${task.status} after ${timeoutMs} ms`);
     await sleep(pollMs);
   }
@@ -283,7 +295,14 @@ async function main(): Promise<void> {
 
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'asynctask-bench-'));
   process.stdout.write('starting the local runtime… ');
-  const runtime = await startRuntime({ cdkOut, stackName: 'AsyncTaskE2E', port: 0, workDir, projectRoot: PROJECT_ROOT, log: () => undefined });
+  const runtime = await startRuntime({
+    cdkOut,
+    stackName: 'AsyncTaskE2E',
+    port: 0,
+    workDir,
+    projectRoot: PROJECT_ROOT,
+    log: () => undefined,
+  });
   log(`${runtime.endpoint}`);
   const client = new AsyncTaskClient({ endpoint: runtime.endpoint, stack: 'AsyncTaskE2E', region: REGION });
   const sfn = new SFNClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
@@ -331,17 +350,22 @@ async function main(): Promise<void> {
     const machineInvokes = avg((c) => c.lambdaInvocations);
     const others = [...new Set(counts.flatMap((c) => c.otherServiceCalls))];
     const sqsSends = avg((c) => c.otherServiceCalls.filter((o) => o.startsWith('sqs:')).length);
-    const echoMs = percentile(counts.flatMap((c) => c.lambdaMs), 50);
+    const echoMs = percentile(
+      counts.flatMap((c) => c.lambdaMs),
+      50,
+    );
     const writes = machineWrites + 1; // + the submit's conditional put
     const invocations = machineInvokes + 1; // + the TaskApi invocation of the submit
 
     // Item size → WRUs per write; GSI replication (both indexes project ALL).
-    const stored = await ddb.send(
-      new GetItemCommand({
-        TableName: await tableName(ddb),
-        Key: tableKey({ S: 'echo' }, { S: done[0].taskId }),
-      }),
-    ).catch(() => undefined);
+    const stored = await ddb
+      .send(
+        new GetItemCommand({
+          TableName: await tableName(ddb),
+          Key: tableKey({ S: 'echo' }, { S: done[0].taskId }),
+        }),
+      )
+      .catch(() => undefined);
     const bytes = stored?.Item ? itemBytes(stored.Item) : Number.NaN;
     const wruPerWrite = Number.isFinite(bytes) ? Math.max(1, Math.ceil(bytes / 1024)) : 1;
     // ByTime: every write of the item (listKey present) writes the index once. ByStatus: the put
@@ -351,8 +375,8 @@ async function main(): Promise<void> {
     const taskApiMemory = memoryOf(cdkOut, 'AsyncTaskE2E', 'ServiceTaskApi');
     const echoMemory = memoryOf(cdkOut, 'AsyncTaskE2E', 'EchoHandler');
     const taskApiMs = percentile(submitLatency, 50);
-    const gbSeconds = (taskApiMemory / 1024) * Math.ceil(taskApiMs) / 1000 + (echoMemory / 1024) * Math.ceil(echoMs) / 1000;
-    const gbSeconds128 = (128 / 1024) * (Math.ceil(taskApiMs) + Math.ceil(echoMs)) / 1000;
+    const gbSeconds = ((taskApiMemory / 1024) * Math.ceil(taskApiMs)) / 1000 + ((echoMemory / 1024) * Math.ceil(echoMs)) / 1000;
+    const gbSeconds128 = ((128 / 1024) * (Math.ceil(taskApiMs) + Math.ceil(echoMs))) / 1000;
     const perMillion = {
       sfn: transitions * PRICES.stateTransition * 1e6,
       ddbTable: writes * wruPerWrite * PRICES.writeRequestUnit * 1e6,
@@ -366,11 +390,19 @@ async function main(): Promise<void> {
 
     log();
     log('== throughput (concurrency C) ==');
-    log(`baseline dynalite conditional PutItem, C=1   ${fmt(base.seq.perSecond, 0)} puts/s   p50 ${fmt(base.seq.p50, 2)} ms  p95 ${fmt(base.seq.p95, 2)} ms`);
-    log(`baseline dynalite conditional PutItem, C=${options.concurrency}   ${fmt(base.conc.perSecond, 0)} puts/s   p50 ${fmt(base.conc.p50, 2)} ms  p95 ${fmt(base.conc.p95, 2)} ms`);
-    log(`local runtime submit (TaskApi → put → StartExecution), C=${options.concurrency}   ${fmt(submitPerSecond, 1)} submits/s   p50 ${fmt(percentile(submits.durations, 50), 1)} ms  p95 ${fmt(percentile(submits.durations, 95), 1)} ms`);
+    log(
+      `baseline dynalite conditional PutItem, C=1   ${fmt(base.seq.perSecond, 0)} puts/s   p50 ${fmt(base.seq.p50, 2)} ms  p95 ${fmt(base.seq.p95, 2)} ms`,
+    );
+    log(
+      `baseline dynalite conditional PutItem, C=${options.concurrency}   ${fmt(base.conc.perSecond, 0)} puts/s   p50 ${fmt(base.conc.p50, 2)} ms  p95 ${fmt(base.conc.p95, 2)} ms`,
+    );
+    log(
+      `local runtime submit (TaskApi → put → StartExecution), C=${options.concurrency}   ${fmt(submitPerSecond, 1)} submits/s   p50 ${fmt(percentile(submits.durations, 50), 1)} ms  p95 ${fmt(percentile(submits.durations, 95), 1)} ms`,
+    );
     log(`local runtime submit → all Succeeded, ${options.tasks} tasks   ${fmt(drainPerSecond, 1)} tasks/s`);
-    log(`ratio submit / baseline put throughput (C=${options.concurrency})   ${fmt(submitPerSecond / base.conc.perSecond, 3)}  (baseline is ${fmt(base.conc.perSecond / submitPerSecond, 1)}× faster)`);
+    log(
+      `ratio submit / baseline put throughput (C=${options.concurrency})   ${fmt(submitPerSecond / base.conc.perSecond, 3)}  (baseline is ${fmt(base.conc.perSecond / submitPerSecond, 1)}× faster)`,
+    );
     log();
     log('== latency, one task at a time ==');
     log(`submit call                     p50 ${fmt(percentile(submitLatency, 50))} ms   p95 ${fmt(percentile(submitLatency, 95))} ms`);
@@ -380,7 +412,9 @@ async function main(): Promise<void> {
     log();
     log(`== per successful task (GetExecutionHistory of ${counts.length} executions + the submit) ==`);
     log(`state transitions               ${fmt(transitions, 1)}`);
-    log(`DynamoDB writes                 ${fmt(writes, 1)}  (${fmt(machineWrites, 1)} in the state machine + 1 submit put); item ≈ ${fmt(bytes, 0)} B → ${wruPerWrite} WRU each`);
+    log(
+      `DynamoDB writes                 ${fmt(writes, 1)}  (${fmt(machineWrites, 1)} in the state machine + 1 submit put); item ≈ ${fmt(bytes, 0)} B → ${wruPerWrite} WRU each`,
+    );
     log(`  with GSI replication          ${fmt(gsiWrites, 1)} more index writes (ByTime + ByStatus, projection ALL)`);
     log(`Lambda invocations              ${fmt(invocations, 1)}  (${fmt(machineInvokes, 1)} by the state machine + 1 TaskApi)`);
     log(`other service calls             ${others.length > 0 ? others.join(', ') : 'none'}`);
@@ -391,10 +425,18 @@ async function main(): Promise<void> {
     log(`DynamoDB on-demand (table)      $${fmt(perMillion.ddbTable, 2)}   (${fmt(writes * wruPerWrite, 1)} WRU × $0.625 per million)`);
     log(`  + GSI writes                  $${fmt(perMillion.ddbGsi, 2)}   (${fmt(gsiWrites * wruPerWrite, 1)} WRU; not in the total)`);
     log(`Lambda requests                 $${fmt(perMillion.lambdaRequests, 2)}   (${fmt(invocations, 1)} × $0.20 per million)`);
-    log(`Lambda compute, 128 MB arm64    $${fmt(perMillion.lambdaCompute128, 2)}   (${fmt(gbSeconds128 * 1e6, 0)} GB-s per million at $0.0000133334)`);
-    log(`  at configured memory          $${fmt(perMillion.lambdaCompute, 2)}   (TaskApi ${taskApiMemory} MB, echo ${echoMemory} MB; not in the total)`);
-    log(`total                           $${fmt(total, 2)} per million tasks  (Step Functions share ${fmt((perMillion.sfn / total) * 100, 0)}%)`);
-    log(`SQS destination delivery        $${fmt(perMillion.sqs, 2)}   (${fmt(sqsSends, 1)} SendMessage × $0.40 per million; not in the total)`);
+    log(
+      `Lambda compute, 128 MB arm64    $${fmt(perMillion.lambdaCompute128, 2)}   (${fmt(gbSeconds128 * 1e6, 0)} GB-s per million at $0.0000133334)`,
+    );
+    log(
+      `  at configured memory          $${fmt(perMillion.lambdaCompute, 2)}   (TaskApi ${taskApiMemory} MB, echo ${echoMemory} MB; not in the total)`,
+    );
+    log(
+      `total                           $${fmt(total, 2)} per million tasks  (Step Functions share ${fmt((perMillion.sfn / total) * 100, 0)}%)`,
+    );
+    log(
+      `SQS destination delivery        $${fmt(perMillion.sqs, 2)}   (${fmt(sqsSends, 1)} SendMessage × $0.40 per million; not in the total)`,
+    );
     log(`total with GSI writes and SQS   $${fmt(total + perMillion.ddbGsi + perMillion.sqs, 2)} per million tasks`);
   } finally {
     client.lambda.destroy();

@@ -181,9 +181,7 @@ function buildProgram(state: { exitCode?: number }): Command {
       "Submit, watch, stop and retry asynchronous tasks (Function Compute's stateful async invocation) on AWS or on the local runtime",
     )
     .addOption(
-      new Option('--endpoint <url>', 'endpoint of every AWS call, e.g. a local runtime at http://127.0.0.1:4566').env(
-        ENDPOINT_ENV,
-      ),
+      new Option('--endpoint <url>', 'endpoint of every AWS call, e.g. a local runtime at http://127.0.0.1:4566').env(ENDPOINT_ENV),
     )
     .option('--stack <name>', 'CloudFormation stack whose output TaskApiFunctionName names the TaskApi function', DEFAULT_STACK)
     .option('--region <region>', 'AWS region (default: AWS_REGION or the AWS configuration; us-east-1 with --endpoint)')
@@ -213,38 +211,44 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
     .option('--task-id <id>', `task id, ${TASK_ID_RULE} (default: generated); a live id is rejected as a duplicate (exit 4)`)
     .option('--wait', 'wait until the task ends, with a progress bar; exit 5 unless it Succeeded')
     .option('--json', 'print the task record as JSON')
-    .action(async (functionName: string, options: { payload?: string; payloadFile?: string; taskId?: string; wait?: boolean; json?: boolean }, command: Command) => {
-      if (options.taskId !== undefined) validateTaskId(options.taskId);
-      const payload = readPayload(options);
-      const client = clientFor(command);
-      const submitted = await client.submit({
-        functionName,
-        ...(options.taskId !== undefined ? { taskId: options.taskId } : {}),
-        ...(payload !== undefined ? { payload } : {}),
-      });
-      if (!options.json) {
-        process.stdout.write(`${functionName}/${submitted.taskId} async invoke success.\n`);
-        process.stdout.write(`task id: ${submitted.taskId}\nrequest id: ${submitted.requestId}\n`);
-      }
-      if (!options.wait) {
-        if (options.json) writeJson(submitted);
-        return;
-      }
-      const bar = progressBar();
-      bar?.start(100, submitted.progress?.percent ?? 0, progressPayload(submitted));
-      let task: TaskRecord;
-      try {
-        task = await client.waitFor(functionName, submitted.taskId, {
-          pollIntervalMs: pollInterval(1000),
-          onProgress: (t) => bar?.update(t.status === 'Succeeded' ? 100 : (t.progress?.percent ?? 0), progressPayload(t)),
+    .action(
+      async (
+        functionName: string,
+        options: { payload?: string; payloadFile?: string; taskId?: string; wait?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        if (options.taskId !== undefined) validateTaskId(options.taskId);
+        const payload = readPayload(options);
+        const client = clientFor(command);
+        const submitted = await client.submit({
+          functionName,
+          ...(options.taskId !== undefined ? { taskId: options.taskId } : {}),
+          ...(payload !== undefined ? { payload } : {}),
         });
-      } finally {
-        bar?.stop();
-      }
-      if (options.json) writeJson(task);
-      else process.stdout.write(renderTask(task, { color: colorOnStdout() }));
-      if (task.status !== 'Succeeded') throw new TaskDidNotSucceedError(task);
-    });
+        if (!options.json) {
+          process.stdout.write(`${functionName}/${submitted.taskId} async invoke success.\n`);
+          process.stdout.write(`task id: ${submitted.taskId}\nrequest id: ${submitted.requestId}\n`);
+        }
+        if (!options.wait) {
+          if (options.json) writeJson(submitted);
+          return;
+        }
+        const bar = progressBar();
+        bar?.start(100, submitted.progress?.percent ?? 0, progressPayload(submitted));
+        let task: TaskRecord;
+        try {
+          task = await client.waitFor(functionName, submitted.taskId, {
+            pollIntervalMs: pollInterval(1000),
+            onProgress: (t) => bar?.update(t.status === 'Succeeded' ? 100 : (t.progress?.percent ?? 0), progressPayload(t)),
+          });
+        } finally {
+          bar?.stop();
+        }
+        if (options.json) writeJson(task);
+        else process.stdout.write(renderTask(task, { color: colorOnStdout() }));
+        if (task.status !== 'Succeeded') throw new TaskDidNotSucceedError(task);
+      },
+    );
 
   program
     .command('get')
@@ -267,7 +271,10 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
     .command('list')
     .description('list tasks of a function, newest first, with FC filters')
     .argument('<function>', 'task function name')
-    .option('--status <statuses>', 'only these statuses, comma-separated (Enqueued, Dequeued, Running, Retrying, Succeeded, Failed, Stopping, Stopped, Expired, Invalid)')
+    .option(
+      '--status <statuses>',
+      'only these statuses, comma-separated (Enqueued, Dequeued, Running, Retrying, Succeeded, Failed, Stopping, Stopped, Expired, Invalid)',
+    )
     .option('--since <time>', `started at or after this time: ${TIME_EXPRESSION_RULE}`)
     .option('--until <time>', `started at or before this time: ${TIME_EXPRESSION_RULE}`)
     .option('--prefix <prefix>', 'only task ids starting with this prefix')

@@ -129,8 +129,7 @@ export class AsyncTaskClient {
     this.endpoint = options.endpoint || process.env[ENDPOINT_ENV] || undefined;
     this.stack = options.stack ?? DEFAULT_STACK;
     const region =
-      options.region ??
-      (this.endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? LOCAL_REGION) : undefined);
+      options.region ?? (this.endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? LOCAL_REGION) : undefined);
     const config = {
       ...(region ? { region } : {}),
       ...(this.endpoint ? { endpoint: this.endpoint } : {}),
@@ -255,10 +254,9 @@ export class AsyncTaskClient {
       options.onProgress?.(task);
       if (isTerminal(task.status)) return task;
       if (deadline !== undefined && Date.now() + interval > deadline) {
-        throw new WaitTimeoutError(
-          `task '${taskId}' of function '${functionName}' is still ${task.status} after ${options.timeoutMs} ms`,
-          { details: { task } },
-        );
+        throw new WaitTimeoutError(`task '${taskId}' of function '${functionName}' is still ${task.status} after ${options.timeoutMs} ms`, {
+          details: { task },
+        });
       }
       await sleep(interval);
     }
@@ -339,10 +337,7 @@ export class AsyncTaskClient {
     return output.OutputValue;
   }
 
-  private async call<Op extends keyof OperationResults>(
-    _op: Op,
-    request: TaskApiRequest & { op: Op },
-  ): Promise<OperationResults[Op]> {
+  private async call<Op extends keyof OperationResults>(_op: Op, request: TaskApiRequest & { op: Op }): Promise<OperationResults[Op]> {
     const functionName = await this.taskApiFunctionName();
     let output: InvokeCommandOutput;
     try {
@@ -354,10 +349,9 @@ export class AsyncTaskClient {
         }),
       );
     } catch (error) {
-      throw new ServiceError(
-        `cannot invoke the TaskApi function '${functionName}' (${await this.where()}): ${describe(error)}`,
-        { cause: error },
-      );
+      throw new ServiceError(`cannot invoke the TaskApi function '${functionName}' (${await this.where()}): ${describe(error)}`, {
+        cause: error,
+      });
     }
     const text = output.Payload ? new TextDecoder().decode(output.Payload) : '';
     if (output.FunctionError) {
@@ -381,9 +375,7 @@ export class AsyncTaskClient {
       });
     }
     if (response === null || typeof response !== 'object' || typeof response.ok !== 'boolean') {
-      throw new ServiceError(
-        `the TaskApi function '${functionName}' answered without 'ok': '${text.slice(0, 200)}'`,
-      );
+      throw new ServiceError(`the TaskApi function '${functionName}' answered without 'ok': '${text.slice(0, 200)}'`);
     }
     if (!response.ok) {
       const wire = response.error;

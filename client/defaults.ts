@@ -7,4 +7,3 @@ export const ENDPOINT_ENV = 'ASYNCTASK_ENDPOINT';
 /** Credentials and region used against a local endpoint when the environment has none. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
 export const LOCAL_REGION = 'us-east-1';
-

@@ -9,8 +9,7 @@ const RELATIVE = /^(\d+)([smhd])$/;
 // A date, optionally followed by a time and zone: what ISO-8601 calendar dates look like.
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
-export const TIME_EXPRESSION_RULE =
-  'an ISO-8601 time (2026-11-25, 2026-11-25T12:00:00Z) or a duration before now (30s, 15m, 2h, 7d)';
+export const TIME_EXPRESSION_RULE = 'an ISO-8601 time (2026-11-25, 2026-11-25T12:00:00Z) or a duration before now (30s, 15m, 2h, 7d)';
 
 /** Epoch milliseconds of `text`, relative expressions counted back from `now`. */
 export function parseTimeExpression(text: string, what = 'time', now: number = Date.now()): number {

@@ -20,13 +20,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
-import {
-  registryPath,
-  SERVICE_ENV,
-  SERVICE_NAME_PATTERN,
-  serviceLogGroupPrefix,
-  stateMachineNamePrefix,
-} from '../lambda/model/registry';
+import { registryPath, SERVICE_ENV, SERVICE_NAME_PATTERN, serviceLogGroupPrefix, stateMachineNamePrefix } from '../lambda/model/registry';
 import { TABLE } from '../lambda/model/table';
 import { validationError } from './errors';
 import type { IAsyncTaskService, ITaskFunction } from './interfaces';
@@ -115,7 +109,11 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
     if (!this.retention.isUnresolved()) {
       const problem = checkRange('retention', this.retention.toSeconds({ integral: false }), ASYNC_CONFIG_BOUNDS.retentionSeconds, 's');
       if (problem) {
-        throw validationError('InvalidAsyncTaskServiceProps', `Invalid props for AsyncTaskService (${this.node.path}):\n  - ${problem}`, this);
+        throw validationError(
+          'InvalidAsyncTaskServiceProps',
+          `Invalid props for AsyncTaskService (${this.node.path}):\n  - ${problem}`,
+          this,
+        );
       }
     }
     this.serviceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: DEFAULT_SERVICE_NAME_LENGTH, separator: '' });
@@ -154,9 +152,7 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
-    const retentionDays = this.retention.isUnresolved()
-      ? 7
-      : Math.max(1, Math.ceil(this.retention.toSeconds({ integral: false }) / 86400));
+    const retentionDays = this.retention.isUnresolved() ? 7 : Math.max(1, Math.ceil(this.retention.toSeconds({ integral: false }) / 86400));
     this.resultsBucket = new s3.Bucket(this, 'ResultsBucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -165,10 +161,11 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
       removalPolicy,
       autoDeleteObjects: false,
     });
-    acknowledge(
-      this.resultsBucket,
-      { id: 'AwsSolutions-S1', reason: 'Holds only transient task results written by the service\'s own roles and expired after the retention; access is audited through CloudTrail, a server-access-log bucket would add cost without a reader.' },
-    );
+    acknowledge(this.resultsBucket, {
+      id: 'AwsSolutions-S1',
+      reason:
+        "Holds only transient task results written by the service's own roles and expired after the retention; access is audited through CloudTrail, a server-access-log bucket would add cost without a reader.",
+    });
 
     const environment = {
       [SERVICE_ENV.table]: this.table.tableName,
@@ -264,7 +261,16 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
         detailType: ['Step Functions Execution Status Change'],
         detail: {
           status: [...FINALIZED_EXECUTION_STATUSES],
-          stateMachineArn: [{ prefix: stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: machinePrefix, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) }],
+          stateMachineArn: [
+            {
+              prefix: stack.formatArn({
+                service: 'states',
+                resource: 'stateMachine',
+                resourceName: machinePrefix,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            },
+          ],
         },
       },
       targets: [new targets.LambdaFunction(this.finalizer, { retryAttempts: 8, maxEventAge: Duration.hours(6) })],

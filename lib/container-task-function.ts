@@ -314,9 +314,7 @@ export class ContainerTaskRunner implements ITaskRunner {
               platformVersion: ecs.FargatePlatformVersion.LATEST,
               ...(props.spot
                 ? {
-                    capacityProviderOptions: tasks.CapacityProviderOptions.custom([
-                      { capacityProvider: 'FARGATE_SPOT', weight: 1 },
-                    ]),
+                    capacityProviderOptions: tasks.CapacityProviderOptions.custom([{ capacityProvider: 'FARGATE_SPOT', weight: 1 }]),
                   }
                 : {}),
             }),

@@ -29,10 +29,10 @@ function destinationQueues(scope: Construct, prefix: string): { success: sqs.Que
       retentionPeriod: Duration.days(14),
     });
     acknowledge(q, {
-        id: 'AwsSolutions-SQS3',
-        reason:
-          'This queue is itself a task destination (a dead-letter queue for failure records, or the processed-records queue); a queue behind it would never be read.',
-      });
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself a task destination (a dead-letter queue for failure records, or the processed-records queue); a queue behind it would never be read.',
+    });
     return q;
   };
   return { success: queue(`${prefix}SuccessQueue`), failure: queue(`${prefix}FailureQueue`) };
@@ -57,9 +57,9 @@ export class AsyncTaskDemoStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     acknowledge(this.dataBucket, {
-        id: 'AwsSolutions-S1',
-        reason: 'Demo input/output bucket (videos, slow-query logs, reports); CloudTrail data events are the audit path if needed.',
-      });
+      id: 'AwsSolutions-S1',
+      reason: 'Demo input/output bucket (videos, slow-query logs, reports); CloudTrail data events are the audit path if needed.',
+    });
 
     // etl: a batch of Kafka records transformed on Lambda.
     const etlQueues = destinationQueues(this, 'Etl');
@@ -76,11 +76,14 @@ export class AsyncTaskDemoStack extends Stack {
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       bundling: { target: 'node22', sourceMap: true },
     });
-    acknowledge(etlHandler, {
-          id: LAMBDA_BASIC_EXECUTION_ROLE_FINDING,
-          reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
-        },
-        { id: 'AwsSolutions-L1', reason: 'Node.js 22 is the runtime the project targets.' });
+    acknowledge(
+      etlHandler,
+      {
+        id: LAMBDA_BASIC_EXECUTION_ROLE_FINDING,
+        reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
+      },
+      { id: 'AwsSolutions-L1', reason: 'Node.js 22 is the runtime the project targets.' },
+    );
     this.etl = new LambdaTaskFunction(this, 'Etl', {
       service: this.service,
       functionName: 'etl',

@@ -22,12 +22,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct, IConstruct } from 'constructs';
-import {
-  DESTINATION_DETAIL_TYPE,
-  DESTINATION_EVENT_SOURCE,
-  type DestinationTarget,
-  DestinationType,
-} from '../lambda/model/destination';
+import { DESTINATION_DETAIL_TYPE, DESTINATION_EVENT_SOURCE, type DestinationTarget, DestinationType } from '../lambda/model/destination';
 
 /** Which record a delivery state sends: it decides the EventBridge detail-type. */
 export type DeliveryOutcome = 'success' | 'failure';
@@ -117,7 +112,15 @@ function grantOnResource(
 /** Customer-managed key of an encrypted destination: the senders encrypt with it. */
 function grantKey(scope: Construct, options: TaskDestinationBindOptions, key: kms.IKey | undefined): void {
   if (!key || !firstGrant(key, options.grantName)) return;
-  grantOnResource(scope, 'Key', options, (s) => key.addToResourcePolicy(s, true), ['kms:GenerateDataKey', 'kms:Decrypt'], [key.keyArn], ['*']);
+  grantOnResource(
+    scope,
+    'Key',
+    options,
+    (s) => key.addToResourcePolicy(s, true),
+    ['kms:GenerateDataKey', 'kms:Decrypt'],
+    [key.keyArn],
+    ['*'],
+  );
 }
 
 /** Sends each record as the body of an SQS message (a dead-letter queue for `onFailure`). */

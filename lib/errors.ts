@@ -7,10 +7,7 @@ import { ValidationError } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /** Names of the validation errors this library throws. */
-export type AsyncTaskValidationErrorName =
-  | 'InvalidAsyncTaskServiceProps'
-  | 'InvalidTaskFunctionProps'
-  | 'DuplicateTaskFunctionName';
+export type AsyncTaskValidationErrorName = 'InvalidAsyncTaskServiceProps' | 'InvalidTaskFunctionProps' | 'DuplicateTaskFunctionName';
 
 /** A `ValidationError` named `name`, attached to `scope`. */
 export function validationError(name: AsyncTaskValidationErrorName, message: string, scope: IConstruct): ValidationError {

@@ -263,16 +263,10 @@ export class TaskStateMachine extends Construct {
         status: TaskStatus.Retrying,
         beforeDeadline: true,
         set: {
-          alreadyRetriedTimes: tasks.DynamoAttributeValue.numberFromString(
-            sfn.JsonPath.format('{}', sfn.JsonPath.stringAt('$.attempt.n')),
-          ),
+          alreadyRetriedTimes: tasks.DynamoAttributeValue.numberFromString(sfn.JsonPath.format('{}', sfn.JsonPath.stringAt('$.attempt.n'))),
           ...(runner.kind === 'lambda' ? { taskErrorMessage: S(sfn.JsonPath.stringAt('$.error.Cause')) } : {}),
         },
-        detail: sfn.JsonPath.format(
-          'attempt {} failed: {}',
-          sfn.JsonPath.stringAt('$.attempt.n'),
-          sfn.JsonPath.stringAt('$.error.Error'),
-        ),
+        detail: sfn.JsonPath.format('attempt {} failed: {}', sfn.JsonPath.stringAt('$.attempt.n'), sfn.JsonPath.stringAt('$.error.Error')),
       }).addCatch(notRunnable, { errors: [CONDITION_FAILED], resultPath: '$.error' });
       const delays = props.retryDelays.map(String).join(', ');
       const nextAttempt = new sfn.Pass(this, STATE.NextAttempt, {
@@ -329,9 +323,7 @@ export class TaskStateMachine extends Construct {
       tracingEnabled: true,
     });
     if (props.maxConcurrency !== undefined) {
-      this.stateMachine.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
-      );
+      this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [props.table.tableArn] }));
     }
   }
 

@@ -104,7 +104,9 @@ function stackArtifacts(manifestPath: string): StackArtifact[] {
     const dependsOn = (Array.isArray(a.dependencies) ? a.dependencies : []).filter((dep) => {
       const target = artifacts[dep];
       if (target === undefined) {
-        throw new TemplateError(`malformed cloud assembly: stack artifact '${id}' in ${manifestPath} depends on '${dep}', which the manifest does not list`);
+        throw new TemplateError(
+          `malformed cloud assembly: stack artifact '${id}' in ${manifestPath} depends on '${dep}', which the manifest does not list`,
+        );
       }
       return target.type === STACK_ARTIFACT;
     });

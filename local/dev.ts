@@ -89,7 +89,10 @@ export function banner(rt: Pick<LocalRuntime, 'endpoint' | 'stacks' | 'services'
   for (const n of rt.notes) lines.push(`  note: ${n}`);
   const service = rt.services.find((s) => s.functions.length > 0) ?? rt.services[0];
   const example = service?.functions.find((f) => f.name === 'etl') ?? service?.functions[0];
-  const payload = example?.name === 'etl' ? `'[{"topic":"orders","partition":0,"offset":1,"timestamp":1764072000000,"key":"o-1","value":"hello"}]'` : `'{}'`;
+  const payload =
+    example?.name === 'etl'
+      ? `'[{"topic":"orders","partition":0,"offset":1,"timestamp":1764072000000,"key":"o-1","value":"hello"}]'`
+      : `'{}'`;
   // The CLI finds the TaskApi through a stack's outputs; its default stack is DEFAULT_STACK.
   const stack = service && service.stackName !== DEFAULT_STACK ? ` --stack ${service.stackName}` : '';
   lines.push(
@@ -120,7 +123,9 @@ export async function runDev(options: RunDevOptions): Promise<number> {
     });
   } catch (error) {
     const e = error as Error;
-    process.stderr.write(`asynctask dev: ${e instanceof TemplateError || e.message.includes('already in use') ? e.message : e.stack ?? e.message}\n`);
+    process.stderr.write(
+      `asynctask dev: ${e instanceof TemplateError || e.message.includes('already in use') ? e.message : (e.stack ?? e.message)}\n`,
+    );
     return 1;
   }
   process.stdout.write(banner(rt, options.dataDir));

@@ -248,7 +248,12 @@ export class Edge {
 
     if (url.pathname.startsWith('/_ecs/metadata/')) return this.ecsMetadata(b, res, url);
     if (url.pathname === '/_local/health') {
-      return sendJson(res, 200, { status: 'ok', endpoint: this.endpointUrl, stacks: b.stacks.map((s) => s.stackName), since: this.startedAt });
+      return sendJson(res, 200, {
+        status: 'ok',
+        endpoint: this.endpointUrl,
+        stacks: b.stacks.map((s) => s.stackName),
+        since: this.startedAt,
+      });
     }
 
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/.exec(url.pathname);
@@ -294,15 +299,12 @@ export class Edge {
       const headers = { ...req.headers, host: host ?? this.endpointHost(), 'content-length': String(body.length) };
       delete headers['transfer-encoding'];
       delete headers.connection;
-      const upstream = http.request(
-        { host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-          up.on('end', () => resolve());
-          up.on('error', () => resolve());
-        },
-      );
+      const upstream = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+        up.on('end', () => resolve());
+        up.on('error', () => resolve());
+      });
       upstream.on('error', (error) => {
         if (!res.headersSent) {
           sendJson(res, 502, { __type: 'ServiceUnavailable', message: `local backend on port ${port} failed: ${error.message}` });
@@ -514,7 +516,7 @@ export class Edge {
       return;
     }
     sendJson(res, 200, containerMeta(container ?? ''));
-      return;
+    return;
   }
 }
 

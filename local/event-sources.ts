@@ -5,12 +5,7 @@
  * stays in the queue: it comes back after the visibility timeout and reaches the queue's
  * dead-letter queue after `maxReceiveCount` receives, as on AWS. Kafka sources are not polled.
  */
-import {
-  DeleteMessageBatchCommand,
-  type Message,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { LocalEventSourceMapping } from './template';
 import { type LambdaInvoker, LOCAL_ACCOUNT, LOCAL_REGION } from './types';
 
@@ -19,7 +14,10 @@ export interface SqsRecord {
   receiptHandle: string;
   body: string;
   attributes: Record<string, string>;
-  messageAttributes: Record<string, { stringValue?: string; binaryValue?: string; stringListValues: string[]; binaryListValues: string[]; dataType: string }>;
+  messageAttributes: Record<
+    string,
+    { stringValue?: string; binaryValue?: string; stringListValues: string[]; binaryListValues: string[]; dataType: string }
+  >;
   md5OfBody: string;
   eventSource: 'aws:sqs';
   eventSourceARN: string;

@@ -42,15 +42,19 @@ function matchNumeric(ops: unknown[], v: unknown): boolean {
   for (let i = 0; i + 1 < ops.length; i += 2) {
     const op = ops[i];
     const n = Number(ops[i + 1]);
-    const ok =
-      op === '=' ? v === n : op === '<' ? v < n : op === '<=' ? v <= n : op === '>' ? v > n : op === '>=' ? v >= n : false;
+    const ok = op === '=' ? v === n : op === '<' ? v < n : op === '<=' ? v <= n : op === '>' ? v > n : op === '>=' ? v >= n : false;
     if (!ok) return false;
   }
   return true;
 }
 
 function wildcardRegex(w: string): RegExp {
-  return new RegExp(`^${w.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${w
+      .split('*')
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** One pattern element against one (scalar) event value. */
@@ -201,7 +205,10 @@ function inputFor(target: LocalRuleTarget, event: EventEnvelope): unknown {
   }
   if (target.inputPath) {
     let v: unknown = event;
-    for (const part of target.inputPath.replace(/^\$\.?/, '').split('.').filter(Boolean)) {
+    for (const part of target.inputPath
+      .replace(/^\$\.?/, '')
+      .split('.')
+      .filter(Boolean)) {
       v = isPlainObject(v) ? v[part] : undefined;
     }
     return v;
@@ -246,12 +253,15 @@ export class LocalEvents implements EventPublisher, JsonService {
   private startCron(rule: LocalRule, matches: (d: Date) => boolean): void {
     const arm = () => {
       const now = Date.now();
-      const t = setTimeout(() => {
-        if (this.closed) return;
-        const at = new Date(Math.round(Date.now() / 60_000) * 60_000);
-        if (matches(at)) void this.fireSchedule(rule);
-        arm();
-      }, 60_000 - (now % 60_000));
+      const t = setTimeout(
+        () => {
+          if (this.closed) return;
+          const at = new Date(Math.round(Date.now() / 60_000) * 60_000);
+          if (matches(at)) void this.fireSchedule(rule);
+          arm();
+        },
+        60_000 - (now % 60_000),
+      );
       t.unref();
       this.timers.push(t);
     };
@@ -331,7 +341,8 @@ export class LocalEvents implements EventPublisher, JsonService {
         lastError = `${(error as Error).name}: ${(error as Error).message}`;
       }
     }
-    if (!this.closed) this.warn(`rule ${rule.name}: delivery of event ${event.id} to ${target.arn} failed after ${attempts} attempt(s): ${lastError}`);
+    if (!this.closed)
+      this.warn(`rule ${rule.name}: delivery of event ${event.id} to ${target.arn} failed after ${attempts} attempt(s): ${lastError}`);
   }
 
   private warn(message: string): void {
@@ -340,7 +351,10 @@ export class LocalEvents implements EventPublisher, JsonService {
 
   public async handle(operation: string, body: Record<string, unknown>): Promise<unknown> {
     if (operation !== 'PutEvents') {
-      throw new AwsError('UnsupportedOperation', `the local runtime does not serve EventBridge operation '${operation}' (it serves PutEvents)`);
+      throw new AwsError(
+        'UnsupportedOperation',
+        `the local runtime does not serve EventBridge operation '${operation}' (it serves PutEvents)`,
+      );
     }
     const entries = body.Entries;
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > 10) {

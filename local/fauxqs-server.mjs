@@ -13,7 +13,18 @@
 // - A SendMessage carrying the `x-asynctask-idempotency-key` header (the Step Functions
 //   emulation sets it) is done once per key: a state re-run after a restart gets the first
 //   answer again instead of sending a second message.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 
 const appUrl = import.meta.resolve('fauxqs');
@@ -101,7 +112,7 @@ if (dataDir) {
   wrap('putObject', (_r, bucket, key) => persistObject(bucket, key));
   wrap('deleteObject', (_r, bucket, key) => unpersistObject(bucket, key));
   wrap('deleteObjects', (_r, bucket, keys) => {
-    for (const k of keys ?? []) unpersistObject(bucket, typeof k === 'string' ? k : k.key ?? k.Key);
+    for (const k of keys ?? []) unpersistObject(bucket, typeof k === 'string' ? k : (k.key ?? k.Key));
   });
   const complete = s3Store.completeMultipartUpload.bind(s3Store);
   s3Store.completeMultipartUpload = (uploadId, parts) => {
@@ -209,7 +220,9 @@ if (dataDir) {
   let journalBytes = 0;
   let compactedBytes = 0;
   const compact = () => {
-    const text = currentState().map((r) => `${JSON.stringify(r)}\n`).join('');
+    const text = currentState()
+      .map((r) => `${JSON.stringify(r)}\n`)
+      .join('');
     const tmp = `${journalFile}.tmp`;
     writeFileSync(tmp, text);
     renameSync(tmp, journalFile);

@@ -42,7 +42,12 @@ export class LoadedOutputs {
   public add(stackName: string, outputs: readonly { key: string; value: string; exportName?: string }[]): void {
     const own = new Map<string, LoadedOutput>();
     for (const o of outputs) {
-      const output: LoadedOutput = { stackName, key: o.key, value: o.value, ...(o.exportName !== undefined ? { exportName: o.exportName } : {}) };
+      const output: LoadedOutput = {
+        stackName,
+        key: o.key,
+        value: o.value,
+        ...(o.exportName !== undefined ? { exportName: o.exportName } : {}),
+      };
       own.set(o.key, output);
       if (o.exportName === undefined) continue;
       const other = this.byExport.get(o.exportName);
@@ -169,9 +174,7 @@ export class TemplateResolver {
           break;
         }
         case 'AWS::S3::Bucket':
-          name =
-            explicit('BucketName') ??
-            truncateName(base.toLowerCase().replace(/[^a-z0-9.-]/g, '-'), 63).replace(/[-.]+$/, '');
+          name = explicit('BucketName') ?? truncateName(base.toLowerCase().replace(/[^a-z0-9.-]/g, '-'), 63).replace(/[-.]+$/, '');
           break;
         case 'AWS::Lambda::Function':
           name = explicit('FunctionName') ?? truncateName(base, 64);

@@ -123,7 +123,11 @@ process.on('message', async (msg) => {
       context.fail = (e) => callback(e);
       try {
         const out = handler(msg.event, context, callback);
-        if (out && typeof out.then === 'function') out.then((v) => callback(null, v), (e) => callback(e));
+        if (out && typeof out.then === 'function')
+          out.then(
+            (v) => callback(null, v),
+            (e) => callback(e),
+          );
         else if (handler.length < 3) callback(null, out);
       } catch (error) {
         callback(error);
@@ -146,7 +150,12 @@ process.on('uncaughtException', (error) => {
   setTimeout(() => process.exit(1), 10);
 });
 process.on('unhandledRejection', (reason) => {
-  send({ type: 'log', lines: [formatLine('ERROR', [`Unhandled Promise Rejection \t${JSON.stringify(errorRecord(reason, 'Runtime.UnhandledPromiseRejection'))}`])] });
+  send({
+    type: 'log',
+    lines: [
+      formatLine('ERROR', [`Unhandled Promise Rejection \t${JSON.stringify(errorRecord(reason, 'Runtime.UnhandledPromiseRejection'))}`]),
+    ],
+  });
   send({ type: 'crash', error: errorRecord(reason, 'Runtime.UnhandledPromiseRejection') });
   setTimeout(() => process.exit(1), 10);
 });

@@ -186,7 +186,13 @@ export class LocalLogs implements LogSink, JsonService {
       s.events.forEach((e, i) => {
         if (e.timestamp < start || e.timestamp > end) return;
         if (!matchesFilterPattern(pattern, e.message)) return;
-        all.push({ logStreamName: s.name, timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime, eventId: `${s.name}/${i}` });
+        all.push({
+          logStreamName: s.name,
+          timestamp: e.timestamp,
+          message: e.message,
+          ingestionTime: e.ingestionTime,
+          eventId: `${s.name}/${i}`,
+        });
       });
     }
     all.sort((a, b) => a.timestamp - b.timestamp || a.ingestionTime - b.ingestionTime);
@@ -225,7 +231,8 @@ export class LocalLogs implements LogSink, JsonService {
       to = events.length;
       from = Math.max(0, to - limit);
     }
-    if (!Number.isFinite(from) || !Number.isFinite(to)) throw new AwsError('InvalidParameterException', 'The specified nextToken is invalid.');
+    if (!Number.isFinite(from) || !Number.isFinite(to))
+      throw new AwsError('InvalidParameterException', 'The specified nextToken is invalid.');
     return {
       events: events.slice(from, to).map((e) => ({ timestamp: e.timestamp, message: e.message, ingestionTime: e.ingestionTime })),
       nextForwardToken: `f/${String(to).padStart(20, '0')}`,

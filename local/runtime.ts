@@ -102,7 +102,9 @@ export interface LocalRuntime {
 }
 
 interface SfnModule {
-  StepFunctionsService: new (deps: Record<string, unknown>) => JsonService & {
+  StepFunctionsService: new (
+    deps: Record<string, unknown>,
+  ) => JsonService & {
     start(): Promise<unknown>;
     close(): Promise<void>;
     liveEcsTasks(): {
@@ -190,7 +192,13 @@ function fauxqsRequest(
   });
 }
 
-async function createResources(model: LocalResources, ddb: DynamoDBClient, fauxqsPort: number, edgeHost: string, notes: string[]): Promise<void> {
+async function createResources(
+  model: LocalResources,
+  ddb: DynamoDBClient,
+  fauxqsPort: number,
+  edgeHost: string,
+  notes: string[],
+): Promise<void> {
   for (const t of model.tables) {
     const input: CreateTableCommandInput = {
       TableName: t.name,
@@ -238,8 +246,10 @@ async function createResources(model: LocalResources, ddb: DynamoDBClient, fauxq
       JSON.stringify(body),
     );
   while (queues.length > 0) {
-    const i = queues.findIndex((q) => !q.deadLetterQueue || created.has(q.deadLetterQueue) || !model.queues.some((o) => o.name === q.deadLetterQueue));
-    const q = queues.splice(Math.max(i , 0), 1)[0];
+    const i = queues.findIndex(
+      (q) => !q.deadLetterQueue || created.has(q.deadLetterQueue) || !model.queues.some((o) => o.name === q.deadLetterQueue),
+    );
+    const q = queues.splice(Math.max(i, 0), 1)[0];
     const r = await sqs('CreateQueue', { QueueName: q.name, Attributes: q.attributes });
     if (r.status !== 200) throw new Error(`could not create queue ${q.name} (${q.logicalId}): ${r.body}`);
     created.add(q.name);

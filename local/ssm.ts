@@ -45,7 +45,10 @@ export class LocalSsm implements JsonService {
       case 'GetParametersByPath':
         return this.byPath(body);
       default:
-        throw new AwsError('UnsupportedOperation', `the local runtime serves SSM GetParameter, GetParameters and GetParametersByPath only (given ${operation})`);
+        throw new AwsError(
+          'UnsupportedOperation',
+          `the local runtime serves SSM GetParameter, GetParameters and GetParametersByPath only (given ${operation})`,
+        );
     }
   }
 

@@ -389,13 +389,17 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
             throw new TemplateError(`malformed cloud assembly: asset ${codeDir} of Lambda function ${where(id)} does not exist`);
           }
           if (!statSync(codeDir).isDirectory()) {
-            model.notes.push(`Lambda function ${id}: asset ${codeDir} is not a directory (zip assets are not supported); invoking it fails`);
+            model.notes.push(
+              `Lambda function ${id}: asset ${codeDir} is not a directory (zip assets are not supported); invoking it fails`,
+            );
             codeDir = undefined;
           }
         }
         const runtime = str(p.Runtime) ?? (code.ImageUri ? 'image' : 'unknown');
         if (!runtime.startsWith('nodejs')) {
-          model.notes.push(`Lambda function ${name} (${id}) has runtime ${runtime}; the local runtime runs Node.js functions only, invoking it fails`);
+          model.notes.push(
+            `Lambda function ${name} (${id}) has runtime ${runtime}; the local runtime runs Node.js functions only, invoking it fails`,
+          );
         }
         if (!codeDir && code.ZipFile === undefined) {
           model.notes.push(`Lambda function ${name} (${id}) has no local code (no asset folder nor inline code); invoking it fails`);
@@ -489,7 +493,8 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
             : {}),
         }));
         for (const t of (p.Targets as Record<string, unknown>[]) ?? []) {
-          if (t.InputTransformer !== undefined) model.notes.push(`rule ${id} target ${String(t.Id)}: InputTransformer is not supported; the full event is sent`);
+          if (t.InputTransformer !== undefined)
+            model.notes.push(`rule ${id} target ${String(t.Id)}: InputTransformer is not supported; the full event is sent`);
         }
         const bus = str(p.EventBusName) ?? 'default';
         model.rules.push({
@@ -499,7 +504,9 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
           eventBusName: bus.includes(':event-bus/') ? bus.slice(bus.indexOf(':event-bus/') + 11) : bus,
           enabled: (str(p.State) ?? 'ENABLED') === 'ENABLED',
           ...(p.EventPattern !== undefined
-            ? { eventPattern: (typeof p.EventPattern === 'string' ? JSON.parse(p.EventPattern) : p.EventPattern) as Record<string, unknown> }
+            ? {
+                eventPattern: (typeof p.EventPattern === 'string' ? JSON.parse(p.EventPattern) : p.EventPattern) as Record<string, unknown>,
+              }
             : {}),
           ...(p.ScheduleExpression !== undefined ? { scheduleExpression: String(p.ScheduleExpression) } : {}),
           targets,
@@ -510,7 +517,12 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
         model.logGroups.push({ logicalId: id, name, arn: String(r.getAtt(id, 'Arn')) });
         break;
       case 'AWS::SSM::Parameter':
-        model.parameters.push({ logicalId: id, name: String(p.Name ?? name), type: String(p.Type ?? 'String'), value: String(p.Value ?? '') });
+        model.parameters.push({
+          logicalId: id,
+          name: String(p.Name ?? name),
+          type: String(p.Type ?? 'String'),
+          value: String(p.Value ?? ''),
+        });
         break;
       case 'AWS::Lambda::EventSourceMapping': {
         const fnRef = String(p.FunctionName ?? '');
@@ -552,7 +564,6 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
   for (const [type, ids] of unsupported) model.unsupported.push({ type, logicalIds: ids });
   return model;
 }
-
 
 /**
  * Loads the assembly at `cdkOut` (every stack, or `options.stackName` and the stacks it depends

@@ -273,10 +273,14 @@ export function transform(event: unknown): EtlResult {
       if (errors.length < MAX_ERRORS) errors.push({ index, reason: error.message });
     }
   });
-  const sorted = [...kept.values()].sort(
-    (a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset),
+  const sorted = [...kept.values()].sort((a, b) =>
+    a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.offset - b.offset,
   );
-  type MutableSummary = { records: number; bytes: number; partitions: Record<string, { firstOffset: number; lastOffset: number; records: number }> };
+  type MutableSummary = {
+    records: number;
+    bytes: number;
+    partitions: Record<string, { firstOffset: number; lastOffset: number; records: number }>;
+  };
   const byTopic: Record<string, MutableSummary> = {};
   for (const r of sorted) {
     let topic = byTopic[r.topic];

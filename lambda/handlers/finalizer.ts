@@ -28,10 +28,7 @@ export interface ExecutionStatusChangeEvent {
 
 const HANDLED = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
 
-export async function handler(
-  event: ExecutionStatusChangeEvent,
-  context?: LambdaContext,
-): Promise<FinalizeResult | { action: 'ignored' }> {
+export async function handler(event: ExecutionStatusChangeEvent, context?: LambdaContext): Promise<FinalizeResult | { action: 'ignored' }> {
   startRequest(context);
   const detail = event?.detail;
   if (!detail?.executionArn || !HANDLED.has(detail.status)) {

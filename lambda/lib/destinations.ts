@@ -23,11 +23,7 @@ export function queueUrlFromArn(arn: string): string {
 }
 
 /** Sends the record; throws when the target rejects it. */
-export async function deliver(
-  target: DestinationTarget,
-  record: DestinationRecord,
-  outcome: 'success' | 'failure',
-): Promise<void> {
+export async function deliver(target: DestinationTarget, record: DestinationRecord, outcome: 'success' | 'failure'): Promise<void> {
   const body = JSON.stringify(record);
   switch (target.type) {
     case DestinationType.Sqs:
@@ -56,9 +52,7 @@ export async function deliver(
       return;
     }
     case DestinationType.Lambda:
-      await aws.lambda().send(
-        new InvokeCommand({ FunctionName: target.arn, InvocationType: 'Event', Payload: Buffer.from(body) }),
-      );
+      await aws.lambda().send(new InvokeCommand({ FunctionName: target.arn, InvocationType: 'Event', Payload: Buffer.from(body) }));
       return;
     default:
       throw new Error(`unknown destination type '${(target as DestinationTarget).type}'`);

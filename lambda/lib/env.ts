@@ -48,8 +48,7 @@ export function serviceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConf
   return {
     table,
     registry,
-    retentionSeconds:
-      Number.isFinite(retention) && retention > 0 ? retention : ASYNC_CONFIG_BOUNDS.retentionSeconds.default,
+    retentionSeconds: Number.isFinite(retention) && retention > 0 ? retention : ASYNC_CONFIG_BOUNDS.retentionSeconds.default,
     ...(env[SERVICE_ENV.resultsBucket] ? { resultsBucket: env[SERVICE_ENV.resultsBucket] } : {}),
   };
 }

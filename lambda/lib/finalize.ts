@@ -71,8 +71,7 @@ const CONDITION_OF: Partial<Record<TaskStatus, DestinationCondition>> = {
 /** The finalizer table of docs/design.md: terminal status for an active task and its execution's end. */
 export function terminalStatusFor(item: TaskItem, end: ExecutionEnd, nowIso: string): TaskStatus {
   if (item.status === TaskStatus.Stopping || end.status === 'ABORTED') return TaskStatus.Stopped;
-  const expired =
-    end.error === ExecutionError.Expired || (end.error === ExecutionError.NotRunnable && item.deadline <= nowIso);
+  const expired = end.error === ExecutionError.Expired || (end.error === ExecutionError.NotRunnable && item.deadline <= nowIso);
   if (expired && canTransition(item.status, TaskStatus.Expired)) return TaskStatus.Expired;
   if (end.error === ExecutionError.Invalid && canTransition(item.status, TaskStatus.Invalid)) return TaskStatus.Invalid;
   return TaskStatus.Failed;
@@ -274,9 +273,7 @@ export async function finalizeTask(
     const error = errorOfExecution(end, terminal, item.taskErrorMessage, item.deadline);
     const setMessage = terminal !== TaskStatus.Stopped && item.taskErrorMessage === undefined;
     const detail =
-      terminal === TaskStatus.Stopped
-        ? `execution ${end.status}`
-        : `execution ${end.status}${end.error ? `: ${end.error}` : ''}`;
+      terminal === TaskStatus.Stopped ? `execution ${end.status}` : `execution ${end.status}${end.error ? `: ${end.error}` : ''}`;
     // The terminal write claims the delivery in the same write: whoever ends the task sends its record.
     const token = target ? newClaim(nowMs) : undefined;
     const written = await store.transition(item, terminal, {

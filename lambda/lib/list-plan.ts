@@ -65,7 +65,10 @@ export function decodeNextToken(token: string, keyAttributes: readonly string[])
 }
 
 /** The key of `item` in the plan's index: what a next token carries. */
-export function indexKeyOf(item: Pick<TaskItem, 'functionName' | 'taskId' | 'listKey' | 'statusKey'>, plan: ListPlan): Record<string, string> {
+export function indexKeyOf(
+  item: Pick<TaskItem, 'functionName' | 'taskId' | 'listKey' | 'statusKey'>,
+  plan: ListPlan,
+): Record<string, string> {
   const source = item as unknown as Record<string, string>;
   return Object.fromEntries(plan.keyAttributes.map((attribute) => [attribute, source[attribute]]));
 }
@@ -74,8 +77,7 @@ export function indexKeyOf(item: Pick<TaskItem, 'functionName' | 'taskId' | 'lis
 export function planList(request: Omit<ListRequest, 'op'>): ListPlan {
   validateListRequest(request);
   const functionName = request.functionName;
-  const statuses: TaskStatus[] =
-    request.status !== undefined && request.status.length > 0 ? parseStatuses(request.status) : [];
+  const statuses: TaskStatus[] = request.status !== undefined && request.status.length > 0 ? parseStatuses(request.status) : [];
   const names: Record<string, string> = { '#listKey': TABLE.listKey };
   const values: Record<string, unknown> = {};
   let indexName: string;

@@ -97,7 +97,11 @@ async function redeliver(config: ServiceConfig, item: TaskItem, summary: Reconci
   }
   const result = await finalizeTask(config, { functionName: item.functionName, taskId: item.taskId }, end);
   if (result.action === 'redelivered') summary.redelivered++;
-  logger.info(`reconcile: pending delivery ${result.action}`, { ...fields, status: item.status, destinationStatus: result.item?.destinationStatus });
+  logger.info(`reconcile: pending delivery ${result.action}`, {
+    ...fields,
+    status: item.status,
+    destinationStatus: result.item?.destinationStatus,
+  });
 }
 
 async function reconcileStatus(
@@ -159,7 +163,14 @@ export async function reconcile(config: ServiceConfig, now: number = Date.now())
   for (const descriptor of await config.registry.list()) {
     for (const status of ACTIVE_STATUSES) {
       try {
-        await reconcileStatus(config, descriptor, status, { before: cutoff }, (item) => reconcileTask(config, descriptor, item, summary), summary);
+        await reconcileStatus(
+          config,
+          descriptor,
+          status,
+          { before: cutoff },
+          (item) => reconcileTask(config, descriptor, item, summary),
+          summary,
+        );
       } catch (error) {
         summary.errors++;
         logger.error('reconcile: query failed', { functionName: descriptor.name, status, error });

@@ -5,13 +5,7 @@
  * from another stack after the container warmed up is found on its first call.
  */
 import { GetParametersByPathCommand, type Parameter, type SSMClient } from '@aws-sdk/client-ssm';
-import {
-  InvalidArgumentError,
-  parseDescriptor,
-  ServiceError,
-  type TaskFunctionDescriptor,
-  TaskFunctionNotFoundError,
-} from '../model';
+import { InvalidArgumentError, parseDescriptor, ServiceError, type TaskFunctionDescriptor, TaskFunctionNotFoundError } from '../model';
 
 /** How long a loaded registry is used before it is read again. */
 export const REGISTRY_CACHE_MS = 60_000;

@@ -63,9 +63,7 @@ function taskNotFound(functionName: string, taskId: string): TaskNotFoundError {
 }
 
 function listStatuses(statuses: readonly TaskStatus[]): string {
-  return statuses.length <= 1
-    ? statuses.join('')
-    : `${statuses.slice(0, -1).join(', ')} or ${statuses[statuses.length - 1]}`;
+  return statuses.length <= 1 ? statuses.join('') : `${statuses.slice(0, -1).join(', ')} or ${statuses[statuses.length - 1]}`;
 }
 
 /** Record expiry (DynamoDB TTL): retention after the latest possible start of the attempt. */
@@ -98,10 +96,7 @@ async function startOrUndo(
     } catch (undoError) {
       logger.error(`could not finish ${how.undoing} after StartExecution failed`, { ...where, error: undoError });
     }
-    throw new ServiceError(
-      `${how.failure} (${(error as Error).name}: ${(error as Error).message}); ${how.outcome}`,
-      { cause: error },
-    );
+    throw new ServiceError(`${how.failure} (${(error as Error).name}: ${(error as Error).message}); ${how.outcome}`, { cause: error });
   }
 }
 
@@ -212,13 +207,7 @@ function invalidState(taskId: string, status: TaskStatus, allowed: readonly Task
  * allows. A refusal becomes TaskNotFound, InvalidTaskState (naming the status), or, when the
  * task is in an allowed status again by the time we look, ConcurrentModification.
  */
-async function moveTask(
-  store: TaskStore,
-  ref: TaskRef,
-  to: TaskStatus,
-  action: string,
-  options: TransitionOptions,
-): Promise<TaskItem> {
+async function moveTask(store: TaskStore, ref: TaskRef, to: TaskStatus, action: string, options: TransitionOptions): Promise<TaskItem> {
   const written = await store.transition(ref, to, options);
   if (written.ok) return written.item;
   const existing = written.current;
@@ -332,9 +321,7 @@ export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op
   validateTaskId(request.taskId);
   const { limit, nextToken } = request;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < LOGS_LIMIT.min || limit > LOGS_LIMIT.max)) {
-    throw new InvalidArgumentError(
-      `limit must be an integer between ${LOGS_LIMIT.min} and ${LOGS_LIMIT.max} inclusive (given ${limit})`,
-    );
+    throw new InvalidArgumentError(`limit must be an integer between ${LOGS_LIMIT.min} and ${LOGS_LIMIT.max} inclusive (given ${limit})`);
   }
   if (nextToken !== undefined && (typeof nextToken !== 'string' || nextToken === '')) {
     throw new InvalidArgumentError('nextToken must be the non-empty nextToken of a previous logs call');

@@ -10,15 +10,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import {
-  DestinationStatus,
-  slotsKey,
-  statusKey,
-  TABLE,
-  type TaskItem,
-  type TaskStatus,
-  tableKey,
-} from '../model';
+import { DestinationStatus, slotsKey, statusKey, TABLE, type TaskItem, type TaskStatus, tableKey } from '../model';
 import { aws } from './env';
 import type { ListPlan } from './list-plan';
 import {
@@ -108,16 +100,19 @@ export class TaskStore {
    */
   public async create(item: TaskItem, nowMs: number): Promise<WriteResult> {
     return this.conditional(item, () =>
-      aws.ddb().send(
-        new PutCommand({
-          TableName: this.table,
-          Item: item,
-          ConditionExpression: `attribute_not_exists(#${TABLE.sortKey}) OR #${TABLE.ttlAttribute} < :nowSeconds`,
-          ExpressionAttributeNames: namesOf(`#${TABLE.sortKey} #${TABLE.ttlAttribute}`),
-          ExpressionAttributeValues: { ':nowSeconds': Math.floor(nowMs / 1000) },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ).then(() => item),
+      aws
+        .ddb()
+        .send(
+          new PutCommand({
+            TableName: this.table,
+            Item: item,
+            ConditionExpression: `attribute_not_exists(#${TABLE.sortKey}) OR #${TABLE.ttlAttribute} < :nowSeconds`,
+            ExpressionAttributeNames: namesOf(`#${TABLE.sortKey} #${TABLE.ttlAttribute}`),
+            ExpressionAttributeValues: { ':nowSeconds': Math.floor(nowMs / 1000) },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        )
+        .then(() => item),
     );
   }
 
@@ -282,7 +277,9 @@ export class TaskStore {
         }),
       );
       if (!result.Attributes) {
-        throw new Error(`UpdateItem of task '${ref.taskId}' of function '${ref.functionName}' returned no item (ReturnValues ${returnValues})`);
+        throw new Error(
+          `UpdateItem of task '${ref.taskId}' of function '${ref.functionName}' returned no item (ReturnValues ${returnValues})`,
+        );
       }
       return result.Attributes as TaskItem;
     });

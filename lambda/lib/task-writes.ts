@@ -157,11 +157,7 @@ export function transitionUpdate<V>(spec: TransitionSpec<V>, literal: (text: str
     set: { status: literal(spec.to), [TABLE.statusKey]: spec.statusKey, ...spec.set },
     ...(spec.remove ? { remove: spec.remove } : {}),
     ...(spec.appendEvent ? { appendEvent: spec.appendEvent } : {}),
-    conditions: [
-      ...(spec.owner !== undefined ? [ownedBy(spec.owner)] : []),
-      statusIn(from, literal),
-      ...(spec.conditions ?? []),
-    ],
+    conditions: [...(spec.owner !== undefined ? [ownedBy(spec.owner)] : []), statusIn(from, literal), ...(spec.conditions ?? [])],
   });
 }
 

@@ -120,9 +120,7 @@ export function parseStatuses(value: string | readonly string[]): TaskStatus[] {
 export function validateListRequest(request: Omit<ListRequest, 'op'>): void {
   const { limit, order, since, until, prefix, status } = request;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < LIST_LIMIT.min || limit > LIST_LIMIT.max)) {
-    throw new InvalidArgumentError(
-      `limit must be an integer between ${LIST_LIMIT.min} and ${LIST_LIMIT.max} inclusive (given ${limit})`,
-    );
+    throw new InvalidArgumentError(`limit must be an integer between ${LIST_LIMIT.min} and ${LIST_LIMIT.max} inclusive (given ${limit})`);
   }
   if (order !== undefined && order !== 'asc' && order !== 'desc') {
     throw new InvalidArgumentError(`order must be 'asc' or 'desc' (given '${order}')`);
@@ -136,9 +134,7 @@ export function validateListRequest(request: Omit<ListRequest, 'op'>): void {
     }
   }
   if (since !== undefined && until !== undefined && since > until) {
-    throw new InvalidArgumentError(
-      `since (${new Date(since).toISOString()}) is after until (${new Date(until).toISOString()})`,
-    );
+    throw new InvalidArgumentError(`since (${new Date(since).toISOString()}) is after until (${new Date(until).toISOString()})`);
   }
   if (prefix !== undefined && prefix !== '') {
     // A prefix must itself be the start of a valid id.
@@ -150,4 +146,3 @@ export function validateListRequest(request: Omit<ListRequest, 'op'>): void {
   }
   if (status !== undefined) parseStatuses(status);
 }
-

@@ -123,8 +123,7 @@ const FACTORIES: Record<string, ErrorFactory> = {
   InvalidArgument: (m, d) => new InvalidArgumentError(m, { details: d }),
   TaskFunctionNotFound: (m, d) => new TaskFunctionNotFoundError(m, { details: d }),
   TaskNotFound: (m, d) => new TaskNotFoundError(m, { details: d }),
-  TaskAlreadyExists: (m, d) =>
-    new TaskAlreadyExistsError(m, (d?.existingTask ?? {}) as TaskRecord, { details: d }),
+  TaskAlreadyExists: (m, d) => new TaskAlreadyExistsError(m, (d?.existingTask ?? {}) as TaskRecord, { details: d }),
   InvalidTaskState: (m, d) => new InvalidTaskStateError(m, { details: d }),
   ConcurrentModification: (m, d) => new ConcurrentModificationError(m, { details: d }),
   ServiceError: (m, d) => new ServiceError(m, { details: d }),

@@ -39,11 +39,7 @@ export const STOPPABLE_STATUSES: readonly TaskStatus[] = [
 ];
 
 /** Statuses from which `retry` is accepted (a new attempt under the same id). */
-export const RETRYABLE_STATUSES: readonly TaskStatus[] = [
-  TaskStatus.Failed,
-  TaskStatus.Stopped,
-  TaskStatus.Expired,
-];
+export const RETRYABLE_STATUSES: readonly TaskStatus[] = [TaskStatus.Failed, TaskStatus.Stopped, TaskStatus.Expired];
 
 /** Statuses an execution still owns: the reconciler looks at these. */
 export const ACTIVE_STATUSES: readonly TaskStatus[] = [

@@ -4,8 +4,7 @@ import { InvalidTaskIdError } from './errors';
 
 export const TASK_ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/;
 export const TASK_ID_MAX_LENGTH = 128;
-export const TASK_ID_RULE =
-  '1-128 characters; the first a letter or underscore, the rest letters, digits, underscores or hyphens';
+export const TASK_ID_RULE = '1-128 characters; the first a letter or underscore, the rest letters, digits, underscores or hyphens';
 
 /** Throws InvalidTaskIdError naming the rule and the value given. */
 export function validateTaskId(taskId: unknown): string {

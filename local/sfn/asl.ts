@@ -248,7 +248,7 @@ export function resolveReferencePath(path: string, value: unknown): unknown {
   let cur: unknown = value;
   for (const t of tokens) {
     if (cur === null || typeof cur !== 'object') return undefined;
-    const key = t.startsWith('.') ? t.slice(1) : t.startsWith('[\'') || t.startsWith('["') ? t.slice(2, -2) : Number(t.slice(1, -1));
+    const key = t.startsWith('.') ? t.slice(1) : t.startsWith("['") || t.startsWith('["') ? t.slice(2, -2) : Number(t.slice(1, -1));
     cur = (cur as Record<string | number, unknown>)[key];
   }
   return cur;
@@ -303,7 +303,9 @@ export function resumeDefinition(
   timeoutSeconds?: number,
 ): { definition: AslDefinition; entry: string } {
   if (!Object.hasOwn(definition.States, state)) {
-    throw new Error(`cannot resume at state '${state}': the definition has no such top-level state (states: ${Object.keys(definition.States).join(', ')})`);
+    throw new Error(
+      `cannot resume at state '${state}': the definition has no such top-level state (states: ${Object.keys(definition.States).join(', ')})`,
+    );
   }
   let entry = 'ResumeAfterLocalRuntimeRestart';
   while (Object.hasOwn(definition.States, entry)) entry = `_${entry}`;

@@ -14,14 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { executionArn as buildExecutionArn } from '../../lambda/model/execution';
 import { LocalEcs, type LocalEcsTaskInfo, processCommandLine, processHasTaskArn } from '../ecs';
-import {
-  AwsError,
-  type EventPublisher,
-  type JsonService,
-  type LambdaInvoker,
-  type LocalTaskDefinition,
-  type LogSink,
-} from '../types';
+import { AwsError, type EventPublisher, type JsonService, type LambdaInvoker, type LocalTaskDefinition, type LogSink } from '../types';
 import {
   type AslDefinition,
   contextObject,
@@ -351,10 +344,7 @@ export class StepFunctionsService implements JsonService {
         return this.describeStateMachine({ stateMachineArn: rec.stateMachineArn });
       }
       default:
-        throw new AwsError(
-          'UnknownOperationException',
-          `The local runtime does not support the Step Functions operation '${operation}'`,
-        );
+        throw new AwsError('UnknownOperationException', `The local runtime does not support the Step Functions operation '${operation}'`);
     }
   }
 
@@ -413,7 +403,8 @@ export class StepFunctionsService implements JsonService {
     const name = str(body, 'name') ?? randomUUID();
     if (!validName(name)) throw new AwsError('InvalidName', `Invalid Name: '${name}'`);
     const input = body.input === undefined || body.input === null ? '{}' : body.input;
-    if (typeof input !== 'string') throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input must be a string');
+    if (typeof input !== 'string')
+      throw new AwsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: input must be a string');
     let parsed: unknown;
     try {
       parsed = JSON.parse(input);
@@ -611,7 +602,10 @@ export class StepFunctionsService implements JsonService {
     if (outcome.output !== undefined) rec.output = outcome.output;
     if (outcome.error !== undefined) rec.error = outcome.error;
     if (outcome.cause !== undefined) rec.cause = outcome.cause;
-    const errorDetails = { ...(rec.error !== undefined ? { error: rec.error } : {}), ...(rec.cause !== undefined ? { cause: rec.cause } : {}) };
+    const errorDetails = {
+      ...(rec.error !== undefined ? { error: rec.error } : {}),
+      ...(rec.cause !== undefined ? { cause: rec.cause } : {}),
+    };
     switch (rec.status) {
       case 'SUCCEEDED':
         running?.recorder.add('ExecutionSucceeded', {

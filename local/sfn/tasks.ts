@@ -106,7 +106,9 @@ export interface TaskExecutionContext {
    * With executions on disk: the step the execution is in when `stateName` is it (top-level
    * states), `resumed` when it is the step a restart re-runs.
    */
-  step?(stateName: string): { readonly seq: number; readonly preImage?: Record<string, unknown> | null; readonly resumed: boolean } | undefined;
+  step?(
+    stateName: string,
+  ): { readonly seq: number; readonly preImage?: Record<string, unknown> | null; readonly resumed: boolean } | undefined;
   /** Saves the item a DynamoDB write state is about to change into the current step (synchronously). */
   savePreImage?(stateName: string, item: Record<string, unknown> | null): void;
   /** The cause to fail `stateName` with, once, when it is the runner state a restart interrupted. */
@@ -296,13 +298,7 @@ export class TaskDispatcher {
       } catch (e) {
         const err = e instanceof Error ? e : new TaskError('States.TaskFailed', String(e));
         const timedOut = err.name === 'States.Timeout';
-        const type = timedOut
-          ? fn
-            ? 'LambdaFunctionTimedOut'
-            : 'TaskTimedOut'
-          : fn
-            ? 'LambdaFunctionFailed'
-            : 'TaskFailed';
+        const type = timedOut ? (fn ? 'LambdaFunctionTimedOut' : 'TaskTimedOut') : fn ? 'LambdaFunctionFailed' : 'TaskFailed';
         ctx.record(stateName, type, { ...ids, error: err.name, cause: err.message });
         throw err;
       } finally {
@@ -401,7 +397,9 @@ export class TaskDispatcher {
     try {
       const key = action === 'putItem' ? await this.keyOf(tableName, params.Item) : params.Key;
       if (!key || typeof key !== 'object') return undefined;
-      const got = await this.ddb.send(new GetItemCommand({ TableName: tableName, Key: toSdkAttributes(key) as never, ConsistentRead: true }));
+      const got = await this.ddb.send(
+        new GetItemCommand({ TableName: tableName, Key: toSdkAttributes(key) as never, ConsistentRead: true }),
+      );
       current = got.Item ? (fromSdk(got.Item) as Record<string, unknown>) : null;
     } catch {
       return undefined; // the write itself reports what is wrong (missing table, bad key)

@@ -74,24 +74,52 @@ const payload = { bucket: 'my-bucket', object: '480P.mp4', output_dir: 'a', dst_
 
 /** Bad input: each must exit 2 with one stderr line naming `shows`, and call nothing. */
 const BAD_INPUT: Record<string, { args: string[]; shows: RegExp }> = {
-  'malformed JSON payload': { args: ['invoke', 'transcode', '--payload', '{"bucket":'], shows: /--payload is not valid JSON.*given '\{"bucket":'/ },
-  'unreadable payload file': { args: ['invoke', 'transcode', '--payload-file', '/nonexistent/p.json'], shows: /cannot read --payload-file '\/nonexistent\/p.json' \(ENOENT\)/ },
-  'payload file that is not JSON': { args: ['invoke', 'transcode', '--payload-file', 'BAD_JSON_FILE'], shows: /--payload-file '.*bad.json' is not valid JSON/ },
-  'payload over 128 KiB': { args: ['invoke', 'transcode', '--payload-file', 'BIG_FILE'], shows: /is \d+ bytes; the limit is 131072 bytes \(128 KiB\)/ },
-  'invalid task id on invoke': { args: ['invoke', 'transcode', '--task-id', '1-480P-mp4'], shows: /invalid task id '1-480P-mp4': it starts with '1'; a task id must be 1-128 characters/ },
+  'malformed JSON payload': {
+    args: ['invoke', 'transcode', '--payload', '{"bucket":'],
+    shows: /--payload is not valid JSON.*given '\{"bucket":'/,
+  },
+  'unreadable payload file': {
+    args: ['invoke', 'transcode', '--payload-file', '/nonexistent/p.json'],
+    shows: /cannot read --payload-file '\/nonexistent\/p.json' \(ENOENT\)/,
+  },
+  'payload file that is not JSON': {
+    args: ['invoke', 'transcode', '--payload-file', 'BAD_JSON_FILE'],
+    shows: /--payload-file '.*bad.json' is not valid JSON/,
+  },
+  'payload over 128 KiB': {
+    args: ['invoke', 'transcode', '--payload-file', 'BIG_FILE'],
+    shows: /is \d+ bytes; the limit is 131072 bytes \(128 KiB\)/,
+  },
+  'invalid task id on invoke': {
+    args: ['invoke', 'transcode', '--task-id', '1-480P-mp4'],
+    shows: /invalid task id '1-480P-mp4': it starts with '1'; a task id must be 1-128 characters/,
+  },
   'invalid task id on get': { args: ['get', 'transcode', 'my task'], shows: /invalid task id 'my task': it contains ' '/ },
   'invalid task id on stop': { args: ['stop', 'transcode', 'a'.repeat(129)], shows: /it is 129 characters long/ },
   'invalid task id on retry': { args: ['retry', 'transcode', 'x.y'], shows: /invalid task id 'x.y': it contains '.'/ },
   'invalid task id on logs': { args: ['logs', 'transcode', '-'], shows: /invalid task id '-'/ },
-  'unknown status name': { args: ['list', 'transcode', '--status', 'Running,Sleeping'], shows: /unknown status 'Sleeping'; allowed: Enqueued, Dequeued, Running, Retrying, Succeeded, Failed, Stopping, Stopped, Expired, Invalid/ },
-  '--limit 0': { args: ['list', 'transcode', '--limit', '0'], shows: /--limit must be an integer between 1 and 100 inclusive \(given '0'\)/ },
+  'unknown status name': {
+    args: ['list', 'transcode', '--status', 'Running,Sleeping'],
+    shows:
+      /unknown status 'Sleeping'; allowed: Enqueued, Dequeued, Running, Retrying, Succeeded, Failed, Stopping, Stopped, Expired, Invalid/,
+  },
+  '--limit 0': {
+    args: ['list', 'transcode', '--limit', '0'],
+    shows: /--limit must be an integer between 1 and 100 inclusive \(given '0'\)/,
+  },
   '--limit 101': { args: ['list', 'transcode', '--limit', '101'], shows: /between 1 and 100 inclusive \(given '101'\)/ },
   '--limit abc': { args: ['list', 'transcode', '--limit', 'abc'], shows: /\(given 'abc'\)/ },
-  'bad --since': { args: ['list', 'transcode', '--since', 'yesterday'], shows: /--since 'yesterday' is not a time expression; use an ISO-8601 time .* or a duration before now \(30s, 15m, 2h, 7d\)/ },
+  'bad --since': {
+    args: ['list', 'transcode', '--since', 'yesterday'],
+    shows: /--since 'yesterday' is not a time expression; use an ISO-8601 time .* or a duration before now \(30s, 15m, 2h, 7d\)/,
+  },
   'bad --until': { args: ['list', 'transcode', '--until', '2026-13-45'], shows: /--until '2026-13-45' is not a time expression/ },
   '--since after --until': { args: ['list', 'transcode', '--since', '1h', '--until', '2d'], shows: /since \(.*\) is after until/ },
   'a prefix no id can have': { args: ['list', 'transcode', '--prefix', '9x'], shows: /prefix '9x' can match no task id/ },
-  '--payload with --payload-file': { args: ['invoke', 'transcode', '--payload', '{}', '--payload-file', 'p.json'], shows: /option '--payload <json>' cannot be used with option '--payload-file <file>'/ },
+  '--payload with --payload-file': {
+    args: ['invoke', 'transcode', '--payload', '{}', '--payload-file', 'p.json'],
+    shows: /option '--payload <json>' cannot be used with option '--payload-file <file>'/,
+  },
   'bad --order': { args: ['list', 'transcode', '--order', 'up'], shows: /argument 'up' is invalid. Allowed choices are asc, desc/ },
   'missing argument': { args: ['get', 'transcode'], shows: /missing required argument 'task-id' \(see asynctask get --help\)/ },
   'unknown option': { args: ['list', 'transcode', '--colour'], shows: /unknown option '--colour'/ },
@@ -102,10 +130,39 @@ const BAD_INPUT: Record<string, { args: string[]; shows: RegExp }> = {
 };
 
 const HELP: Record<string, string[]> = {
-  '': ['--endpoint', 'ASYNCTASK_ENDPOINT', '--stack', 'AsyncTaskDemo', '--region', 'invoke', 'get', 'list', 'stop', 'retry', 'logs', 'functions', 'dev', 'Exit codes'],
+  '': [
+    '--endpoint',
+    'ASYNCTASK_ENDPOINT',
+    '--stack',
+    'AsyncTaskDemo',
+    '--region',
+    'invoke',
+    'get',
+    'list',
+    'stop',
+    'retry',
+    'logs',
+    'functions',
+    'dev',
+    'Exit codes',
+  ],
   invoke: ['<function>', '--payload <json>', '--payload-file <file>', '--task-id <id>', '--wait', '--json'],
   get: ['<function>', '<task-id>', '--json'],
-  list: ['<function>', '--status', '--since', '--until', '--prefix', '--limit', '--order', 'asc', 'desc', '--next-token', '--all', '--json', '30s, 15m, 2h, 7d'],
+  list: [
+    '<function>',
+    '--status',
+    '--since',
+    '--until',
+    '--prefix',
+    '--limit',
+    '--order',
+    'asc',
+    'desc',
+    '--next-token',
+    '--all',
+    '--json',
+    '30s, 15m, 2h, 7d',
+  ],
   stop: ['<function>', '<task-id>', '--json'],
   retry: ['<function>', '<task-id>', '--json'],
   logs: ['<function>', '<task-id>', '--follow'],
@@ -118,7 +175,10 @@ function cases(): Record<string, Case> {
     invoke: { args: ['invoke', 'transcode', '--task-id', 'my1-480P-mp4', '--payload', JSON.stringify(payload)] },
     'invoke --json': { args: ['invoke', 'transcode', '--task-id', 'my2-480P-mp4', '--payload', JSON.stringify(payload), '--json'] },
     'invoke --payload-file': { args: ['invoke', 'transcode', '--task-id', 'fromfile', '--payload-file', path.join(dir, 'payload.json')] },
-    'invoke --payload-file -': { args: ['invoke', 'transcode', '--task-id', 'fromstdin', '--payload-file', '-'], stdin: '{"from":"stdin"}' },
+    'invoke --payload-file -': {
+      args: ['invoke', 'transcode', '--task-id', 'fromstdin', '--payload-file', '-'],
+      stdin: '{"from":"stdin"}',
+    },
     'invoke via ASYNCTASK_ENDPOINT': { args: ['invoke', 'transcode'], target: 'none', env: { ASYNCTASK_ENDPOINT: api.url } },
     'invoke duplicate': { args: ['invoke', 'transcode', '--task-id', 'dup'] },
     'invoke unknown function': { args: ['invoke', 'nofn', '--task-id', 'x1'] },
@@ -140,7 +200,23 @@ function cases(): Record<string, Case> {
     'list --next-token': { args: ['list', 'transcode', '--next-token', 'page-2'] },
     'list bad token': { args: ['list', 'transcode', '--next-token', 'forged'] },
     'list filters': {
-      args: ['list', 'transcode', '--status', 'Running,Failed', '--since', '2h', '--until', '2030-01-01T00:00:00Z', '--prefix', 'filtered', '--limit', '5', '--order', 'asc', '--json'],
+      args: [
+        'list',
+        'transcode',
+        '--status',
+        'Running,Failed',
+        '--since',
+        '2h',
+        '--until',
+        '2030-01-01T00:00:00Z',
+        '--prefix',
+        'filtered',
+        '--limit',
+        '5',
+        '--order',
+        'asc',
+        '--json',
+      ],
     },
     stop: { args: ['stop', 'transcode', 'my3-480P-mp4'] },
     'stop --json': { args: ['stop', 'transcode', 'my3-480P-mp4', '--json'] },
@@ -154,12 +230,22 @@ function cases(): Record<string, Case> {
     'missing stack': { args: ['--stack', 'Nope', '--region', 'eu-west-1', 'functions'] },
     'stack without output': { args: ['--stack', STACK_WITHOUT_OUTPUT, 'functions'] },
     'unreachable endpoint': { args: ['functions'], target: 'none', env: { ASYNCTASK_ENDPOINT: 'http://127.0.0.1:1' } },
-    dev: { args: ['dev', '--port', '4600', '--data-dir', 'state', '--synth'], target: 'none', env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') } },
-    'dev --stack': { args: ['--stack', 'AsyncTaskService', 'dev'], target: 'none', env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') } },
+    dev: {
+      args: ['dev', '--port', '4600', '--data-dir', 'state', '--synth'],
+      target: 'none',
+      env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') },
+    },
+    'dev --stack': {
+      args: ['--stack', 'AsyncTaskService', 'dev'],
+      target: 'none',
+      env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') },
+    },
     'dev without a local runtime': { args: ['dev'], target: 'none', env: { ASYNCTASK_DEV_MODULE: path.join(dir, 'no-such-dev') } },
   };
   for (const [name, bad] of Object.entries(BAD_INPUT)) {
-    const args = bad.args.map((a) => (a === 'BAD_JSON_FILE' ? path.join(dir, 'bad.json') : a === 'BIG_FILE' ? path.join(dir, 'big.json') : a));
+    const args = bad.args.map((a) =>
+      a === 'BAD_JSON_FILE' ? path.join(dir, 'bad.json') : a === 'BIG_FILE' ? path.join(dir, 'big.json') : a,
+    );
     all[`bad: ${name}`] = { args, target: 'guard' };
   }
   for (const command of Object.keys(HELP)) {
@@ -225,7 +311,13 @@ describe('invoke', () => {
 
   it('--json prints only the task record', () => {
     const record = JSON.parse(expectOk('invoke --json').stdout) as TaskRecord;
-    expect(record).toMatchObject({ taskId: 'my2-480P-mp4', functionName: 'transcode', status: 'Enqueued', requestId: 'req-my2-480P-mp4', taskPayload: payload });
+    expect(record).toMatchObject({
+      taskId: 'my2-480P-mp4',
+      functionName: 'transcode',
+      status: 'Enqueued',
+      requestId: 'req-my2-480P-mp4',
+      taskPayload: payload,
+    });
   });
 
   it('reads the payload from --payload-file, and from stdin with -', () => {
@@ -288,7 +380,11 @@ describe('get', () => {
   });
 
   it('--json prints only the record', () => {
-    expect(JSON.parse(expectOk('get --json').stdout)).toMatchObject({ taskId: 'my1-480P-mp4', status: 'Succeeded', returnPayload: { ok: true } });
+    expect(JSON.parse(expectOk('get --json').stdout)).toMatchObject({
+      taskId: 'my1-480P-mp4',
+      status: 'Succeeded',
+      returnPayload: { ok: true },
+    });
   });
 
   it("shows a running task's progress (a bar only on a terminal)", () => {
@@ -395,11 +491,19 @@ describe('locating the TaskApi', () => {
   });
 
   it('fails if the stack has no TaskApiFunctionName output', () => {
-    expectError('stack without output', 1, /stack 'NotAsyncTask' in region us-east-1 .* has no output 'TaskApiFunctionName' \(its outputs: BucketName\)/);
+    expectError(
+      'stack without output',
+      1,
+      /stack 'NotAsyncTask' in region us-east-1 .* has no output 'TaskApiFunctionName' \(its outputs: BucketName\)/,
+    );
   });
 
   it('fails with exit 1 when the endpoint cannot be reached', () => {
-    expectError('unreachable endpoint', 1, /cannot describe stack 'AsyncTaskDemo' in region us-east-1 at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expectError(
+      'unreachable endpoint',
+      1,
+      /cannot describe stack 'AsyncTaskDemo' in region us-east-1 at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/,
+    );
   });
 });
 

@@ -96,7 +96,10 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
       if (id.startsWith('waitok')) {
         return n < 3
           ? { ok: true, result: task(id, 'Running', { progress: { percent: n * 30 } }) }
-          : { ok: true, result: task(id, 'Succeeded', { endTime: STARTED + 1500, returnPayload: { output: 's3://my-bucket/a/480P.mov' } }) };
+          : {
+              ok: true,
+              result: task(id, 'Succeeded', { endTime: STARTED + 1500, returnPayload: { output: 's3://my-bucket/a/480P.mov' } }),
+            };
       }
       if (id.startsWith('waitfail')) {
         return n < 2
@@ -105,12 +108,16 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
       }
       return { ok: true, result: task(id, 'Succeeded', { endTime: STARTED + 1500, returnPayload: { ok: true } }) };
     case 'stop':
-      if (id === 'done') return fail('InvalidTaskState', "task 'done' is Succeeded; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
+      if (id === 'done')
+        return fail('InvalidTaskState', "task 'done' is Succeeded; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
       return { ok: true, result: task(id, 'Stopping') };
     case 'retry':
       return { ok: true, result: task(id, 'Enqueued', { requestId: `req-${id}-retry` }) };
     case 'list': {
-      const page1 = [task('my2-480P-mp4', 'Running', { alreadyRetriedTimes: 1 }), task('my1-480P-mp4', 'Succeeded', { durationMs: 65_000 })];
+      const page1 = [
+        task('my2-480P-mp4', 'Running', { alreadyRetriedTimes: 1 }),
+        task('my1-480P-mp4', 'Succeeded', { durationMs: 65_000 }),
+      ];
       const page2 = [task('my0-480P-mp4', 'Failed', { alreadyRetriedTimes: 2 })];
       if (request.nextToken === undefined) return { ok: true, result: { tasks: page1, nextToken: 'page-2' } };
       if (request.nextToken === 'page-2') return { ok: true, result: { tasks: page2 } };
@@ -120,12 +127,33 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
       const at = (k: number) => STARTED + k * 1000;
       if (id.startsWith('follow')) {
         // Two lines while Running, a pause with nothing new, then a last line after it Succeeded.
-        if (request.nextToken === undefined) return { ok: true, result: { events: [{ timestamp: at(1), message: 'frame=1' }, { timestamp: at(2), message: 'frame=2' }], nextToken: 't1', status: 'Running' } };
+        if (request.nextToken === undefined)
+          return {
+            ok: true,
+            result: {
+              events: [
+                { timestamp: at(1), message: 'frame=1' },
+                { timestamp: at(2), message: 'frame=2' },
+              ],
+              nextToken: 't1',
+              status: 'Running',
+            },
+          };
         if (request.nextToken === 't1' && n < 4) return { ok: true, result: { events: [], status: 'Running' } };
-        if (request.nextToken === 't1') return { ok: true, result: { events: [{ timestamp: at(3), message: 'done' }], nextToken: 't2', status: 'Succeeded' } };
+        if (request.nextToken === 't1')
+          return { ok: true, result: { events: [{ timestamp: at(3), message: 'done' }], nextToken: 't2', status: 'Succeeded' } };
         return { ok: true, result: { events: [], status: 'Succeeded' } };
       }
-      return { ok: true, result: { events: [{ timestamp: at(1), message: 'hello\n' }, { timestamp: at(2), message: 'bye' }], status: 'Succeeded' } };
+      return {
+        ok: true,
+        result: {
+          events: [
+            { timestamp: at(1), message: 'hello\n' },
+            { timestamp: at(2), message: 'bye' },
+          ],
+          status: 'Succeeded',
+        },
+      };
     }
     case 'functions':
       return { ok: true, result: FUNCTIONS };

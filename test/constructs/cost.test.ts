@@ -58,7 +58,12 @@ describe('success-path cost per task', () => {
 
   test('the exact success paths', () => {
     const [lambdaPlain, lambdaDelivered, containerPlain, containerDelivered] = cases().map((c) => cost(c.definition));
-    expect(lambdaPlain).toEqual({ states: ['MarkRunning', 'Run', 'MarkSucceeded'], transitions: 3, dynamoWrites: 2, lambdaInvocationsBesidesRun: 0 });
+    expect(lambdaPlain).toEqual({
+      states: ['MarkRunning', 'Run', 'MarkSucceeded'],
+      transitions: 3,
+      dynamoWrites: 2,
+      lambdaInvocationsBesidesRun: 0,
+    });
     // MarkSucceeded before DeliverSuccess (the terminal status is the commit point): same count.
     expect(lambdaDelivered).toEqual({
       states: ['MarkRunning', 'Run', 'MarkSucceeded', 'DeliverSuccess'],
@@ -66,7 +71,12 @@ describe('success-path cost per task', () => {
       dynamoWrites: 2,
       lambdaInvocationsBesidesRun: 0,
     });
-    expect(containerPlain).toEqual({ states: ['Run', 'LoadResult', 'MarkSucceeded'], transitions: 3, dynamoWrites: 1, lambdaInvocationsBesidesRun: 0 });
+    expect(containerPlain).toEqual({
+      states: ['Run', 'LoadResult', 'MarkSucceeded'],
+      transitions: 3,
+      dynamoWrites: 1,
+      lambdaInvocationsBesidesRun: 0,
+    });
     expect(containerDelivered).toEqual({
       states: ['Run', 'LoadResult', 'MarkSucceeded', 'DeliverSuccess'],
       transitions: 4,

@@ -13,7 +13,10 @@ import { definitionOf, testApp } from './app';
 const app = testApp();
 const stack = new AsyncTaskDemoStack(app, 'AsyncTaskDemo');
 const template = Template.fromStack(stack);
-const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }>; Outputs: Record<string, unknown> };
+const json = template.toJSON() as {
+  Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }>;
+  Outputs: Record<string, unknown>;
+};
 
 describe('AsyncTaskDemo', () => {
   test('has the tasks table, three state machines, two task definitions, the status-change rule and the dashboard', () => {

@@ -24,9 +24,7 @@ describe('100 task functions from ten team stacks', () => {
   test('the app synthesizes: ten team stacks of ten functions each, one service', () => {
     expect(big.functions).toHaveLength(100);
     expect(big.teamStacks).toHaveLength(10);
-    expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(
-      [SERVICE_STACK_ID, ...big.teamStacks.map((s) => s.stackName)].sort(),
-    );
+    expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual([SERVICE_STACK_ID, ...big.teamStacks.map((s) => s.stackName)].sort());
     expect(big.service.functions).toHaveLength(100);
     expect(big.functions.filter((f) => f.kind === 'container')).toHaveLength(50);
   });
@@ -87,8 +85,18 @@ describe('100 task functions from ten team stacks', () => {
   });
 
   test('the team stacks stay far from the stack quotas: ten functions take under half of them', () => {
-    expect(largest('resourcesPerStack', big.teamStacks.map((s) => s.node.path)).value).toBeLessThan(QUOTAS.resourcesPerStack.limit / 2);
-    expect(largest('templateBody', big.teamStacks.map((s) => s.node.path)).value).toBeLessThan(QUOTAS.templateBody.limit / 2);
+    expect(
+      largest(
+        'resourcesPerStack',
+        big.teamStacks.map((s) => s.node.path),
+      ).value,
+    ).toBeLessThan(QUOTAS.resourcesPerStack.limit / 2);
+    expect(
+      largest(
+        'templateBody',
+        big.teamStacks.map((s) => s.node.path),
+      ).value,
+    ).toBeLessThan(QUOTAS.templateBody.limit / 2);
   });
 
   test("the service roles' policies do not grow with the functions: the same as with two functions", () => {

@@ -67,7 +67,9 @@ describe('quota checks', () => {
   test('fails if the template body is over 1 MB', () => {
     const big = { Type: 'AWS::SNS::Topic', Properties: { DisplayName: 'd'.repeat(10_000) } };
     const problems = problemsOf(stackOf({ Resources: many(101, () => big) }));
-    expect(problems).toEqual([expect.stringMatching(/^CloudFormation template body size \(S3\) exceeded at Team: \d+ bytes, the limit is 1000000 /)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^CloudFormation template body size \(S3\) exceeded at Team: \d+ bytes, the limit is 1000000 /),
+    ]);
   });
 
   test("fails if a role's inline policies, its own and attached from other stacks, are over 10,240 characters", () => {
@@ -97,21 +99,35 @@ describe('quota checks', () => {
   });
 
   test('fails if a managed policy is over 6,144 characters', () => {
-    const problems = problemsOf(stackOf({ Resources: { P: { Type: 'AWS::IAM::ManagedPolicy', Properties: { PolicyDocument: policy(6_100) } } } }));
-    expect(problems).toEqual([expect.stringMatching(/^IAM managed policy size exceeded at Team\/P: 6\d{3} characters, the limit is 6144 /)]);
-  });
-
-  test('fails if a Lambda environment is over 4 KB, counting a reference as REFERENCE_ESTIMATE', () => {
-    const variables = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`V${String(i).padStart(2, '0')}`, { Ref: `Queue${i}` }]));
-    // Each variable: 3 bytes of name and 140 of value.
-    expect(problemsOf(stackOf({ Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: variables(28) } } } } }))).toEqual([]);
-    expect(problemsOf(stackOf({ Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: variables(29) } } } } }))).toEqual([
-      `Lambda environment variables size exceeded at Team/F: 4147 bytes, the limit is 4096 (${QUOTAS.lambdaEnvironment.source})`,
+    const problems = problemsOf(
+      stackOf({ Resources: { P: { Type: 'AWS::IAM::ManagedPolicy', Properties: { PolicyDocument: policy(6_100) } } } }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^IAM managed policy size exceeded at Team\/P: 6\d{3} characters, the limit is 6144 /),
     ]);
   });
 
+  test('fails if a Lambda environment is over 4 KB, counting a reference as REFERENCE_ESTIMATE', () => {
+    const variables = (n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`V${String(i).padStart(2, '0')}`, { Ref: `Queue${i}` }]));
+    // Each variable: 3 bytes of name and 140 of value.
+    expect(
+      problemsOf(
+        stackOf({ Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: variables(28) } } } } }),
+      ),
+    ).toEqual([]);
+    expect(
+      problemsOf(
+        stackOf({ Resources: { F: { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: variables(29) } } } } }),
+      ),
+    ).toEqual([`Lambda environment variables size exceeded at Team/F: 4147 bytes, the limit is 4096 (${QUOTAS.lambdaEnvironment.source})`]);
+  });
+
   test('fails if a standard SSM parameter value is over 4 KB; an advanced one is not checked', () => {
-    const parameter = (tier?: string) => ({ Type: 'AWS::SSM::Parameter', Properties: { Value: 'v'.repeat(4_097), ...(tier ? { Tier: tier } : {}) } });
+    const parameter = (tier?: string) => ({
+      Type: 'AWS::SSM::Parameter',
+      Properties: { Value: 'v'.repeat(4_097), ...(tier ? { Tier: tier } : {}) },
+    });
     expect(problemsOf(stackOf({ Resources: { P: parameter() } }))).toEqual([
       expect.stringContaining('SSM standard parameter value size exceeded at Team/P: 4097 characters, the limit is 4096'),
     ]);
@@ -129,7 +145,10 @@ describe('quota checks', () => {
   });
 
   test('fails if an event pattern is over 2,048 characters', () => {
-    const rule = { Type: 'AWS::Events::Rule', Properties: { EventPattern: { detail: { stateMachineArn: Array.from({ length: 20 }, () => ({ Ref: 'M' })) } } } };
+    const rule = {
+      Type: 'AWS::Events::Rule',
+      Properties: { EventPattern: { detail: { stateMachineArn: Array.from({ length: 20 }, () => ({ Ref: 'M' })) } } },
+    };
     expect(problemsOf(stackOf({ Resources: { R: rule } }))).toEqual([
       expect.stringMatching(/^EventBridge event pattern size exceeded at Team\/R: 2\d{3} characters, the limit is 2048 /),
     ]);
@@ -137,10 +156,12 @@ describe('quota checks', () => {
 
   test('fails if a dashboard has more than 500 widgets', () => {
     const body = (n: number) => ({ 'Fn::Join': ['', [JSON.stringify({ widgets: Array.from({ length: n }, () => ({ type: 'text' })) })]] });
-    expect(problemsOf(stackOf({ Resources: { D: { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardBody: body(500) } } } }))).toEqual([]);
-    expect(problemsOf(stackOf({ Resources: { D: { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardBody: body(501) } } } }))).toEqual([
-      expect.stringContaining('CloudWatch widgets per dashboard exceeded at Team/D: 501 widgets, the limit is 500'),
-    ]);
+    expect(
+      problemsOf(stackOf({ Resources: { D: { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardBody: body(500) } } } })),
+    ).toEqual([]);
+    expect(
+      problemsOf(stackOf({ Resources: { D: { Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardBody: body(501) } } } })),
+    ).toEqual([expect.stringContaining('CloudWatch widgets per dashboard exceeded at Team/D: 501 widgets, the limit is 500')]);
   });
 });
 
@@ -163,6 +184,8 @@ describe('at synth', () => {
     const team = new Stack(app, 'Team');
     new ssm.CfnParameter(team, 'Big', { type: 'String', value: 'v'.repeat(5_000) });
     new LambdaTaskFunction(team, 'Etl', { service, lambdaFunction: inlineFunction(team) });
-    expect(() => app.synth({ force: true })).toThrow('SSM standard parameter value size exceeded at Team/Big: 5000 characters, the limit is 4096');
+    expect(() => app.synth({ force: true })).toThrow(
+      'SSM standard parameter value size exceeded at Team/Big: 5000 characters, the limit is 4096',
+    );
   });
 });

@@ -78,9 +78,7 @@ describe('results bucket', () => {
     });
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
   });
@@ -128,8 +126,8 @@ describe('service Lambdas', () => {
   });
 
   test('each task function writes its descriptor to the registry path the service Lambdas read', () => {
-    const variables = template.toJSON().Resources[stack.getLogicalId(service.taskApi.node.defaultChild as CfnElement)].Properties
-      .Environment.Variables;
+    const variables =
+      template.toJSON().Resources[stack.getLogicalId(service.taskApi.node.defaultChild as CfnElement)].Properties.Environment.Variables;
     expect(variables[SERVICE_ENV.registryPath]).toBe(service.registryPath);
     expect(service.registryPath).toMatch(/^\/asynctask\/[A-Za-z0-9_-]+\/functions\/$/);
     const parameters = template.findResources('AWS::SSM::Parameter');
@@ -301,7 +299,10 @@ describe('grants', () => {
       Roles: [{ Ref: Match.stringLikeRegexp('^ServiceTaskApiServiceRole') }],
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: ['logs:FilterLogEvents', 'logs:GetLogEvents'], Resource: arn('logs', ':log-group:/asynctask/media/*') }),
+          Match.objectLike({
+            Action: ['logs:FilterLogEvents', 'logs:GetLogEvents'],
+            Resource: arn('logs', ':log-group:/asynctask/media/*'),
+          }),
         ]),
       },
     });
@@ -390,7 +391,12 @@ describe('task functions in other stacks', () => {
   });
 
   test('the queue policy in the team stack names the service roles through the service stack outputs', () => {
-    const queuePolicy = Object.values(assembly.getStackByName('Team').template.Resources as Record<string, { Type: string; Properties: { PolicyDocument: { Statement: Array<{ Sid?: string; Principal?: { AWS: unknown[] } }> } } }>)
+    const queuePolicy = Object.values(
+      assembly.getStackByName('Team').template.Resources as Record<
+        string,
+        { Type: string; Properties: { PolicyDocument: { Statement: Array<{ Sid?: string; Principal?: { AWS: unknown[] } }> } } }
+      >,
+    )
       .filter((r) => r.Type === 'AWS::SQS::QueuePolicy')
       .flatMap((r) => r.Properties.PolicyDocument.Statement)
       .find((st) => st.Sid === 'AsyncTaskteams');
@@ -453,7 +459,7 @@ describe('validation', () => {
     );
   });
 
-  test("fails if serviceName and functionName make a state machine name over 80 characters, naming both", () => {
+  test('fails if serviceName and functionName make a state machine name over 80 characters, naming both', () => {
     const { stack, service } = serviceStack({ serviceName: 's'.repeat(40) });
     expect(
       () => new LambdaTaskFunction(stack, 'Long', { service, functionName: 'f'.repeat(40), lambdaFunction: inlineFunction(stack) }),

@@ -46,9 +46,7 @@ function expectStatusWrite(definition: AslDefinition, name: string, status: stri
   expect(p.UpdateExpression).toMatch(/^SET #status = :status, #statusKey = :statusKey, /);
   expect(p.UpdateExpression).toMatch(/, #events = list_append\(if_not_exists\(#events, :noEvents\), :event\)$/);
   const inList = from.map((_, i) => `:from${i}`).join(', ');
-  expect(p.ConditionExpression).toBe(
-    `#executionArn = :owner AND #status IN (${inList})${deadline ? ' AND #deadline > :now' : ''}`,
-  );
+  expect(p.ConditionExpression).toBe(`#executionArn = :owner AND #status IN (${inList})${deadline ? ' AND #deadline > :now' : ''}`);
   expect([...priorStatuses(state)].sort()).toEqual([...from].sort());
   const v = values(state);
   expect(v[':status']).toEqual({ S: status });
@@ -68,10 +66,21 @@ describe('Lambda kind', () => {
   const built = lambdaTask({ maxRetryAttempts: 2 });
   const plain = definitionOf(built.fn.stateMachine);
 
-  test('states are exactly the design\'s, starting at MarkRunning', () => {
+  test("states are exactly the design's, starting at MarkRunning", () => {
     expect(plain.StartAt).toBe('MarkRunning');
     expect(Object.keys(plain.States).sort()).toEqual(
-      ['Backoff', 'CanRetry', 'Invalid', 'MarkRetrying', 'MarkRunning', 'MarkSucceeded', 'NextAttempt', 'NotRunnable', 'RetriesExhausted', 'Run'].sort(),
+      [
+        'Backoff',
+        'CanRetry',
+        'Invalid',
+        'MarkRetrying',
+        'MarkRunning',
+        'MarkSucceeded',
+        'NextAttempt',
+        'NotRunnable',
+        'RetriesExhausted',
+        'Run',
+      ].sort(),
     );
   });
 
@@ -307,7 +316,10 @@ function evaluateTemplate(template: Record<string, unknown>, state: unknown, con
     if (key.endsWith('.$')) {
       const path = value as string;
       const root = path.startsWith('$$.') ? context : state;
-      const segments = path.replace(/^\$\$?\.?/, '').split('.').filter(Boolean);
+      const segments = path
+        .replace(/^\$\$?\.?/, '')
+        .split('.')
+        .filter(Boolean);
       out[key.slice(0, -2)] = segments.reduce<unknown>((v, s) => (v as Record<string, unknown>)[s], root);
     } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       out[key] = evaluateTemplate(value as Record<string, unknown>, state, context);
@@ -367,7 +379,7 @@ describe('container kind', () => {
     expect(load.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CanRetry' }]);
   });
 
-  test('MarkSucceeded records the ECS task ARN; MarkRetrying does not overwrite the helper\'s error message', () => {
+  test("MarkSucceeded records the ECS task ARN; MarkRetrying does not overwrite the helper's error message", () => {
     expect(values(definition.States.MarkSucceeded)[':runnerId']).toEqual({ 'S.$': '$.run.taskArn' });
     expect(values(definition.States.MarkRetrying)[':taskErrorMessage']).toBeUndefined();
     expect(definition.States.Backoff.Next).toBe('Run');

@@ -22,7 +22,9 @@ describe('LambdaTaskFunction', () => {
       LoggingConfiguration: {
         Level: 'ERROR',
         IncludeExecutionData: true,
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EtlStateMachineLogs'), 'Arn'] } } }],
+        Destinations: [
+          { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EtlStateMachineLogs'), 'Arn'] } } },
+        ],
       },
       TracingConfiguration: { Enabled: true },
     });
@@ -55,9 +57,7 @@ describe('LambdaTaskFunction', () => {
     const definition = definitionOf(fn.stateMachine);
     expect(definition.States.Run.TimeoutSeconds).toBe(120);
     expect(definition.TimeoutSeconds).toBe(3600 + 6 * (120 + 243) + 300);
-    expect(definition.States.CanRetry.Choices).toEqual([
-      { Variable: '$.attempt.n', NumericLessThanEquals: 5, Next: 'MarkRetrying' },
-    ]);
+    expect(definition.States.CanRetry.Choices).toEqual([{ Variable: '$.attempt.n', NumericLessThanEquals: 5, Next: 'MarkRetrying' }]);
   });
 
   test('the function name defaults to the construct id', () => {
@@ -242,16 +242,17 @@ describe('ContainerTaskFunction', () => {
     expect(given.cluster.vpc).toBe(vpc);
     Template.fromStack(s).resourceCountIs('AWS::EC2::VPC', 1);
     const run = definitionOf(given.stateMachine).States.Run;
-    const network = (run.Parameters as { NetworkConfiguration: { AwsvpcConfiguration: Record<string, unknown> } })
-      .NetworkConfiguration.AwsvpcConfiguration;
+    const network = (run.Parameters as { NetworkConfiguration: { AwsvpcConfiguration: Record<string, unknown> } }).NetworkConfiguration
+      .AwsvpcConfiguration;
     expect(network.AssignPublicIp).toBeUndefined();
-    expect(network.Subnets).toEqual([expect.stringMatching(/^\$\{Ref:MinePrivateSubnet1/), expect.stringMatching(/^\$\{Ref:MinePrivateSubnet2/)]);
+    expect(network.Subnets).toEqual([
+      expect.stringMatching(/^\$\{Ref:MinePrivateSubnet1/),
+      expect.stringMatching(/^\$\{Ref:MinePrivateSubnet2/),
+    ]);
   });
 
   test('maxTimeout raises the 24 h cap', () => {
-    expect(() => containerTask({ timeout: Duration.hours(30) })).toThrow(
-      'timeout must be between 1s and 86400s inclusive (given 108000s)',
-    );
+    expect(() => containerTask({ timeout: Duration.hours(30) })).toThrow('timeout must be between 1s and 86400s inclusive (given 108000s)');
     const { fn: long } = containerTask({ timeout: Duration.hours(30), maxTimeout: Duration.hours(48) });
     expect(definitionOf(long.stateMachine).States.Run.TimeoutSeconds).toBe(108000);
   });
@@ -291,15 +292,11 @@ describe('validation', () => {
 
   test('fails if maxConcurrency is 0 or above 10000', () => {
     expect(() => lambdaTask({ maxConcurrency: 0 })).toThrow('maxConcurrency must be between 1 and 10000 inclusive (given 0)');
-    expect(() => lambdaTask({ maxConcurrency: 10_001 })).toThrow(
-      'maxConcurrency must be between 1 and 10000 inclusive (given 10001)',
-    );
+    expect(() => lambdaTask({ maxConcurrency: 10_001 })).toThrow('maxConcurrency must be between 1 and 10000 inclusive (given 10001)');
   });
 
   test('fails if retryDelay, retryBackoffRate or slotPollInterval are out of range', () => {
-    expect(() => lambdaTask({ retryDelay: Duration.hours(2) })).toThrow(
-      'retryDelay must be between 1s and 3600s inclusive (given 7200s)',
-    );
+    expect(() => lambdaTask({ retryDelay: Duration.hours(2) })).toThrow('retryDelay must be between 1s and 3600s inclusive (given 7200s)');
     expect(() => lambdaTask({ retryBackoffRate: 0.5 })).toThrow('retryBackoffRate must be between 1 and 10 inclusive (given 0.5)');
     expect(() => lambdaTask({ slotPollInterval: Duration.hours(2) })).toThrow(
       'slotPollInterval must be between 1s and 3600s inclusive (given 7200s)',

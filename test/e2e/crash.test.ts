@@ -42,11 +42,15 @@ let current: Runtime | undefined;
 /** Starts runtime-process.ts as the leader of a new process group (its workers join it). */
 async function startGroup(cdkOut: string): Promise<Runtime> {
   const options = { cdkOut, stackName: APPS.fixture.stackName, port: 0, workDir, dataDir, projectRoot: PROJECT_ROOT };
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'runtime-process.ts'), JSON.stringify(options)], {
-    cwd: PROJECT_ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'runtime-process.ts'), JSON.stringify(options)],
+    {
+      cwd: PROJECT_ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -128,7 +132,9 @@ async function load(rt: Runtime, round: string, stop: Promise<void>): Promise<vo
 /** Receives and deletes every visible message of a queue. */
 async function drain(sqs: SQSClient, queueUrl: string, into: DestinationRecord[]): Promise<void> {
   for (;;) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }));
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }),
+    );
     const messages = out.Messages ?? [];
     if (messages.length === 0) return;
     for (const m of messages) into.push(JSON.parse(m.Body ?? 'null') as DestinationRecord);
@@ -176,10 +182,12 @@ test('a kill -9 under load loses nothing acknowledged: one terminal status and e
     { timeoutMs: 30_000, intervalMs: 250, what: `every accepted task to be terminal (${accepted.size} accepted)` },
   ).catch(async (error: Error) => {
     const open = await Promise.all(
-      [...accepted].filter((id) => !statuses.has(id)).map(async (id) => {
-        const t = await client.get(FUNCTION, id);
-        return `${id} (${t.status}, events ${JSON.stringify(t.events)})`;
-      }),
+      [...accepted]
+        .filter((id) => !statuses.has(id))
+        .map(async (id) => {
+          const t = await client.get(FUNCTION, id);
+          return `${id} (${t.status}, events ${JSON.stringify(t.events)})`;
+        }),
     );
     throw new Error(`${error.message}; not terminal: ${open.join('; ')}`);
   });

@@ -365,14 +365,22 @@ export async function startE2EProcess(options: E2EOptions & { workDir: string })
       reject(new Error(`the runtime process exited ${code} before it was ready:\n${stderr.slice(-2000)}`));
     });
   });
-  const runtime = bind(app, cdkOut, ready.endpoint, ready.port, ready.outputs, { workDir: options.workDir, dataDir: options.dataDir }, async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(15_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-    await exited;
-  });
+  const runtime = bind(
+    app,
+    cdkOut,
+    ready.endpoint,
+    ready.port,
+    ready.outputs,
+    { workDir: options.workDir, dataDir: options.dataDir },
+    async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(15_000)]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      await exited;
+    },
+  );
   return {
     ...runtime,
     pid: child.pid ?? -1,

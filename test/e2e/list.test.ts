@@ -125,9 +125,9 @@ describe('list through the SDK', () => {
     // Several statuses + prefix: filters on the time index, paged by the handler.
     const filtered = await list({ status: ['Failed', 'Succeeded'], prefix: 'lb-', limit: 2 });
     expect(filtered.ids).toEqual(only(failed).slice(0, 2));
-    expect(
-      (await list({ status: ['Failed', 'Succeeded'], prefix: 'lb-', limit: 2, nextToken: filtered.nextToken })).ids,
-    ).toEqual(only(failed).slice(2));
+    expect((await list({ status: ['Failed', 'Succeeded'], prefix: 'lb-', limit: 2, nextToken: filtered.nextToken })).ids).toEqual(
+      only(failed).slice(2),
+    );
   });
 
   test('listAll follows every token', async () => {

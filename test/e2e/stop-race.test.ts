@@ -76,7 +76,10 @@ async function stopAfter(taskId: string, ms: number): Promise<Outcome> {
 }
 
 /** Reads both queues until every task has a record and nothing new came for `settleMs`. */
-async function drainAll(taskIds: readonly string[], settleMs = 2000): Promise<{ success: DestinationRecord[]; failure: DestinationRecord[] }> {
+async function drainAll(
+  taskIds: readonly string[],
+  settleMs = 2000,
+): Promise<{ success: DestinationRecord[]; failure: DestinationRecord[] }> {
   const queues = queueOutputs('Etl');
   const successUrl = rt().output(queues.success);
   const failureUrl = rt().output(queues.failure);
@@ -117,7 +120,8 @@ test('stops raced against task ends: every task has one ending and exactly one m
   }
   const taskIds = outcomes.map((o) => o.taskId);
   const tasks = new Map<string, TaskRecord>();
-  for (const taskId of taskIds) tasks.set(taskId, (await watchTask(rt().client, 'etl', taskId, { timeoutMs: 60_000, intervalMs: 100 })).task);
+  for (const taskId of taskIds)
+    tasks.set(taskId, (await watchTask(rt().client, 'etl', taskId, { timeoutMs: 60_000, intervalMs: 100 })).task);
   const { success, failure } = await drainAll(taskIds);
 
   const problems: string[] = [];
@@ -134,7 +138,8 @@ test('stops raced against task ends: every task has one ending and exactly one m
     if (records.length !== 1 || records[0] !== expected) {
       problems.push(`${where}: records [${records.join(', ')}]; expected exactly [${expected}]`);
     }
-    if (o.stop === 'accepted' && task?.status !== 'Stopped') problems.push(`${where}: the stop was accepted but the task ended ${task?.status}`);
+    if (o.stop === 'accepted' && task?.status !== 'Stopped')
+      problems.push(`${where}: the stop was accepted but the task ended ${task?.status}`);
     if (o.stop === 'refused' && !(task?.status === 'Succeeded' && /has ended \(Succeeded\)/.test(o.refusal ?? ''))) {
       problems.push(`${where}: the stop was refused with "${o.refusal}"`);
     }
@@ -153,9 +158,8 @@ test('stops raced against task ends: every task has one ending and exactly one m
     failureRecords: failure.length,
     latestAcceptedStopMs: Math.max(-1, ...outcomes.filter((o) => o.stop === 'accepted').map((o) => o.stopAfterMs)),
     earliestRefusedStopMs: Math.min(Number.MAX_SAFE_INTEGER, ...outcomes.filter((o) => o.stop === 'refused').map((o) => o.stopAfterMs)),
-    tasksWithTwoOrMoreRecords: taskIds.filter(
-      (id) => [...success, ...failure].filter((r) => r.requestContext.taskId === id).length > 1,
-    ).length,
+    tasksWithTwoOrMoreRecords: taskIds.filter((id) => [...success, ...failure].filter((r) => r.requestContext.taskId === id).length > 1)
+      .length,
   };
   process.stdout.write(`stop race: ${JSON.stringify(counts)}\n`);
   expect(problems).toEqual([]);

@@ -27,17 +27,7 @@ export const APPS = {
 export type AppName = keyof typeof APPS;
 
 /** Sources every synthesized assembly depends on (folders are walked, `__pycache__` skipped). */
-const INPUTS = [
-  'lib',
-  'lambda',
-  'runtime',
-  'containers',
-  'examples',
-  'bin/app.ts',
-  'test/e2e/fixture',
-  'cdk.json',
-  'package-lock.json',
-];
+const INPUTS = ['lib', 'lambda', 'runtime', 'containers', 'examples', 'bin/app.ts', 'test/e2e/fixture', 'cdk.json', 'package-lock.json'];
 const LOCK_STALE_MS = 5 * 60_000;
 const SYNTH_TIMEOUT_MS = 4 * 60_000;
 

@@ -50,7 +50,10 @@ const service: StackSpec = {
       Queue: { Type: 'AWS::SQS::Queue' },
       Table: {
         Type: 'AWS::DynamoDB::Table',
-        Properties: { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }] },
+        Properties: {
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        },
       },
     },
     Outputs: {
@@ -86,7 +89,11 @@ function team(id: string, importName = 'Svc:ExportsOutputRefTable'): StackSpec {
         },
         Registration: {
           Type: 'AWS::SSM::Parameter',
-          Properties: { Name: `/asynctask/svc/functions/${id}`, Type: 'String', Value: { 'Fn::Join': ['', ['{"table":"', { 'Fn::ImportValue': importName }, '"}']] } },
+          Properties: {
+            Name: `/asynctask/svc/functions/${id}`,
+            Type: 'String',
+            Value: { 'Fn::Join': ['', ['{"table":"', { 'Fn::ImportValue': importName }, '"}']] },
+          },
         },
       },
       Outputs: { TaskApiFunctionName: { Value: { Ref: 'Fn' } } },
@@ -164,7 +171,10 @@ describe('loadAssembly with several stacks', () => {
   });
 
   test('notes and unsupported resources name their stack when there are several', () => {
-    const withUnsupported = { ...service, template: { ...service.template, Resources: { ...(service.template.Resources as object), Stream: { Type: 'AWS::Kinesis::Stream' } } } };
+    const withUnsupported = {
+      ...service,
+      template: { ...service.template, Resources: { ...(service.template.Resources as object), Stream: { Type: 'AWS::Kinesis::Stream' } } },
+    };
     const m = loadAssembly(writeAssembly([withUnsupported, team('TeamA')]), { endpoint: ENDPOINT });
     expect(m.stacks[0].unsupported).toEqual([{ type: 'AWS::Kinesis::Stream', logicalIds: ['Stream'] }]);
     expect(unsupportedNote(m)).toBe('not created locally (unsupported resource types): AWS::Kinesis::Stream (Svc/Stream)');
@@ -174,9 +184,7 @@ describe('loadAssembly with several stacks', () => {
     const fn = { Type: 'AWS::Lambda::Function', Properties: { Runtime: 'nodejs22.x', Handler: 'index.handler', Code: { ZipFile: '' } } };
     const id = 'AsyncTaskManyFunctionsTeamStackNumberSeven';
     const m = loadAssembly(
-      writeAssembly([
-        { id, template: { Resources: { FunctionNumber098HandlerABCDEF12: fn, FunctionNumber099HandlerABCDEF12: fn } } },
-      ]),
+      writeAssembly([{ id, template: { Resources: { FunctionNumber098HandlerABCDEF12: fn, FunctionNumber099HandlerABCDEF12: fn } } }]),
       { endpoint: ENDPOINT },
     );
     const names = m.functions.map((f) => f.name);
@@ -204,7 +212,11 @@ describe('multi-stack errors', () => {
   test('fails if an output imports a missing export, naming the output', () => {
     const cdkOut = writeAssembly([
       service,
-      { id: 'T', dependencies: ['Svc'], template: { Resources: { Q: { Type: 'AWS::SQS::Queue' } }, Outputs: { Url: { Value: { 'Fn::ImportValue': 'nope' } } } } },
+      {
+        id: 'T',
+        dependencies: ['Svc'],
+        template: { Resources: { Q: { Type: 'AWS::SQS::Queue' } }, Outputs: { Url: { Value: { 'Fn::ImportValue': 'nope' } } } },
+      },
     ]);
     expect(() => loadAssembly(cdkOut, { endpoint: ENDPOINT })).toThrow("stack 'T' imports 'nope' (Fn::ImportValue in output 'Url')");
   });
@@ -260,8 +272,20 @@ describe('multi-stack errors', () => {
 
 describe('the runtime’s outputs of several stacks', () => {
   const stacks = [
-    { stackName: 'Svc', outputs: [{ key: 'ApiName', value: 'svc-api' }, { key: 'Url', value: 'svc-url' }] },
-    { stackName: 'Team', outputs: [{ key: 'Url', value: 'team-url' }, { key: 'Queue', value: 'team-q' }] },
+    {
+      stackName: 'Svc',
+      outputs: [
+        { key: 'ApiName', value: 'svc-api' },
+        { key: 'Url', value: 'svc-url' },
+      ],
+    },
+    {
+      stackName: 'Team',
+      outputs: [
+        { key: 'Url', value: 'team-url' },
+        { key: 'Queue', value: 'team-q' },
+      ],
+    },
   ];
 
   test('a key one stack outputs is kept; a key several stacks output is left out as ambiguous', () => {

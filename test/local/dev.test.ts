@@ -54,7 +54,14 @@ describe('the start-up banner', () => {
     const text = banner({
       endpoint: 'http://127.0.0.1:4566',
       stacks: [stack('Svc'), stack('Team01', ['Svc']), stack('Team02', ['Svc'])],
-      services: [{ stackName: 'Svc', taskApiFunctionName: 'Svc-Api', registryPath: '/asynctask/svc/functions/', functions: [descriptor('team01-fn01')] }],
+      services: [
+        {
+          stackName: 'Svc',
+          taskApiFunctionName: 'Svc-Api',
+          registryPath: '/asynctask/svc/functions/',
+          functions: [descriptor('team01-fn01')],
+        },
+      ],
       notes: ['Team02: something to know'],
     });
     expect(text).toContain('asynctask local runtime — 3 stacks');

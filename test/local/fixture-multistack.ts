@@ -71,7 +71,9 @@ export function synthMultiStack(): string {
     timeout: 120_000,
   });
   if (result.status !== 0) {
-    throw new Error(`synthesizing ${__filename} failed (exit ${result.status ?? result.signal}):\n${`${result.stdout}${result.stderr}`.slice(-4000)}`);
+    throw new Error(
+      `synthesizing ${__filename} failed (exit ${result.status ?? result.signal}):\n${`${result.stdout}${result.stderr}`.slice(-4000)}`,
+    );
   }
   return outdir;
 }

@@ -60,7 +60,10 @@ export function synthFixture(): string {
     sortKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
   });
   const dlq = new sqs.Queue(stack, 'Dlq');
-  const queue = new sqs.Queue(stack, 'Work', { deadLetterQueue: { queue: dlq, maxReceiveCount: 3 }, visibilityTimeout: Duration.seconds(45) });
+  const queue = new sqs.Queue(stack, 'Work', {
+    deadLetterQueue: { queue: dlq, maxReceiveCount: 3 },
+    visibilityTimeout: Duration.seconds(45),
+  });
   const bucket = new s3.Bucket(stack, 'Files');
   const topic = new sns.Topic(stack, 'News');
   topic.addSubscription(new subs.SqsSubscription(dlq, { rawMessageDelivery: true }));
@@ -72,7 +75,10 @@ export function synthFixture(): string {
     environment: { TABLE: table.tableName, QUEUE_URL: queue.queueUrl, BUCKET: bucket.bucketName },
   });
   const inboxDlq = new sqs.Queue(stack, 'InboxDlq');
-  const inbox = new sqs.Queue(stack, 'Inbox', { visibilityTimeout: Duration.seconds(2), deadLetterQueue: { queue: inboxDlq, maxReceiveCount: 2 } });
+  const inbox = new sqs.Queue(stack, 'Inbox', {
+    visibilityTimeout: Duration.seconds(2),
+    deadLetterQueue: { queue: inboxDlq, maxReceiveCount: 2 },
+  });
   fn.addEventSource(new SqsEventSource(inbox, { batchSize: 5, reportBatchItemFailures: true }));
   new CfnOutput(stack, 'InboxUrl', { value: inbox.queueUrl });
   new CfnOutput(stack, 'InboxDlqUrl', { value: inboxDlq.queueUrl });

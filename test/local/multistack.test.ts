@@ -117,7 +117,9 @@ test('stackName restricts the runtime to that stack and the stacks it depends on
   try {
     expect(team.stacks.map((s) => s.stackName)).toEqual([SERVICE_STACK, TEAM_STACK]);
     expect(team.functions.map((f) => f.name)).toEqual([TASK_FUNCTION]);
-    expect(team.outputs.SucceededQueueUrl).toBe(`${team.endpoint}/000000000000/${outputOf(TEAM_STACK, 'SucceededQueueUrl').split('/').pop()}`);
+    expect(team.outputs.SucceededQueueUrl).toBe(
+      `${team.endpoint}/000000000000/${outputOf(TEAM_STACK, 'SucceededQueueUrl').split('/').pop()}`,
+    );
   } finally {
     await team.stop();
   }

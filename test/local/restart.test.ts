@@ -27,7 +27,14 @@ test('with a data dir, items, logs, queue messages and S3 objects survive a rest
     await sqs.send(new SendMessageCommand({ QueueUrl: rt.outputs.QueueUrl, MessageBody: 'survivor' }));
     sqs.destroy();
     const s3 = new S3Client({ ...cfg, forcePathStyle: true });
-    await s3.send(new PutObjectCommand({ Bucket: rt.outputs.BucketName, Key: 'results/a b.json', Body: '{"kept":true}', ContentType: 'application/json' }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: rt.outputs.BucketName,
+        Key: 'results/a b.json',
+        Body: '{"kept":true}',
+        ContentType: 'application/json',
+      }),
+    );
     s3.destroy();
     ddb.destroy();
     await rt.stop();

@@ -31,7 +31,9 @@ const decode = (p?: Uint8Array) => JSON.parse(Buffer.from(p ?? []).toString('utf
 test('DynamoDB through the edge: table from the template, PutItem/GetItem, conditional failure, GSI query', async () => {
   const ddb = new DynamoDBClient(cfg);
   const TableName = rt.outputs.TableName;
-  await ddb.send(new PutItemCommand({ TableName, Item: { pk: { S: 'a' }, sk: { S: 's1' } }, ConditionExpression: 'attribute_not_exists(pk)' }));
+  await ddb.send(
+    new PutItemCommand({ TableName, Item: { pk: { S: 'a' }, sk: { S: 's1' } }, ConditionExpression: 'attribute_not_exists(pk)' }),
+  );
   const got = await ddb.send(new GetItemCommand({ TableName, Key: { pk: { S: 'a' }, sk: { S: 's1' } } }));
   expect(got.Item?.pk.S).toBe('a');
   await expect(
@@ -73,7 +75,9 @@ test('SQS event source mapping: batches reach the function, partial failures go 
   await sqs.send(new SendMessageCommand({ QueueUrl: rt.outputs.InboxUrl, MessageBody: 'bad' }));
   const ddb = new DynamoDBClient(cfg);
   await waitFor(async () =>
-    Boolean((await ddb.send(new GetItemCommand({ TableName: rt.outputs.TableName, Key: { pk: { S: 'rec#good1' }, sk: { S: 'aws:sqs' } } }))).Item),
+    Boolean(
+      (await ddb.send(new GetItemCommand({ TableName: rt.outputs.TableName, Key: { pk: { S: 'rec#good1' }, sk: { S: 'aws:sqs' } } }))).Item,
+    ),
   );
   let dead: string[] = [];
   await waitFor(async () => {
@@ -219,7 +223,10 @@ test('an API the runtime does not serve gets an AWS-shaped error quickly', async
     body: '{}',
   });
   expect(res.status).toBe(400);
-  expect(await res.json()).toMatchObject({ __type: 'UnsupportedOperation', message: expect.stringContaining('Kinesis_20131202.PutRecord') });
+  expect(await res.json()).toMatchObject({
+    __type: 'UnsupportedOperation',
+    message: expect.stringContaining('Kinesis_20131202.PutRecord'),
+  });
   const q = await fetch(rt.endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -127,7 +127,7 @@ export const checkAge = {
         'name.$': '$$.Execution.Name',
         'machine.$': '$$.StateMachine.Id',
         'key.$': "States.Format('results/{}/{}/{}.json', $$.Execution.Name, 'x', States.MathAdd(1, 1))",
-        'parsed.$': "States.StringToJson('{\"a\":[1,2]}')",
+        'parsed.$': 'States.StringToJson(\'{"a":[1,2]}\')',
       },
       Next: 'CheckAge',
     },

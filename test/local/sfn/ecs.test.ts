@@ -29,7 +29,10 @@ beforeAll(() => {
     // No DynamoDB here: the container machines only run ECS tasks.
     endpoint: 'http://127.0.0.1:9',
     taskDefinitions: [
-      td('ok', 'echo "hello $TASK_ID attempt $ATTEMPT $STATIC"; echo "endpoint=$AWS_ENDPOINT_URL stream=$TASK_LOG_STREAM_PREFIX/$TASK_CONTAINER_NAME" >&2; exit 0'),
+      td(
+        'ok',
+        'echo "hello $TASK_ID attempt $ATTEMPT $STATIC"; echo "endpoint=$AWS_ENDPOINT_URL stream=$TASK_LOG_STREAM_PREFIX/$TASK_CONTAINER_NAME" >&2; exit 0',
+      ),
       td('fails', 'echo failing; exit 3'),
       // A process tree that ignores SIGTERM (ignored signals are inherited): only SIGKILL ends it.
       td('stubborn', 'trap "" TERM; sleep 300 & sleep 300 & echo started; wait'),
@@ -61,7 +64,11 @@ test('runTask.sync runs the container command with the overrides, logs its lines
   expect(stream).toContain('hello t-1 attempt 2 from-task-definition');
   expect(stream).toContain('endpoint=http://127.0.0.1:9 stream=etl/worker');
   const h = await history(svc, d.executionArn);
-  const ok = h.find((e) => e.type === 'TaskSucceeded')?.taskSucceededEventDetails as { resourceType: string; resource: string; output: string };
+  const ok = h.find((e) => e.type === 'TaskSucceeded')?.taskSucceededEventDetails as {
+    resourceType: string;
+    resource: string;
+    output: string;
+  };
   expect(ok).toMatchObject({ resourceType: 'ecs', resource: 'runTask.sync' });
   expect(JSON.parse(ok.output)).toMatchObject({
     LastStatus: 'STOPPED',
@@ -85,7 +92,10 @@ test('an unknown task definition → ECS.InvalidParameterException', async () =>
 
 test('the state TimeoutSeconds → States.Timeout (not matched by States.TaskFailed) and the process group is killed', async () => {
   const start = Date.now();
-  const { executionArn } = (await svc.handle('StartExecution', { stateMachineArn: machineArn('short'), input: JSON.stringify(input('t-4')) })) as {
+  const { executionArn } = (await svc.handle('StartExecution', {
+    stateMachineArn: machineArn('short'),
+    input: JSON.stringify(input('t-4')),
+  })) as {
     executionArn: string;
   };
   await sleep(300);

@@ -143,12 +143,7 @@ export interface Described {
   stopDate?: number;
 }
 
-export async function startAndWait(
-  svc: StepFunctionsService,
-  machine: string,
-  input: unknown,
-  name?: string,
-): Promise<Described> {
+export async function startAndWait(svc: StepFunctionsService, machine: string, input: unknown, name?: string): Promise<Described> {
   const { executionArn } = (await svc.handle('StartExecution', {
     stateMachineArn: machineArn(machine),
     input: JSON.stringify(input),

@@ -150,14 +150,9 @@ test('getObject (Body as text), NoSuchKey, sendMessage, publish, putEvents, asyn
   expect(lambda.calls.map((c) => c.type)).toEqual(['Event', 'RequestResponse']);
 
   const h = await history(svc, d.executionArn);
-  expect(h.filter((e) => e.type === 'TaskScheduled').map((e) => (e.taskScheduledEventDetails as { resourceType: string }).resourceType)).toEqual([
-    'aws-sdk:s3',
-    'aws-sdk:s3',
-    'sqs',
-    'sns',
-    'events',
-    'lambda',
-  ]);
+  expect(
+    h.filter((e) => e.type === 'TaskScheduled').map((e) => (e.taskScheduledEventDetails as { resourceType: string }).resourceType),
+  ).toEqual(['aws-sdk:s3', 'aws-sdk:s3', 'sqs', 'sns', 'events', 'lambda']);
   expect(h.filter((e) => String(e.type).startsWith('LambdaFunction')).map((e) => e.type)).toEqual([
     'LambdaFunctionScheduled',
     'LambdaFunctionStarted',

@@ -193,7 +193,9 @@ describe('DynamoDB and Lambda states across a restart', () => {
   }
   async function statusOf(fn: string, taskId: string): Promise<string | undefined> {
     const ddb = ddbClient(dyn.endpoint);
-    const out = await ddb.send(new GetItemCommand({ TableName: TABLE, Key: { functionName: { S: fn }, taskId: { S: taskId } }, ConsistentRead: true }));
+    const out = await ddb.send(
+      new GetItemCommand({ TableName: TABLE, Key: { functionName: { S: fn }, taskId: { S: taskId } }, ConsistentRead: true }),
+    );
     ddb.destroy();
     return out.Item?.status?.S;
   }
@@ -227,7 +229,10 @@ describe('DynamoDB and Lambda states across a restart', () => {
       expect(out.attempt.n).toBe(2);
       const h = await history(second.svc, executionArn);
       expect(h.filter((e) => e.type === 'TaskFailed').map((e) => e.taskFailedEventDetails)).toEqual([
-        expect.objectContaining({ error: 'States.TaskFailed', cause: expect.stringMatching(/local runtime stopped while this attempt was running/) }),
+        expect.objectContaining({
+          error: 'States.TaskFailed',
+          cause: expect.stringMatching(/local runtime stopped while this attempt was running/),
+        }),
       ]);
       const entered = h.filter((e) => String(e.type).endsWith('StateEntered'));
       expect(entered.map((e) => (e.stateEnteredEventDetails as { name: string }).name)).toEqual([

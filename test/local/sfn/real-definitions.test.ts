@@ -9,17 +9,7 @@ import { executionArn as execArn } from '../../../lambda/model/execution';
 import { executionCost, type StepFunctionsService } from '../../../local/sfn/service';
 import { definitionOf } from '../../constructs/app';
 import { lambdaTask } from '../../constructs/fixtures';
-import {
-  ddbClient,
-  FakeLambda,
-  type FakeEvents,
-  history,
-  machineArn,
-  makeService,
-  startAndWait,
-  startDynalite,
-  TABLE,
-} from './helpers';
+import { ddbClient, FakeLambda, type FakeEvents, history, machineArn, makeService, startAndWait, startDynalite, TABLE } from './helpers';
 
 let dyn: { endpoint: string; close: () => Promise<void> };
 let svc: StepFunctionsService;
@@ -123,7 +113,11 @@ test('no free slot until the deadline: WaitForSlot → CheckAge on $$.State.Ente
   await ddb.send(
     new PutItemCommand({
       TableName: TABLE,
-      Item: { functionName: { S: 'good' }, taskId: { S: '#concurrency' }, holders: { SS: ['arn:aws:states:us-east-1:000000000000:execution:good:other'] } },
+      Item: {
+        functionName: { S: 'good' },
+        taskId: { S: '#concurrency' },
+        holders: { SS: ['arn:aws:states:us-east-1:000000000000:execution:good:other'] },
+      },
     }),
   );
   ddb.destroy();

@@ -2,17 +2,7 @@ import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { executionArn as execArn } from '../../../lambda/model/execution';
 import { executionCost, type StepFunctionsService } from '../../../local/sfn/service';
 import { checkAge, lambdaKind } from './definitions';
-import {
-  FakeLambda,
-  ddbClient,
-  history,
-  machineArn,
-  makeService,
-  startAndWait,
-  startDynalite,
-  TABLE,
-  type FakeEvents,
-} from './helpers';
+import { FakeLambda, ddbClient, history, machineArn, makeService, startAndWait, startDynalite, TABLE, type FakeEvents } from './helpers';
 
 let dyn: { endpoint: string; close: () => Promise<void> };
 let svc: StepFunctionsService;
@@ -73,7 +63,9 @@ async function putTask(machine: string, name: string, taskId: string, opts: { de
 
 async function getTask(fn: string, taskId: string): Promise<Record<string, { S?: string; N?: string }>> {
   const ddb = ddbClient(dyn.endpoint);
-  const out = await ddb.send(new GetItemCommand({ TableName: TABLE, Key: { functionName: { S: fn }, taskId: { S: taskId } }, ConsistentRead: true }));
+  const out = await ddb.send(
+    new GetItemCommand({ TableName: TABLE, Key: { functionName: { S: fn }, taskId: { S: taskId } }, ConsistentRead: true }),
+  );
   ddb.destroy();
   return (out.Item ?? {}) as Record<string, { S?: string; N?: string }>;
 }

@@ -44,7 +44,9 @@ describe('parseLimit and parsePort', () => {
   });
 
   it.each(['0', '101', '1.5', '-1', 'ten', ''])('fails if --limit is %p', (text) => {
-    expect(() => parseLimit(text)).toThrow(new InvalidArgumentError(`--limit must be an integer between 1 and 100 inclusive (given '${text}')`));
+    expect(() => parseLimit(text)).toThrow(
+      new InvalidArgumentError(`--limit must be an integer between 1 and 100 inclusive (given '${text}')`),
+    );
   });
 
   it.each(['0', '65536', 'http'])('fails if --port is %p', (text) => {

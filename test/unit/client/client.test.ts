@@ -136,7 +136,10 @@ describe('reaching the TaskApi', () => {
 
   it('fails if the stack does not exist, naming stack and region, and asks again on the next call', async () => {
     const error = Object.assign(new Error('Stack with id Prod does not exist'), { name: 'ValidationError' });
-    cloudFormation.on(DescribeStacksCommand).rejectsOnce(error).resolves(stackWith({ TaskApiFunctionName: TASK_API }));
+    cloudFormation
+      .on(DescribeStacksCommand)
+      .rejectsOnce(error)
+      .resolves(stackWith({ TaskApiFunctionName: TASK_API }));
     serve(() => []);
     const c = new AsyncTaskClient({ stack: 'Prod', region: 'eu-west-1' });
     const failure = await c.functions().catch((e: unknown) => e);
@@ -247,12 +250,29 @@ describe('operations', () => {
     });
     expect(page).toEqual({ tasks: [task('a', 'Running')], nextToken: 'n2' });
     expect(requests()).toEqual([
-      { op: 'list', functionName: 'transcode', status: ['Running', 'Failed'], since: 1000, until: 2000, prefix: 'my', limit: 10, order: 'asc', nextToken: 'n1' },
+      {
+        op: 'list',
+        functionName: 'transcode',
+        status: ['Running', 'Failed'],
+        since: 1000,
+        until: 2000,
+        prefix: 'my',
+        limit: 10,
+        order: 'asc',
+        nextToken: 'n1',
+      },
     ]);
   });
 
   it('functions returns the summaries', async () => {
-    const summary = { name: 'etl', kind: 'lambda', maxRetryAttempts: 2, maxEventAgeSeconds: 60, timeoutSeconds: 60, stateMachineArn: 'arn' };
+    const summary = {
+      name: 'etl',
+      kind: 'lambda',
+      maxRetryAttempts: 2,
+      maxEventAgeSeconds: 60,
+      timeoutSeconds: 60,
+      stateMachineArn: 'arn',
+    };
     serve(() => [summary]);
     await expect(client().functions()).resolves.toEqual([summary]);
     expect(requests()).toEqual([{ op: 'functions' }]);
@@ -270,20 +290,55 @@ describe('input is checked before any call', () => {
   const circular: Record<string, unknown> = {};
   circular.self = circular;
   const cases: [string, (c: AsyncTaskClient) => Promise<unknown>, new (...args: never[]) => Error, RegExp][] = [
-    ['submit with an invalid id', (c) => c.submit({ functionName: 'f', taskId: '1abc' }), InvalidTaskIdError, /invalid task id '1abc': it starts with '1'/],
-    ['submit with a payload over the limit', (c) => c.submit({ functionName: 'f', payload: bigPayload }), InvalidPayloadError, /the limit is 131072 bytes/],
-    ['submit with a payload that is not JSON', (c) => c.submit({ functionName: 'f', payload: circular }), InvalidPayloadError, /not JSON-serializable/],
-    ['submit with an empty function name', (c) => c.submit({ functionName: '' }), InvalidArgumentError, /function name must be a non-empty string \(given ''\)/],
+    [
+      'submit with an invalid id',
+      (c) => c.submit({ functionName: 'f', taskId: '1abc' }),
+      InvalidTaskIdError,
+      /invalid task id '1abc': it starts with '1'/,
+    ],
+    [
+      'submit with a payload over the limit',
+      (c) => c.submit({ functionName: 'f', payload: bigPayload }),
+      InvalidPayloadError,
+      /the limit is 131072 bytes/,
+    ],
+    [
+      'submit with a payload that is not JSON',
+      (c) => c.submit({ functionName: 'f', payload: circular }),
+      InvalidPayloadError,
+      /not JSON-serializable/,
+    ],
+    [
+      'submit with an empty function name',
+      (c) => c.submit({ functionName: '' }),
+      InvalidArgumentError,
+      /function name must be a non-empty string \(given ''\)/,
+    ],
     ['get with an invalid id', (c) => c.get('f', 'a b'), InvalidTaskIdError, /it contains ' '/],
     ['stop with an invalid id', (c) => c.stop('f', ''), InvalidTaskIdError, /it is empty/],
     ['retry with an invalid id', (c) => c.retry('f', 'x'.repeat(129)), InvalidTaskIdError, /129 characters/],
     ['list with limit 0', (c) => c.list({ functionName: 'f', limit: 0 }), InvalidArgumentError, /between 1 and 100 inclusive \(given 0\)/],
     ['list with limit 101', (c) => c.list({ functionName: 'f', limit: 101 }), InvalidArgumentError, /given 101/],
-    ['list with an unknown status', (c) => c.list({ functionName: 'f', status: ['Running', 'Done'] }), InvalidArgumentError, /unknown status 'Done'/],
+    [
+      'list with an unknown status',
+      (c) => c.list({ functionName: 'f', status: ['Running', 'Done'] }),
+      InvalidArgumentError,
+      /unknown status 'Done'/,
+    ],
     ['list with since after until', (c) => c.list({ functionName: 'f', since: 2000, until: 1000 }), InvalidArgumentError, /is after until/],
-    ['listAll with a bad order', (c) => c.listAll({ functionName: 'f', order: 'up' as 'asc' }).next(), InvalidArgumentError, /order must be 'asc' or 'desc' \(given 'up'\)/],
+    [
+      'listAll with a bad order',
+      (c) => c.listAll({ functionName: 'f', order: 'up' as 'asc' }).next(),
+      InvalidArgumentError,
+      /order must be 'asc' or 'desc' \(given 'up'\)/,
+    ],
     ['logs with an invalid id', (c) => c.logs({ functionName: 'f', taskId: '-' }).next(), InvalidTaskIdError, /invalid task id '-'/],
-    ['logs with limit 0', (c) => c.logsPage({ functionName: 'f', taskId: 'a', limit: 0 }), InvalidArgumentError, /positive integer \(given 0\)/],
+    [
+      'logs with limit 0',
+      (c) => c.logsPage({ functionName: 'f', taskId: 'a', limit: 0 }),
+      InvalidArgumentError,
+      /positive integer \(given 0\)/,
+    ],
     ['waitFor with an invalid id', (c) => c.waitFor('f', '9'), InvalidTaskIdError, /starts with '9'/],
   ];
 
@@ -314,7 +369,9 @@ describe('errors come back typed', () => {
     ['ServiceError', ServiceError, 1],
   ] as const)('%s', async (name, type, exitCode) => {
     failWith(name, `the service said ${name}`, name === 'TaskAlreadyExists' ? { existingTask: existing } : undefined);
-    const error = await client().get('transcode', 'dup').catch((e: unknown) => e);
+    const error = await client()
+      .get('transcode', 'dup')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(type);
     expect(error).toMatchObject({ name, message: `the service said ${name}`, exitCode });
     if (name === 'TaskAlreadyExists') expect((error as TaskAlreadyExistsError).existingTask).toEqual(existing);
@@ -339,9 +396,13 @@ describe('errors come back typed', () => {
   it('a failed Invoke (function gone, network) becomes a ServiceError keeping the cause', async () => {
     const cause = Object.assign(new Error('Function not found: x'), { name: 'ResourceNotFoundException' });
     lambda.on(InvokeCommand).rejects(cause);
-    const error = (await client().functions().catch((e: unknown) => e)) as ServiceError;
+    const error = (await client()
+      .functions()
+      .catch((e: unknown) => e)) as ServiceError;
     expect(error).toBeInstanceOf(ServiceError);
-    expect(error.message).toBe(`cannot invoke the TaskApi function '${TASK_API}' (region eu-west-1): ResourceNotFoundException: Function not found: x`);
+    expect(error.message).toBe(
+      `cannot invoke the TaskApi function '${TASK_API}' (region eu-west-1): ResourceNotFoundException: Function not found: x`,
+    );
     expect(error.cause).toBe(cause);
   });
 
@@ -351,7 +412,9 @@ describe('errors come back typed', () => {
     ['null', 'null', /answered without 'ok'/],
   ])('an answer %s becomes a ServiceError', async (_name, text, message) => {
     lambda.on(InvokeCommand).resolves({ StatusCode: 200, Payload: bytes(text) });
-    const error = await client().functions().catch((e: unknown) => e);
+    const error = await client()
+      .functions()
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ServiceError);
     expect((error as Error).message).toMatch(message);
   });
@@ -412,7 +475,10 @@ describe('waitFor', () => {
     let n = 0;
     serve(() => sequence[n++]);
     const seen: [TaskStatus, number | undefined][] = [];
-    const done = await client().waitFor('transcode', 'w', { pollIntervalMs: 1, onProgress: (t) => seen.push([t.status, t.progress?.percent]) });
+    const done = await client().waitFor('transcode', 'w', {
+      pollIntervalMs: 1,
+      onProgress: (t) => seen.push([t.status, t.progress?.percent]),
+    });
     expect(done).toEqual(sequence[3]);
     expect(seen).toEqual([
       ['Enqueued', undefined],
@@ -429,7 +495,9 @@ describe('waitFor', () => {
 
   it('fails if the task is still running after timeoutMs', async () => {
     serve(() => task('w', 'Running'));
-    const error = await client().waitFor('transcode', 'w', { pollIntervalMs: 5, timeoutMs: 20 }).catch((e: unknown) => e);
+    const error = await client()
+      .waitFor('transcode', 'w', { pollIntervalMs: 5, timeoutMs: 20 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WaitTimeoutError);
     expect((error as Error).message).toBe("task 'w' of function 'transcode' is still Running after 20 ms");
   });
@@ -476,7 +544,11 @@ describe('logs', () => {
     ];
     let n = 0;
     serve(() => answers[n++]);
-    expect(await collect(client().logs({ functionName: 'transcode', taskId: 'l', follow: true, pollIntervalMs: 1 }))).toEqual(['a', 'b', 'c']);
+    expect(await collect(client().logs({ functionName: 'transcode', taskId: 'l', follow: true, pollIntervalMs: 1 }))).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
     expect(requests().map((r) => (r as { nextToken?: string }).nextToken)).toEqual([undefined, 't1', 't1', 't2', 't3']);
   });
 
@@ -490,7 +562,11 @@ describe('logs', () => {
     ];
     let n = 0;
     serve(() => answers[n++]);
-    expect(await collect(client().logs({ functionName: 'transcode', taskId: 'l', follow: true, pollIntervalMs: 1 }))).toEqual(['a', 'b', 'c']);
+    expect(await collect(client().logs({ functionName: 'transcode', taskId: 'l', follow: true, pollIntervalMs: 1 }))).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 4);
   });
 });

@@ -126,7 +126,12 @@ describe('renderTask', () => {
 
   it('prints end, error, destination and result of a finished task', () => {
     const text = renderTask(
-      task('t2', 'Failed', { endTime: STARTED + 1500, taskErrorMessage: 'ffmpeg exited 1', destinationStatus: 'Succeeded', returnPayload: null }),
+      task('t2', 'Failed', {
+        endTime: STARTED + 1500,
+        taskErrorMessage: 'ffmpeg exited 1',
+        destinationStatus: 'Succeeded',
+        returnPayload: null,
+      }),
       { color: false },
     );
     expect(text).toContain('ended:       2026-11-25T12:00:01Z\n');
@@ -140,11 +145,17 @@ describe('renderFunctionTable and renderLogEvent', () => {
   it('prints the functions', () => {
     expect(
       renderFunctionTable([
-        { name: 'etl', kind: 'lambda', maxRetryAttempts: 2, maxEventAgeSeconds: 86_400, timeoutSeconds: 900, maxConcurrency: 5, stateMachineArn: 'arn' },
+        {
+          name: 'etl',
+          kind: 'lambda',
+          maxRetryAttempts: 2,
+          maxEventAgeSeconds: 86_400,
+          timeoutSeconds: 900,
+          maxConcurrency: 5,
+          stateMachineArn: 'arn',
+        },
       ]),
-    ).toBe(
-      'NAME  KIND    RETRIES  MAX EVENT AGE  TIMEOUT  CONCURRENCY  DESCRIPTION\netl   lambda  2        1d00h          15m00s   5\n',
-    );
+    ).toBe('NAME  KIND    RETRIES  MAX EVENT AGE  TIMEOUT  CONCURRENCY  DESCRIPTION\netl   lambda  2        1d00h          15m00s   5\n');
   });
 
   it('prints a log event on one line with its time', () => {

@@ -191,7 +191,13 @@ export class FakeTable {
       await this.hook('put');
       const key = keyString(input.Item);
       const current = this.items.get(key);
-      this.check(input.ConditionExpression, current, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
+      this.check(
+        input.ConditionExpression,
+        current,
+        input.ExpressionAttributeNames,
+        input.ExpressionAttributeValues,
+        input.ReturnValuesOnConditionCheckFailure,
+      );
       this.items.set(key, structuredClone(input.Item as Item));
       return {};
     });
@@ -199,8 +205,19 @@ export class FakeTable {
       await this.hook('update');
       const key = keyString(input.Key);
       const current = this.items.get(key);
-      this.check(input.ConditionExpression, current, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
-      const next = applyUpdate(input.UpdateExpression ?? '', current ?? { ...input.Key }, input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+      this.check(
+        input.ConditionExpression,
+        current,
+        input.ExpressionAttributeNames,
+        input.ExpressionAttributeValues,
+        input.ReturnValuesOnConditionCheckFailure,
+      );
+      const next = applyUpdate(
+        input.UpdateExpression ?? '',
+        current ?? { ...input.Key },
+        input.ExpressionAttributeNames,
+        input.ExpressionAttributeValues,
+      );
       this.items.set(key, next);
       if (input.ReturnValues === 'ALL_NEW') return { Attributes: structuredClone(next) };
       if (input.ReturnValues === 'ALL_OLD') return current ? { Attributes: structuredClone(current) } : {};
@@ -209,7 +226,13 @@ export class FakeTable {
     mocks.ddb.on(DeleteCommand).callsFake(async (input) => {
       await this.hook('delete');
       const key = keyString(input.Key);
-      this.check(input.ConditionExpression, this.items.get(key), input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
+      this.check(
+        input.ConditionExpression,
+        this.items.get(key),
+        input.ExpressionAttributeNames,
+        input.ExpressionAttributeValues,
+        input.ReturnValuesOnConditionCheckFailure,
+      );
       this.items.delete(key);
       return {};
     });
@@ -233,13 +256,22 @@ export class FakeTable {
   }
 
   /** Applies a write as another writer would (the state machine, a container helper): true when its condition held. */
-  public write(key: Record<string, unknown>, parts: { UpdateExpression: string; ConditionExpression?: string; ExpressionAttributeNames: Names; ExpressionAttributeValues?: Values }): boolean {
+  public write(
+    key: Record<string, unknown>,
+    parts: { UpdateExpression: string; ConditionExpression?: string; ExpressionAttributeNames: Names; ExpressionAttributeValues?: Values },
+  ): boolean {
     const k = keyString(key);
     const current = this.items.get(k);
-    if (parts.ConditionExpression && !evaluate(parts.ConditionExpression, current, parts.ExpressionAttributeNames, parts.ExpressionAttributeValues)) {
+    if (
+      parts.ConditionExpression &&
+      !evaluate(parts.ConditionExpression, current, parts.ExpressionAttributeNames, parts.ExpressionAttributeValues)
+    ) {
       return false;
     }
-    this.items.set(k, applyUpdate(parts.UpdateExpression, current ?? { ...key }, parts.ExpressionAttributeNames, parts.ExpressionAttributeValues));
+    this.items.set(
+      k,
+      applyUpdate(parts.UpdateExpression, current ?? { ...key }, parts.ExpressionAttributeNames, parts.ExpressionAttributeValues),
+    );
     return true;
   }
 
@@ -250,7 +282,13 @@ export class FakeTable {
     await hook.run();
   }
 
-  private check(condition: string | undefined, current: Item | undefined, names: Names, values: Values, onFailure: string | undefined): void {
+  private check(
+    condition: string | undefined,
+    current: Item | undefined,
+    names: Names,
+    values: Values,
+    onFailure: string | undefined,
+  ): void {
     if (!condition || evaluate(condition, current, names, values)) return;
     const withItem = onFailure === 'ALL_OLD' && current && !this.options.noItemOnConditionFailure;
     throw conditionFailed(withItem ? (current as unknown as TaskItem) : undefined);

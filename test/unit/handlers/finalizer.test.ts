@@ -125,9 +125,7 @@ describe('finalizer table', () => {
     const item = taskItem({ status: 'Running', alreadyRetriedTimes: 2 });
     table(item);
 
-    const result = await handler(
-      statusEvent(item, 'FAILED', { error: 'TaskRetriesExhausted', cause: LAMBDA_CAUSE }),
-    );
+    const result = await handler(statusEvent(item, 'FAILED', { error: 'TaskRetriesExhausted', cause: LAMBDA_CAUSE }));
 
     expect(result).toMatchObject({ action: 'finalized', slotReleased: false });
     const write = terminalWrite();
@@ -263,7 +261,9 @@ describe('finalizer table', () => {
     table(item);
     mocks.sns.on(PublishCommand).resolves({});
 
-    await handler(statusEvent(item, 'FAILED', { error: 'TaskRetriesExhausted', cause: '{"Attachments":[],"StopCode":"EssentialContainerExited"}' }));
+    await handler(
+      statusEvent(item, 'FAILED', { error: 'TaskRetriesExhausted', cause: '{"Attachments":[],"StopCode":"EssentialContainerExited"}' }),
+    );
 
     expect(terminalWrite().ExpressionAttributeValues?.[':taskErrorMessage']).toBeUndefined();
     const published = JSON.parse(mocks.sns.commandCalls(PublishCommand)[0].args[0].input.Message ?? '') as DestinationRecord;
@@ -484,10 +484,9 @@ describe('finalizer table', () => {
     expect(result).toMatchObject({ action: 'finalized', item: { status: 'Stopped' } });
     // The refusal carried the item (ALL_OLD): no second read.
     expect(mocks.ddb).toHaveReceivedCommandTimes(GetCommand, 1);
-    expect(mocks.ddb.commandCalls(UpdateCommand, TERMINAL_WRITE).map((c) => c.args[0].input.ExpressionAttributeValues?.[':from0'])).toEqual([
-      'Running',
-      'Stopping',
-    ]);
+    expect(mocks.ddb.commandCalls(UpdateCommand, TERMINAL_WRITE).map((c) => c.args[0].input.ExpressionAttributeValues?.[':from0'])).toEqual(
+      ['Running', 'Stopping'],
+    );
     expect(sqsRecord().requestContext.condition).toBe('Stopped');
   });
 

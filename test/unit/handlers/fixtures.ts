@@ -97,10 +97,7 @@ export function arnFor(descriptor: TaskFunctionDescriptor, requestId: string = R
   return executionArn(descriptor.stateMachineArn, requestId);
 }
 
-export function taskItem(
-  overrides: Partial<TaskItem> & { status?: TaskStatus } = {},
-  descriptor: TaskFunctionDescriptor = ETL,
-): TaskItem {
+export function taskItem(overrides: Partial<TaskItem> & { status?: TaskStatus } = {}, descriptor: TaskFunctionDescriptor = ETL): TaskItem {
   const status = overrides.status ?? 'Running';
   const taskId = overrides.taskId ?? 'job_1';
   const startedAt = overrides.startedAt ?? STARTED_AT;

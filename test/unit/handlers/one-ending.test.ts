@@ -104,9 +104,7 @@ function expectOneEnding(table: FakeTable, taskId = 'job_1'): TaskItem {
 /** SQS sends that wait until released: a finalizer caught between its claim and its send. */
 function holdSends(): { release: () => void; held: () => number } {
   const waiting: Array<() => void> = [];
-  mocks.sqs.on(SendMessageCommand).callsFake(
-    () => new Promise((resolve) => waiting.push(() => resolve({ MessageId: 'm' }))),
-  );
+  mocks.sqs.on(SendMessageCommand).callsFake(() => new Promise((resolve) => waiting.push(() => resolve({ MessageId: 'm' }))));
   return {
     release: () => {
       for (const go of waiting.splice(0)) go();
@@ -202,7 +200,10 @@ describe('concurrent finalizers', () => {
     mocks.sfn.on(StopExecutionCommand).rejects(awsError('ExecutionDoesNotExist', 'Execution Does Not Exist'));
     mocks.sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'TaskRetriesExhausted' });
 
-    await Promise.all([taskApi({ op: 'stop', functionName: 'etl', taskId: 'job_1' }), finalizer(event(item, 'FAILED', 'TaskRetriesExhausted'))]);
+    await Promise.all([
+      taskApi({ op: 'stop', functionName: 'etl', taskId: 'job_1' }),
+      finalizer(event(item, 'FAILED', 'TaskRetriesExhausted')),
+    ]);
 
     // Who wrote first decides Stopped or Failed; either way there is one ending.
     expect(['Stopped', 'Failed']).toContain(expectOneEnding(table).status);

@@ -45,7 +45,9 @@ test('queries every active status of every function for tasks older than a minut
     KeyConditionExpression: '#statusKey = :statusKey AND #listKey < :before',
     ExpressionAttributeValues: { ':statusKey': 'etl#Running', ':before': '2026-11-25T12:29:00.000Z' },
   });
-  expect(mocks.ddb.commandCalls(QueryCommand, { ExpressionAttributeValues: { ':statusKey': 'etl#Running' } })[0].args[0].input.FilterExpression).toBeUndefined();
+  expect(
+    mocks.ddb.commandCalls(QueryCommand, { ExpressionAttributeValues: { ':statusKey': 'etl#Running' } })[0].args[0].input.FilterExpression,
+  ).toBeUndefined();
 });
 
 test('sweeps terminal tasks (not Succeeded) whose delivery is Pending and unclaimed or claimed over 10 minutes ago, newest first', async () => {
@@ -57,8 +59,7 @@ test('sweeps terminal tasks (not Succeeded) whose delivery is Pending and unclai
     expect(mocks.ddb).toHaveReceivedCommandWith(QueryCommand, {
       IndexName: 'ByStatus',
       KeyConditionExpression: '#statusKey = :statusKey AND #listKey < :before',
-      FilterExpression:
-        '#destinationStatus = :pending AND (attribute_not_exists(#deliveryClaim) OR #deliveryClaim < :staleBefore)',
+      FilterExpression: '#destinationStatus = :pending AND (attribute_not_exists(#deliveryClaim) OR #deliveryClaim < :staleBefore)',
       ExpressionAttributeValues: {
         ':statusKey': key,
         ':before': '2026-11-25T12:29:00.000Z',
@@ -68,7 +69,9 @@ test('sweeps terminal tasks (not Succeeded) whose delivery is Pending and unclai
       ScanIndexForward: false,
     });
   }
-  expect(mocks.ddb).not.toHaveReceivedCommandWith(QueryCommand, { ExpressionAttributeValues: expect.objectContaining({ ':statusKey': 'etl#Succeeded' }) });
+  expect(mocks.ddb).not.toHaveReceivedCommandWith(QueryCommand, {
+    ExpressionAttributeValues: expect.objectContaining({ ':statusKey': 'etl#Succeeded' }),
+  });
 });
 
 test('finalizes a task whose execution ended without a final write, and leaves running ones alone', async () => {

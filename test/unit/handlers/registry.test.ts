@@ -11,7 +11,11 @@ const param = (d: TaskFunctionDescriptor) => ({ Name: `${PATH}${d.name}`, Type: 
 
 function registry(clock: { now: number }) {
   const client = new SSMClient({ region: 'us-east-1' });
-  return new SsmRegistry(PATH, () => client, () => clock.now);
+  return new SsmRegistry(
+    PATH,
+    () => client,
+    () => clock.now,
+  );
 }
 
 beforeEach(() => ssm.reset());

@@ -114,16 +114,14 @@ describe('list planning', () => {
   });
 
   test('fails if limit is out of range', () => {
-    expect(() => planList({ functionName: 'etl', limit: 0 })).toThrow(
-      'limit must be an integer between 1 and 100 inclusive (given 0)',
-    );
-    expect(() => planList({ functionName: 'etl', limit: 101 })).toThrow(
-      'limit must be an integer between 1 and 100 inclusive (given 101)',
-    );
+    expect(() => planList({ functionName: 'etl', limit: 0 })).toThrow('limit must be an integer between 1 and 100 inclusive (given 0)');
+    expect(() => planList({ functionName: 'etl', limit: 101 })).toThrow('limit must be an integer between 1 and 100 inclusive (given 101)');
   });
 
   test('fails if a status is unknown, listing the allowed ones', () => {
-    expect(() => planList({ functionName: 'etl', status: ['Done' as never] })).toThrow(/^unknown status 'Done'; allowed: Enqueued, Dequeued/);
+    expect(() => planList({ functionName: 'etl', status: ['Done' as never] })).toThrow(
+      /^unknown status 'Done'; allowed: Enqueued, Dequeued/,
+    );
   });
 
   test('fails if the token belongs to another function', () => {
@@ -176,7 +174,10 @@ describe('list', () => {
       .on(QueryCommand)
       .resolvesOnce({ Items: [item(5, 'Failed')], LastEvaluatedKey: { functionName: 'etl', listKey: 'k1', taskId: 'x1' } })
       .resolvesOnce({ Items: [], LastEvaluatedKey: { functionName: 'etl', listKey: 'k2', taskId: 'x2' } })
-      .resolvesOnce({ Items: [item(3, 'Failed'), item(2, 'Failed')], LastEvaluatedKey: { functionName: 'etl', listKey: 'k3', taskId: 'x3' } });
+      .resolvesOnce({
+        Items: [item(3, 'Failed'), item(2, 'Failed')],
+        LastEvaluatedKey: { functionName: 'etl', listKey: 'k3', taskId: 'x3' },
+      });
 
     const result = ok(await handler({ op: 'list', functionName: 'etl', status: ['Failed', 'Expired'], limit: 2 }));
 
@@ -195,7 +196,10 @@ describe('list', () => {
   });
 
   test('round-trips the next token as the start key of the next Query (ByStatus key)', async () => {
-    mocks.ddb.on(QueryCommand).resolvesOnce({ Items: [item(3, 'Failed'), item(2, 'Failed')] }).resolvesOnce({ Items: [item(1, 'Failed')] });
+    mocks.ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [item(3, 'Failed'), item(2, 'Failed')] })
+      .resolvesOnce({ Items: [item(1, 'Failed')] });
 
     const first = ok(await handler({ op: 'list', functionName: 'etl', status: ['Failed'], limit: 1, order: 'asc' }));
     const second = ok(

@@ -4,27 +4,9 @@ import { DescribeExecutionCommand, StartExecutionCommand, StopExecutionCommand }
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { handler } from '../../../lambda/handlers/task-api';
-import {
-  type DestinationRecord,
-  executionArn,
-  type LogsResult,
-  type TaskItem,
-  type TaskRecord,
-} from '../../../lambda/model';
+import { type DestinationRecord, executionArn, type LogsResult, type TaskItem, type TaskRecord } from '../../../lambda/model';
 import { FakeTable } from './fake-table';
-import {
-  arnFor,
-  awsError,
-  conditionFailed,
-  ETL,
-  mocks,
-  TABLE_NAME,
-  TRANSCODE,
-  taskItem,
-  failed,
-  ok,
-  useHandlerTestEnv,
-} from './fixtures';
+import { arnFor, awsError, conditionFailed, ETL, mocks, TABLE_NAME, TRANSCODE, taskItem, failed, ok, useHandlerTestEnv } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
 
@@ -148,8 +130,7 @@ describe('stop', () => {
 
     expect(error).toEqual({
       name: 'ServiceError',
-      message:
-        "task 'job_1' is Stopping but its execution could not be stopped (ThrottlingException: Rate exceeded); stop it again",
+      message: "task 'job_1' is Stopping but its execution could not be stopped (ThrottlingException: Rate exceeded); stop it again",
     });
     expect(mocks.ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
@@ -264,9 +245,7 @@ describe('logs', () => {
       nextForwardToken: 'f/2',
     });
 
-    const result = ok<LogsResult>(
-      await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1', nextToken: 'f/1', limit: 50 }),
-    );
+    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1', nextToken: 'f/1', limit: 50 }));
 
     expect(result).toEqual({
       events: [

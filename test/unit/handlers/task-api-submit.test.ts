@@ -146,9 +146,7 @@ describe('submit', () => {
   });
 
   test('fails if the payload is over 128 KiB, naming the limit', async () => {
-    const error = failed(
-      await handler({ op: 'submit', functionName: 'etl', payload: { blob: 'x'.repeat(MAX_PAYLOAD_BYTES) } }),
-    );
+    const error = failed(await handler({ op: 'submit', functionName: 'etl', payload: { blob: 'x'.repeat(MAX_PAYLOAD_BYTES) } }));
 
     expect(error.name).toBe('InvalidPayload');
     expect(error.message).toBe(

@@ -112,8 +112,7 @@ describe('transition', () => {
     expect(mocks.ddb.commandCalls(UpdateCommand)[0].args[0].input).toEqual({
       TableName: TABLE_NAME,
       Key: REF,
-      UpdateExpression:
-        'SET #status = :status, #statusKey = :statusKey, #events = list_append(if_not_exists(#events, :noEvents), :event)',
+      UpdateExpression: 'SET #status = :status, #statusKey = :statusKey, #events = list_append(if_not_exists(#events, :noEvents), :event)',
       ConditionExpression: `#status IN (${TRANSITIONS.Stopping.map((_, i) => `:from${i}`).join(', ')})`,
       ExpressionAttributeNames: { '#status': 'status', '#statusKey': 'statusKey', '#events': 'events' },
       ExpressionAttributeValues: {
@@ -218,7 +217,11 @@ describe('delivery claim', () => {
     const owner = arnFor(ETL);
     table.put({ ...taskItem({ status: 'Failed', destinationStatus: 'Pending' }), [DELIVERY_CLAIM]: claimOf('2026-11-25T12:29:00.000Z') });
 
-    const fresh = await store.claimDelivery(REF, { owner, token: claimOf('2026-11-25T12:30:00.000Z'), staleBefore: '2026-11-25T12:20:00.000Z' });
+    const fresh = await store.claimDelivery(REF, {
+      owner,
+      token: claimOf('2026-11-25T12:30:00.000Z'),
+      staleBefore: '2026-11-25T12:20:00.000Z',
+    });
     expect(fresh).toMatchObject({ ok: false, current: { [DELIVERY_CLAIM]: claimOf('2026-11-25T12:29:00.000Z') } });
 
     const takeover = claimOf('2026-11-25T12:40:00.000Z');
@@ -231,7 +234,9 @@ describe('delivery claim', () => {
     expect(stored?.destinationStatus).toBe('Succeeded');
     expect(stored?.[DELIVERY_CLAIM]).toBeUndefined();
     // Recorded: nothing is Pending, so nobody can claim it again.
-    expect(await store.claimDelivery(REF, { owner, token: claimOf('2026-11-25T13:00:00.000Z'), staleBefore: '2026-11-25T12:59:00.000Z' })).toMatchObject({
+    expect(
+      await store.claimDelivery(REF, { owner, token: claimOf('2026-11-25T13:00:00.000Z'), staleBefore: '2026-11-25T12:59:00.000Z' }),
+    ).toMatchObject({
       ok: false,
     });
   });

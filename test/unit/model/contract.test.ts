@@ -6,12 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  buildContract,
-  CONTRACT_FILE,
-  REGENERATE_COMMAND,
-  renderContract,
-} from '../../../lambda/model/contract';
+import { buildContract, CONTRACT_FILE, REGENERATE_COMMAND, renderContract } from '../../../lambda/model/contract';
 import {
   CONTAINER_ENV,
   CONTAINER_EXIT_CODE,
@@ -75,7 +70,9 @@ describe('contract shared with the Python runtime helper', () => {
   });
 
   test('fails if the file is not JSON or only its layout differs', () => {
-    expect(contractReport('{')).toMatch(/^runtime\/python\/asynctask_contract\.json is not JSON \(.+\); regenerate it: npx tsx scripts\/gen-contract\.ts$/);
+    expect(contractReport('{')).toMatch(
+      /^runtime\/python\/asynctask_contract\.json is not JSON \(.+\); regenerate it: npx tsx scripts\/gen-contract\.ts$/,
+    );
     expect(contractReport(JSON.stringify(buildContract()))).toBe(
       `${CONTRACT_FILE} has the model's values but not the generated layout; regenerate it: ${REGENERATE_COMMAND}`,
     );

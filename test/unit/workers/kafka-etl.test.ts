@@ -98,11 +98,38 @@ describe('etl handler', () => {
       eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/demo/abc',
       records: {
         'orders-1': [
-          { topic: 'orders', partition: 1, offset: 15, timestamp: 1700000000000, timestampType: 'CREATE_TIME', key: b64('o-2'), value: b64('{"id":2}'), headers: [] },
+          {
+            topic: 'orders',
+            partition: 1,
+            offset: 15,
+            timestamp: 1700000000000,
+            timestampType: 'CREATE_TIME',
+            key: b64('o-2'),
+            value: b64('{"id":2}'),
+            headers: [],
+          },
         ],
         'orders-0': [
-          { topic: 'orders', partition: 0, offset: 8, timestamp: 1700000000001, timestampType: 'CREATE_TIME', key: b64('o-1'), value: b64('{"id":1}'), headers: [] },
-          { topic: 'orders', partition: 0, offset: 9, timestamp: 1700000000002, timestampType: 'CREATE_TIME', key: b64('x'), value: '%%%', headers: [] },
+          {
+            topic: 'orders',
+            partition: 0,
+            offset: 8,
+            timestamp: 1700000000001,
+            timestampType: 'CREATE_TIME',
+            key: b64('o-1'),
+            value: b64('{"id":1}'),
+            headers: [],
+          },
+          {
+            topic: 'orders',
+            partition: 0,
+            offset: 9,
+            timestamp: 1700000000002,
+            timestampType: 'CREATE_TIME',
+            key: b64('x'),
+            value: '%%%',
+            headers: [],
+          },
         ],
       },
     });
