@@ -7,7 +7,6 @@
  * lands in its success queue. The Lambda functions are inline, so only the service's three
  * Lambdas are bundled. Synthesis and start-up times are printed with ASYNCTASK_E2E_VERBOSE=1.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -17,44 +16,10 @@ import type { TaskFunctionDescriptor } from '../../lambda/model/registry';
 import { type LocalRuntime, startRuntime } from '../../local/runtime';
 import { SERVICE_STACK_ID } from '../constructs/many-functions-app';
 import { DestinationReader, LOCAL_CREDENTIALS, PROJECT_ROOT, REGION, runtimeLog, tempDir } from './harness';
-import { cdkContext } from './synth';
+import { synthesize } from './synth';
 
-const APP_MODULE = path.join(PROJECT_ROOT, 'test', 'constructs', 'many-functions-app.ts');
 const SYNTH_TIMEOUT_MS = 4 * 60_000;
 
-/** Synthesizes the app into `outdir` in a child process (tsx), as `cdk synth` would run bin/app.ts. */
-function synthesize(outdir: string): Promise<void> {
-  const program = [
-    "const { App } = require('aws-cdk-lib');",
-    `const { buildManyFunctionsApp } = require(${JSON.stringify(APP_MODULE)});`,
-    'const app = new App();',
-    'buildManyFunctionsApp({ app });',
-    'app.synth();',
-  ].join('\n');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), '--eval', program], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(cdkContext()) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), SYNTH_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve();
-      else reject(new Error(`synthesizing ${APP_MODULE} failed (exit ${code ?? signal}):\n${output.slice(-4000)}`));
-    });
-  });
-}
-
-const cdkOut = tempDir('many-functions');
 const workDir = tempDir('many-functions-work');
 let rt: LocalRuntime;
 let client: AsyncTaskClient;
@@ -63,7 +28,7 @@ let destinations: DestinationReader;
 
 beforeAll(async () => {
   const started = Date.now();
-  await synthesize(cdkOut);
+  const cdkOut = await synthesize('manyFunctions');
   const synthesized = Date.now();
   rt = await startRuntime({ cdkOut, port: 0, workDir, projectRoot: PROJECT_ROOT, log: runtimeLog });
   runtimeLog(`many-functions: synth ${synthesized - started} ms, runtime start ${Date.now() - synthesized} ms`);
@@ -78,7 +43,6 @@ afterAll(async () => {
   client?.cloudFormation.destroy();
   sqs?.destroy();
   await rt?.stop();
-  fs.rmSync(cdkOut, { recursive: true, force: true });
   fs.rmSync(workDir, { recursive: true, force: true });
 }, 30_000);
 

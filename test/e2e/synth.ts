@@ -1,6 +1,6 @@
 /**
- * Synthesizes the end-to-end fixture app (test/e2e/fixture/app.ts) and the example app
- * (bin/app.ts) the way `cdk synth` does — `CDK_OUTDIR`, `CDK_CONTEXT_JSON` with cdk.json's
+ * Synthesizes the end-to-end fixture app (test/e2e/fixture/app.ts), the example app
+ * (bin/app.ts) and the 100-function app (test/e2e/fixture/many-functions.ts) the way `cdk synth` does — `CDK_OUTDIR`, `CDK_CONTEXT_JSON` with cdk.json's
  * context, bundling on — into a temporary cloud assembly, once: the result is cached under the
  * OS temp dir by a hash of every source it is built from, so the test files of one `npm test`
  * run (and later runs with unchanged sources) share it. Concurrent callers (jest workers)
@@ -23,11 +23,24 @@ export interface AppSpec {
 export const APPS = {
   fixture: { entry: 'test/e2e/fixture/app.ts', stackName: 'AsyncTaskE2E' },
   demo: { entry: 'bin/app.ts', stackName: 'AsyncTaskDemo' },
+  manyFunctions: { entry: 'test/e2e/fixture/many-functions.ts', stackName: 'AsyncTaskService' },
 } as const satisfies Record<string, AppSpec>;
 export type AppName = keyof typeof APPS;
 
 /** Sources every synthesized assembly depends on (folders are walked, `__pycache__` skipped). */
-const INPUTS = ['lib', 'lambda', 'runtime', 'containers', 'examples', 'bin/app.ts', 'test/e2e/fixture', 'cdk.json', 'package-lock.json'];
+const INPUTS = [
+  'lib',
+  'lambda',
+  'runtime',
+  'containers',
+  'examples',
+  'bin/app.ts',
+  'test/e2e/fixture',
+  'test/constructs/many-functions-app.ts',
+  'test/constructs/app.ts',
+  'cdk.json',
+  'package-lock.json',
+];
 const LOCK_STALE_MS = 5 * 60_000;
 const SYNTH_TIMEOUT_MS = 4 * 60_000;
 
