@@ -70,6 +70,12 @@ export interface AsyncTaskServiceProps {
    * @default - no actions
    */
   readonly alarmActions?: cloudwatch.IAlarmAction[];
+  /**
+   * Log level of the TaskApi, finalizer and reconciler (Lambda's advanced logging controls set
+   * `AWS_LAMBDA_LOG_LEVEL`, which their Powertools Logger follows).
+   * @default lambda.ApplicationLogLevel.INFO
+   */
+  readonly logLevel?: lambda.ApplicationLogLevel;
 }
 
 /** Default service names: short enough to leave task functions 47 characters of a state machine name. */
@@ -181,6 +187,7 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         loggingFormat: lambda.LoggingFormat.JSON,
+        applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
         memorySize: 512,
         timeout,
         environment,

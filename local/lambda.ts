@@ -115,6 +115,8 @@ class FunctionPool {
       AWS_LAMBDA_LOG_GROUP_NAME: fn.logGroupName,
       AWS_LAMBDA_LOG_STREAM_NAME: stream,
       AWS_LAMBDA_LOG_FORMAT: fn.logFormat,
+      // As Lambda's advanced logging controls do for a JSON-format function with a level.
+      ...(fn.logLevel ? { AWS_LAMBDA_LOG_LEVEL: fn.logLevel } : {}),
       AWS_EXECUTION_ENV: `AWS_Lambda_${fn.runtime}`,
       LAMBDA_TASK_ROOT: this.codeDir ?? '',
       _HANDLER: fn.handler,

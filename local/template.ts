@@ -82,6 +82,8 @@ export interface LocalFunction {
   readonly environment: Record<string, string>;
   readonly logGroupName: string;
   readonly logFormat: 'Text' | 'JSON';
+  /** `LoggingConfig.ApplicationLogLevel` (JSON format only): Lambda's `AWS_LAMBDA_LOG_LEVEL`. */
+  readonly logLevel?: string;
 }
 
 export interface LocalStateMachineModel {
@@ -404,7 +406,7 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
         if (!codeDir && code.ZipFile === undefined) {
           model.notes.push(`Lambda function ${name} (${id}) has no local code (no asset folder nor inline code); invoking it fails`);
         }
-        const logging = (p.LoggingConfig ?? {}) as { LogFormat?: string; LogGroup?: string };
+        const logging = (p.LoggingConfig ?? {}) as { LogFormat?: string; LogGroup?: string; ApplicationLogLevel?: string };
         model.functions.push({
           logicalId: id,
           name,
@@ -423,6 +425,7 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
           ),
           logGroupName: logging.LogGroup ?? `/aws/lambda/${name}`,
           logFormat: logging.LogFormat === 'JSON' ? 'JSON' : 'Text',
+          ...(logging.LogFormat === 'JSON' && logging.ApplicationLogLevel ? { logLevel: logging.ApplicationLogLevel } : {}),
         });
         break;
       }

@@ -2,6 +2,7 @@
 import { type CfnElement, Duration, Errors, Lazy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ASYNC_CONFIG_BOUNDS } from '../../lambda/model/config';
 import { parseDescriptor, SERVICE_ENV } from '../../lambda/model/registry';
 import { TABLE } from '../../lambda/model/table';
@@ -107,13 +108,21 @@ describe('service Lambdas', () => {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
-        LoggingConfig: { LogFormat: 'JSON' },
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO' },
         Handler: 'index.handler',
       });
       const variables = (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
       expect(Object.keys(variables).sort()).toEqual(Object.values(SERVICE_ENV).sort());
       expect(variables[SERVICE_ENV.retentionSeconds]).toBe(String(ASYNC_CONFIG_BOUNDS.retentionSeconds.default));
     }
+  });
+
+  test('logLevel sets the application log level of the three Lambdas (their Logger follows it)', () => {
+    const { stack: debugStack } = serviceStack({ logLevel: lambda.ApplicationLogLevel.DEBUG });
+    const levels = Object.values(serviceFunctions(Template.fromStack(debugStack))).map(
+      (fn) => (fn.Properties as { LoggingConfig: { ApplicationLogLevel: string } }).LoggingConfig.ApplicationLogLevel,
+    );
+    expect(levels).toEqual(['DEBUG', 'DEBUG', 'DEBUG']);
   });
 
   test('exposes the table, bucket, Lambdas and dashboard', () => {

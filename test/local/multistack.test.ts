@@ -70,6 +70,10 @@ test('both stacks load, the team stack after the service stack it refers to', ()
   const tables = rt.model.tables.map((t) => t.name);
   expect(tables).toEqual([expect.stringMatching(new RegExp(`^${SERVICE_STACK}-ServiceTasks`))]);
   expect(JSON.stringify(rt.model.stateMachines[0].definition)).toContain(tables[0]);
+  // The service's Lambdas log JSON at the level the construct set (their Logger reads AWS_LAMBDA_LOG_LEVEL).
+  const taskApi = rt.lambdaFunctions.find((f) => f.name === rt.services[0].taskApiFunctionName);
+  expect(taskApi).toMatchObject({ logFormat: 'JSON', logLevel: 'INFO' });
+  expect(runner?.logLevel).toBeUndefined();
 });
 
 test('DescribeStacks answers for every loaded stack, and for each by name', async () => {
