@@ -10,3 +10,4 @@ export * from './registry';
 export * from './statuses';
 export * from './table';
 export * from './task-id';
+export * from './trigger';
