@@ -4,7 +4,7 @@
  */
 import Table from 'cli-table3';
 import { createColors } from 'picocolors';
-import type { LogEvent, TaskFunctionSummary, TaskRecord, TaskStatus } from '../lambda/model';
+import type { LogEvent, TaskFunctionSummary, TaskRecord, TaskSource, TaskStatus } from '../lambda/model';
 
 /** `850ms`, `12.3s`, `4m05s`, `2h03m`, `3d04h`. */
 export function formatDuration(ms: number | undefined): string {
@@ -124,6 +124,18 @@ export function renderFunctionTable(functions: readonly TaskFunctionSummary[]): 
   );
 }
 
+/** A task's lineage in one line: `kafka orders/0 offsets 0–99`, `sqs orders-in message m-1 (+2 more)`. */
+export function formatSource(source: TaskSource): string {
+  if (source.type === 'kafka') {
+    const range =
+      source.firstOffset === source.lastOffset ? `offset ${source.firstOffset}` : `offsets ${source.firstOffset}–${source.lastOffset}`;
+    return `kafka ${source.topic}/${source.partition} ${range}`;
+  }
+  const queue = source.queue.split(':').pop() ?? source.queue;
+  const [first, ...rest] = source.messageIds;
+  return `sqs ${queue} message ${first ?? '-'}${rest.length > 0 ? ` (+${rest.length} more)` : ''}`;
+}
+
 function json(value: unknown): string {
   const text = JSON.stringify(value);
   return text === undefined ? '-' : text;
@@ -140,6 +152,7 @@ export function renderTask(task: TaskRecord, options: { color: boolean }): strin
   ];
   if (task.endTime !== undefined) rows.push(['ended', formatTime(task.endTime)]);
   rows.push(['duration', formatDuration(task.durationMs)], ['attempts', String(attemptsOf(task))]);
+  if (task.source) rows.push(['source', formatSource(task.source)]);
   if (task.progress && (task.progress.percent !== undefined || task.progress.message)) {
     const percent = task.progress.percent !== undefined ? `${task.progress.percent}%` : '';
     rows.push(['progress', [percent, task.progress.message ?? ''].filter((s) => s !== '').join(' ')]);

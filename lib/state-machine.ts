@@ -20,6 +20,7 @@ import { DestinationStatus } from '../lambda/model/record';
 import type { TaskFunctionKind } from '../lambda/model/registry';
 import { TaskStatus } from '../lambda/model/statuses';
 import { slotsKey, TABLE, tableKey } from '../lambda/model/table';
+import type { TaskSource } from '../lambda/model/trigger';
 import {
   type Condition,
   destinationUpdate,
@@ -130,6 +131,8 @@ export function successRecordTemplate(runnerArn: string): Record<string, unknown
     taskId: sfn.JsonPath.stringAt('$.task.taskId'),
     functionArn: runnerArn,
     approximateInvokeCount: sfn.JsonPath.numberAt('$.attempt.n'),
+    // null for a TaskApi submit: executionInputOf always writes the key, so the path exists.
+    source: sfn.JsonPath.objectAt('$.task.source') as unknown as TaskSource,
     requestPayload: sfn.JsonPath.objectAt('$.task.payload'),
     responsePayload: sfn.JsonPath.objectAt('$.result.payload'),
   }) as unknown as Record<string, unknown>;

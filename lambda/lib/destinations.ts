@@ -1,6 +1,7 @@
 /**
- * Delivers a destination record to an SQS queue, SNS topic, EventBridge bus or Lambda function
- * (asynchronously), the four destination types Lambda itself supports.
+ * Delivers a destination record (or a trigger's quarantine record) to an SQS queue, SNS topic,
+ * EventBridge bus or Lambda function (asynchronously), the four destination types Lambda itself
+ * supports.
  */
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
@@ -12,6 +13,7 @@ import {
   type DestinationRecord,
   type DestinationTarget,
   DestinationType,
+  type QuarantineRecord,
 } from '../model';
 import { aws } from './env';
 
@@ -22,8 +24,12 @@ export function queueUrlFromArn(arn: string): string {
   return `https://sqs.${region}.${suffix}/${account}/${name}`;
 }
 
-/** Sends the record; throws when the target rejects it. */
-export async function deliver(target: DestinationTarget, record: DestinationRecord, outcome: 'success' | 'failure'): Promise<void> {
+/** Sends the record; throws when the target rejects it. `outcome` picks the EventBridge detail-type. */
+export async function deliver(
+  target: DestinationTarget,
+  record: DestinationRecord | QuarantineRecord,
+  outcome: keyof typeof DESTINATION_DETAIL_TYPE,
+): Promise<void> {
   const body = JSON.stringify(record);
   switch (target.type) {
     case DestinationType.Sqs:

@@ -19,6 +19,7 @@ export function executionInputOf(item: TaskItem): ExecutionInput {
       payload,
       deadline: item.deadline,
       startedAt: item.startedAt,
+      source: item.source ?? null,
     },
     attempt: { n: 1, delay: 0 },
   };

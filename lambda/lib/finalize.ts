@@ -180,6 +180,7 @@ async function deliverClaimed(
       requestId: item.requestId,
       functionArn: descriptor.runnerArn,
       approximateInvokeCount: Number(item.alreadyRetriedTimes ?? 0) + 1,
+      source: item.source ?? null,
       requestPayload: parsePayload(item.taskPayload),
       responsePayload: success ? parsePayload(item.returnPayload) : failure,
       ...(item.endedAt ? { timestamp: item.endedAt } : {}),

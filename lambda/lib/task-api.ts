@@ -8,14 +8,15 @@ import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-clo
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import {
   ConcurrentModificationError,
-  encodePayload,
   executionArn,
   executionName,
   generateTaskId,
   InvalidArgumentError,
   InvalidTaskStateError,
   isoTime,
+  isRangeMarker,
   isTerminal,
+  type KafkaRangeMarker,
   type ListRequest,
   type ListResult,
   type LogEvent,
@@ -29,7 +30,6 @@ import {
   statusKey,
   TaskAlreadyExistsError,
   type TaskApiRequest,
-  type TaskFunctionDescriptor,
   type TaskFunctionSummary,
   type TaskItem,
   TaskNotFoundError,
@@ -40,10 +40,11 @@ import {
   validateTaskId,
 } from '../model';
 import { aws, type ServiceConfig } from './env';
-import { describeEnd, startExecution } from './executions';
+import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
 import { encodeNextToken, indexKeyOf, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
+import { createTask, expiresAtFor, startOrUndo } from './submit';
 import { storedEvent, type TaskRef, TaskStore, type TransitionOptions } from './task-store';
 import { DELIVERY_CLAIM } from './task-writes';
 
@@ -66,84 +67,40 @@ function listStatuses(statuses: readonly TaskStatus[]): string {
   return statuses.length <= 1 ? statuses.join('') : `${statuses.slice(0, -1).join(', ')} or ${statuses[statuses.length - 1]}`;
 }
 
-/** Record expiry (DynamoDB TTL): retention after the latest possible start of the attempt. */
-function expiresAtFor(config: ServiceConfig, descriptor: TaskFunctionDescriptor, nowMs: number): number {
-  return Math.floor(nowMs / 1000) + descriptor.maxEventAgeSeconds + config.retentionSeconds;
-}
-
 async function readItem(store: TaskStore, functionName: string, taskId: string): Promise<TaskItem> {
   const item = await store.read({ functionName, taskId });
   if (!item) throw taskNotFound(functionName, taskId);
+  if (isRangeMarker(item)) throw notATask(item);
   return item;
 }
 
-/**
- * Starts the execution of a just-written item; if that fails, undoes the write (conditionally, so
- * a newer writer wins) and throws a ServiceError, so a failed call leaves nothing accepted.
- */
-async function startOrUndo(
-  descriptor: TaskFunctionDescriptor,
-  item: TaskItem,
-  how: { undo: () => Promise<boolean>; undoing: string; failure: string; outcome: string },
-): Promise<void> {
-  const where = { functionName: descriptor.name, taskId: item.taskId };
-  try {
-    await startExecution(descriptor, item);
-  } catch (error) {
-    logger.error(`StartExecution failed; ${how.undoing}`, { ...where, error });
-    try {
-      if (!(await how.undo())) logger.warn(`${how.undoing} skipped: the task has changed since`, where);
-    } catch (undoError) {
-      logger.error(`could not finish ${how.undoing} after StartExecution failed`, { ...where, error: undoError });
-    }
-    throw new ServiceError(`${how.failure} (${(error as Error).name}: ${(error as Error).message}); ${how.outcome}`, { cause: error });
-  }
+/** A trigger's range marker holds the id: it is not a task, and the id cannot be submitted. */
+function notATask(marker: KafkaRangeMarker): TaskNotFoundError {
+  const { topic, partition, firstOffset, lastOffset } = marker.source;
+  return new TaskNotFoundError(
+    `'${marker.taskId}' of function '${marker.functionName}' is not a task: it records ${marker.quarantined} Kafka record(s) of ${topic}/${partition} offsets ${firstOffset}–${lastOffset} that a trigger quarantined; task ids starting with 'k_' or 's_' are the triggers'`,
+    { details: { functionName: marker.functionName, taskId: marker.taskId, source: marker.source } },
+  );
 }
 
 export async function submit(config: ServiceConfig, request: SubmitRequest, now: number = Date.now()): Promise<TaskRecord> {
   const descriptor = await config.registry.get(request.functionName);
   const taskId = request.taskId === undefined ? generateTaskId() : validateTaskId(request.taskId);
-  const payload = request.payload === undefined ? {} : request.payload;
-  const taskPayload = encodePayload(payload);
   appendTaskKeys({ functionName: descriptor.name, taskId });
-  const requestId = randomUUID();
-  const startedAt = isoTime(now);
-  const item: TaskItem = {
-    functionName: descriptor.name,
-    taskId,
-    requestId,
-    status: Status.Enqueued,
-    statusKey: statusKey(descriptor.name, Status.Enqueued),
-    listKey: listKey(startedAt, taskId),
-    taskPayload,
-    alreadyRetriedTimes: 0,
-    startedAt,
-    deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
-    events: [storedEvent(Status.Enqueued, startedAt, 'submitted')],
-    executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)),
-    expiresAt: expiresAtFor(config, descriptor, now),
-  };
-  const store = new TaskStore(config.table);
-  const created = await store.create(item, now);
-  if (!created.ok) {
-    const existing = created.current;
+  const outcome = await createTask(config, descriptor, { taskId, payload: request.payload }, now);
+  if (!outcome.created) {
+    const existing = outcome.existing;
     if (!existing) {
       throw new ServiceError(`task '${taskId}' of function '${descriptor.name}' was being written concurrently; submit it again`);
     }
+    if (isRangeMarker(existing)) throw notATask(existing);
     logger.info('submit rejected: duplicate task id', { status: existing.status });
     throw new TaskAlreadyExistsError(
       `task '${taskId}' of function '${descriptor.name}' already exists (status ${existing.status}, requestId ${existing.requestId}); a task id stays reserved while its record is kept`,
       recordFromItem(existing, now),
     );
   }
-  await startOrUndo(descriptor, item, {
-    undo: () => store.deleteIfRequest(item, requestId),
-    undoing: 'removing the task',
-    failure: `could not start task '${taskId}' of function '${descriptor.name}'`,
-    outcome: 'the task was not accepted, submit it again',
-  });
-  logger.info('task submitted', { requestId });
-  return recordFromItem(item, now);
+  return recordFromItem(outcome.item, now);
 }
 
 export async function get(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {

@@ -10,7 +10,18 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { DestinationStatus, slotsKey, statusKey, TABLE, type TaskItem, type TaskStatus, tableKey } from '../model';
+import {
+  DestinationStatus,
+  ITEM_ATTRIBUTE,
+  type KafkaRangeMarker,
+  slotsKey,
+  statusKey,
+  TABLE,
+  type TaskItem,
+  type TaskSource,
+  type TaskStatus,
+  tableKey,
+} from '../model';
 import { aws } from './env';
 import type { ListPlan } from './list-plan';
 import {
@@ -114,6 +125,42 @@ export class TaskStore {
         )
         .then(() => item),
     );
+  }
+
+  /**
+   * Writes a trigger's range marker (records that were all quarantined) under the same condition
+   * as a task: a taken id — a task or marker of a concurrent trigger — is `{ok: false, current}`.
+   */
+  public async createMarker(marker: KafkaRangeMarker, nowMs: number): Promise<WriteResult> {
+    return this.create(marker as unknown as TaskItem, nowMs);
+  }
+
+  /**
+   * The item with the greatest task id in `[fromId, toId]` of a function (a consistent read of
+   * the table itself, newest id first, one item), with only its id, lineage and marker flag: for
+   * a Kafka trigger, where a topic partition's tasks end (lambda/lib/trigger-kafka.ts).
+   */
+  public async lastInIdRange(
+    functionName: string,
+    fromId: string,
+    toId: string,
+  ): Promise<{ readonly taskId: string; readonly source?: TaskSource; readonly marker?: string } | undefined> {
+    const keyCondition = `#${TABLE.partitionKey} = :functionName AND #${TABLE.sortKey} BETWEEN :fromId AND :toId`;
+    const projection = `#${TABLE.sortKey}, #${ITEM_ATTRIBUTE.source}, #marker`;
+    const result = await aws.ddb().send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: keyCondition,
+        ProjectionExpression: projection,
+        ExpressionAttributeNames: namesOf(keyCondition, projection),
+        ExpressionAttributeValues: { ':functionName': functionName, ':fromId': fromId, ':toId': toId },
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const item = result.Items?.[0];
+    return item as { taskId: string; source?: TaskSource; marker?: string } | undefined;
   }
 
   /**

@@ -1,9 +1,11 @@
 /**
  * The destination record: AWS Lambda's asynchronous-invocation destination format, so existing
- * consumers of Lambda destinations read it unchanged, plus `requestContext.taskId`.
+ * consumers of Lambda destinations read it unchanged, plus `requestContext.taskId` and
+ * `requestContext.source` (where a trigger took the task from; null for a TaskApi submit).
  * The success path of every state machine builds the same shape in ASL (see
  * lib/state-machine.ts); a test keeps the two in step.
  */
+import type { TaskSource } from './trigger';
 
 export const DestinationCondition = {
   Success: 'Success',
@@ -40,6 +42,8 @@ export interface DestinationRecord {
     readonly condition: DestinationCondition;
     readonly approximateInvokeCount: number;
     readonly taskId: string;
+    /** The task's lineage (Kafka topic, partition, offsets; SQS queue, message ids); null when it has none. */
+    readonly source: TaskSource | null;
   };
   readonly requestPayload: unknown;
   readonly responseContext: {
@@ -57,6 +61,8 @@ export interface DestinationRecordInput {
   /** ARN of the runner: Lambda function ARN or ECS task definition ARN. */
   readonly functionArn: string;
   readonly approximateInvokeCount: number;
+  /** The task's lineage. @default null */
+  readonly source?: TaskSource | null;
   readonly requestPayload: unknown;
   /** The result (success) or `{errorMessage, errorType}` (failure). */
   readonly responsePayload?: unknown;
@@ -69,6 +75,8 @@ export interface DestinationRecordInput {
 export const DESTINATION_DETAIL_TYPE = {
   success: 'Task Invocation Result - Success',
   failure: 'Task Invocation Result - Failure',
+  /** A trigger's record that could not become a task (lambda/model/trigger.ts QuarantineRecord). */
+  quarantine: 'Task Trigger Record Quarantined',
 } as const;
 export const DESTINATION_EVENT_SOURCE = 'asynctask';
 
@@ -83,6 +91,7 @@ export function buildDestinationRecord(input: DestinationRecordInput): Destinati
       condition: input.condition,
       approximateInvokeCount: input.approximateInvokeCount,
       taskId: input.taskId,
+      source: input.source ?? null,
     },
     requestPayload: input.requestPayload,
     responseContext: {

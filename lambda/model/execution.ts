@@ -4,6 +4,8 @@
  * environment a container attempt gets.
  */
 
+import type { TaskSource } from './trigger';
+
 /** Execution input. `task` is fixed for the execution; `attempt` moves with retries. */
 export interface ExecutionInput {
   readonly task: {
@@ -14,6 +16,11 @@ export interface ExecutionInput {
     /** ISO-8601: an attempt not started by then ends the task Expired. */
     readonly deadline: string;
     readonly startedAt: string;
+    /**
+     * The task's lineage (a trigger's task), null for a task submitted through TaskApi: always
+     * present, so the success record's `$.task.source` path exists in every execution.
+     */
+    readonly source: TaskSource | null;
   };
   readonly attempt: {
     /** 1-based attempt number in this execution. */

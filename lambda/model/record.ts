@@ -5,6 +5,7 @@
  */
 import type { TaskStatus } from './statuses';
 import { TABLE } from './table';
+import type { TaskSource } from './trigger';
 
 export interface TaskEvent {
   readonly status: TaskStatus;
@@ -54,6 +55,8 @@ export interface TaskRecord {
   /** Lambda request id or ECS task ARN of the latest attempt. */
   readonly runnerId?: string;
   readonly logStream?: string;
+  /** Where a trigger took the task from (Kafka topic, partition and offsets; SQS queue and message ids). */
+  readonly source?: TaskSource;
 }
 
 /**
@@ -111,6 +114,8 @@ export interface TaskItem {
   readonly deliveryClaim?: string;
   /** Epoch seconds: DynamoDB TTL (retention). */
   readonly expiresAt: number;
+  /** Lineage of a task a trigger created (a map); absent for tasks submitted through TaskApi. */
+  readonly source?: TaskSource;
 }
 
 /**
@@ -140,6 +145,7 @@ export const ITEM_ATTRIBUTE = {
   logStream: 'logStream',
   deliveryClaim: 'deliveryClaim',
   expiresAt: 'expiresAt',
+  source: 'source',
 } as const satisfies { readonly [K in keyof TaskItem]-?: K };
 
 /** Fields of one entry of the item's `events` list. */
@@ -212,5 +218,6 @@ export function recordFromItem(item: TaskItem, now: number = Date.now()): TaskRe
     ...(item.executionArn !== undefined ? { executionArn: item.executionArn } : {}),
     ...(item.runnerId !== undefined ? { runnerId: item.runnerId } : {}),
     ...(item.logStream !== undefined ? { logStream: item.logStream } : {}),
+    ...(item.source !== undefined ? { source: item.source } : {}),
   };
 }

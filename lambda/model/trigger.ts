@@ -131,3 +131,26 @@ export interface QuarantineRecord {
   /** The record exactly as the event source delivered it. */
   readonly record: unknown;
 }
+
+/**
+ * What a Kafka trigger writes in the tasks table for a range of a partition whose records were all
+ * quarantined (no task holds them): keyed like a task (`kafkaTaskId` of its first offset), so that
+ * the next task of the partition starts after it and a redelivery finds those records handled
+ * instead of quarantining them again. It has no status and no index keys, so no list shows it and
+ * no status write can match it; it expires with the retention like a task.
+ */
+export interface KafkaRangeMarker {
+  readonly functionName: string;
+  readonly taskId: string;
+  readonly marker: 'quarantined';
+  readonly source: Extract<TaskSource, { type: 'kafka' }>;
+  /** How many records of the range were quarantined. */
+  readonly quarantined: number;
+  /** Epoch seconds: DynamoDB TTL (retention). */
+  readonly expiresAt: number;
+}
+
+/** True for a stored range marker (an item with `marker` and no status), false for a task. */
+export function isRangeMarker(item: object | undefined): item is KafkaRangeMarker {
+  return item !== undefined && (item as { marker?: unknown }).marker === 'quarantined' && !('status' in item);
+}

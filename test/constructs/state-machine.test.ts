@@ -267,12 +267,15 @@ describe('success destination', () => {
     });
   });
 
-  test('the record has exactly the shape of buildDestinationRecord (condition Success)', () => {
+  test.each([
+    ['a TaskApi task (source null)', null],
+    ["a trigger's task (its source)", { type: 'kafka', topic: 'orders', partition: 0, firstOffset: 0, lastOffset: 99 } as const],
+  ])('the record has exactly the shape of buildDestinationRecord (condition Success): %s', (_what, source) => {
     const deliver = withDestination('sqs').definition.States.DeliverSuccess;
     const asl = params(deliver).MessageBody as Record<string, unknown>;
     // Evaluate the ASL template against a sample execution state, as Step Functions would.
     const state = {
-      task: { functionName: 'etl', taskId: 't1', requestId: 'r-1', payload: { records: [1, 2] } },
+      task: { functionName: 'etl', taskId: 't1', requestId: 'r-1', payload: { records: [1, 2] }, source },
       attempt: { n: 2, delay: 10 },
       result: { payload: { processed: 2 }, requestId: 'lambda-req' },
     };
@@ -286,6 +289,7 @@ describe('success destination', () => {
         taskId: 't1',
         functionArn: (asl.requestContext as Record<string, unknown>).functionArn as string,
         approximateInvokeCount: 2,
+        source,
         requestPayload: { records: [1, 2] },
         responsePayload: { processed: 2 },
       }),

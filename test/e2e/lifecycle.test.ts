@@ -41,6 +41,7 @@ function expectDestinationShape(record: unknown): void {
       condition: expect.any(String),
       approximateInvokeCount: expect.any(Number),
       taskId: expect.any(String),
+      source: null,
     },
     requestPayload: expect.anything(),
     responseContext: expect.objectContaining({ statusCode: 200, executedVersion: '$LATEST' }),

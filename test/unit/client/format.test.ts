@@ -139,6 +139,22 @@ describe('renderTask', () => {
     expect(text).toContain('destination: Succeeded\n');
     expect(text).toContain('result:      null\n');
   });
+
+  it("prints a trigger's task lineage in one line", () => {
+    const kafka = renderTask(
+      task('k_connector-demo_0_0000000000000000000', 'Enqueued', {
+        source: { type: 'kafka', topic: 'connector-demo', partition: 0, firstOffset: 0, lastOffset: 99, cluster: 'arn:aws:kafka:x' },
+      }),
+      { color: false },
+    );
+    expect(kafka).toContain('attempts:   0\nsource:     kafka connector-demo/0 offsets 0–99\npayload:');
+    const sqs = renderTask(
+      task('s_m-1', 'Enqueued', { source: { type: 'sqs', queue: 'arn:aws:sqs:us-east-1:1:orders-in', messageIds: ['m-1', 'm-2', 'm-3'] } }),
+      { color: false },
+    );
+    expect(sqs).toContain('source:     sqs orders-in message m-1 (+2 more)\n');
+    expect(renderTask(task('t', 'Enqueued'), { color: false })).not.toContain('source:');
+  });
 });
 
 describe('renderFunctionTable and renderLogEvent', () => {

@@ -6,7 +6,7 @@
  * DynamoDB would decide, not what a hand-written mock answer says. Anything outside that subset
  * throws, naming the expression, so a new kind of write cannot pass unevaluated.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type TaskItem, tableKey } from '../../../lambda/model';
 import { conditionFailed, mocks } from './fixtures';
 
@@ -81,7 +81,13 @@ function sizeOf(value: unknown): number {
 /** Evaluates a condition of the store's grammar against `item` (undefined: no item). */
 export function evaluate(condition: string, item: Item | undefined, names: Names, values: Values): boolean {
   const text = condition.trim();
-  const ands = splitTop(text, ' AND ');
+  // `x BETWEEN :a AND :b` holds an AND of its own: glue it back after the split.
+  const ands = splitTop(text, ' AND ').reduce<string[]>((parts, part) => {
+    const previous = parts[parts.length - 1];
+    if (previous !== undefined && / BETWEEN :\w+$/.test(previous)) parts[parts.length - 1] = `${previous} AND ${part}`;
+    else parts.push(part);
+    return parts;
+  }, []);
   if (ands.length > 1) return ands.every((part) => evaluate(part, item, names, values));
   const ors = splitTop(text, ' OR ');
   if (ors.length > 1) return ors.some((part) => evaluate(part, item, names, values));
@@ -98,6 +104,11 @@ export function evaluate(condition: string, item: Item | undefined, names: Names
   }
   m = /^size\((#\w+)\) (<|>|<=|>=|=) (:\w+)$/.exec(text);
   if (m) return compare(sizeOf(item?.[nameOf(m[1], names)]), m[2], valueAt(m[3], values));
+  m = /^(#\w+) BETWEEN (:\w+) AND (:\w+)$/.exec(text);
+  if (m) {
+    const actual = item?.[nameOf(m[1], names)];
+    return compare(actual, '>=', valueAt(m[2], values)) && compare(actual, '<=', valueAt(m[3], values));
+  }
   m = /^(#\w+) IN \(([^)]*)\)$/.exec(text);
   if (m) {
     const actual = item?.[nameOf(m[1], names)];
@@ -162,7 +173,8 @@ type CommandKind = 'get' | 'put' | 'update' | 'delete' | 'query';
 
 /**
  * The table, installed on `mocks.ddb` for Get, Put, Update, Delete and Query (ByStatus, the one
- * index the handlers under test query with a key condition on `statusKey` and `listKey`).
+ * index the handlers under test query with a key condition on `statusKey` and `listKey`; and the
+ * table itself, which the Kafka trigger queries for the end of a partition's tasks).
  */
 export class FakeTable {
   private readonly items = new Map<string, Item>();
@@ -177,6 +189,7 @@ export class FakeTable {
     mocks.ddb.on(QueryCommand).callsFake(async (input) => {
       await this.hook('query');
       const key = input.KeyConditionExpression ?? '';
+      if (input.IndexName === undefined) return this.queryTable(input);
       if (input.IndexName !== 'ByStatus') unsupported('query index', String(input.IndexName));
       const names = input.ExpressionAttributeNames;
       const values = input.ExpressionAttributeValues;
@@ -255,6 +268,11 @@ export class FakeTable {
     return item ? (structuredClone(item) as TaskItem & Record<string, unknown>) : undefined;
   }
 
+  /** Every item, in key order (copies). */
+  public all(): Array<Record<string, unknown>> {
+    return [...this.items.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, item]) => structuredClone(item));
+  }
+
   /** Applies a write as another writer would (the state machine, a container helper): true when its condition held. */
   public write(
     key: Record<string, unknown>,
@@ -273,6 +291,25 @@ export class FakeTable {
       applyUpdate(parts.UpdateExpression, current ?? { ...key }, parts.ExpressionAttributeNames, parts.ExpressionAttributeValues),
     );
     return true;
+  }
+
+  /** A Query of the table itself (key condition on functionName and taskId), in taskId order, with Limit and projection. */
+  private queryTable(input: QueryCommandInput): { Items: Item[] } {
+    if (!input.ConsistentRead) unsupported('eventually consistent table query', String(input.KeyConditionExpression));
+    const names = input.ExpressionAttributeNames;
+    const values = input.ExpressionAttributeValues;
+    let matches = [...this.items.values()].filter((item) => evaluate(input.KeyConditionExpression ?? '', item, names, values));
+    matches.sort((a, b) => (String(a.taskId) < String(b.taskId) ? -1 : String(a.taskId) > String(b.taskId) ? 1 : 0));
+    if (input.ScanIndexForward === false) matches = matches.reverse();
+    if (input.Limit !== undefined) matches = matches.slice(0, input.Limit);
+    const projected = input.ProjectionExpression
+      ? input.ProjectionExpression.split(',').map((token) => nameOf(token.trim(), names))
+      : undefined;
+    return {
+      Items: matches.map((item) =>
+        structuredClone(projected ? Object.fromEntries(projected.filter((a) => a in item).map((a) => [a, item[a]])) : item),
+      ),
+    };
   }
 
   private async hook(kind: CommandKind): Promise<void> {

@@ -57,6 +57,7 @@ function statusEvent(
       payload: JSON.parse(item.taskPayload),
       deadline: item.deadline,
       startedAt: item.startedAt,
+      source: item.source ?? null,
     },
     attempt: { n: 1, delay: 0 },
   };
@@ -121,8 +122,9 @@ afterEach(() => {
 });
 
 describe('finalizer table', () => {
-  test('Running, retries exhausted: Failed, failure record RetriesExhausted with the Lambda error', async () => {
-    const item = taskItem({ status: 'Running', alreadyRetriedTimes: 2 });
+  test('Running, retries exhausted: Failed, failure record RetriesExhausted with the Lambda error and the lineage', async () => {
+    const source = { type: 'kafka', topic: 'orders', partition: 3, firstOffset: 40, lastOffset: 41 } as const;
+    const item = taskItem({ status: 'Running', alreadyRetriedTimes: 2, source });
     table(item);
 
     const result = await handler(statusEvent(item, 'FAILED', { error: 'TaskRetriesExhausted', cause: LAMBDA_CAUSE }));
@@ -152,6 +154,7 @@ describe('finalizer table', () => {
         condition: 'RetriesExhausted',
         approximateInvokeCount: 3,
         taskId: 'job_1',
+        source,
       },
       requestPayload: { records: [1, 2] },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },

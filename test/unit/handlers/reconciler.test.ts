@@ -119,6 +119,7 @@ test('starts the missing execution of an Enqueued task with the same name and in
       payload: { records: [1, 2] },
       deadline: enqueued.deadline,
       startedAt: enqueued.startedAt,
+      source: null,
     },
     attempt: { n: 1, delay: 0 },
   });

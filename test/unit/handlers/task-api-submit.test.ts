@@ -72,6 +72,7 @@ describe('submit', () => {
         payload: { a: 1 },
         deadline: '2026-11-25T13:00:00.000Z',
         startedAt: '2026-11-25T12:00:00.000Z',
+        source: null,
       },
       attempt: { n: 1, delay: 0 },
     });

@@ -22,6 +22,7 @@ describe('destination record', () => {
         condition: 'Stopped',
         approximateInvokeCount: 2,
         taskId: 'job_1',
+        source: null,
       },
       requestPayload: { a: 1 },
       responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
@@ -43,11 +44,26 @@ describe('destination record', () => {
     expect(Date.parse(record.timestamp)).not.toBeNaN();
   });
 
+  test("a trigger's task carries its lineage in requestContext.source", () => {
+    const source = { type: 'sqs', queue: 'arn:aws:sqs:us-east-1:1:in', messageIds: ['m-1'] } as const;
+    const record = buildDestinationRecord({
+      condition: 'Success',
+      taskId: 's_m-1',
+      requestId: 'r',
+      functionArn: 'f',
+      approximateInvokeCount: 1,
+      source,
+      requestPayload: {},
+    });
+    expect(record.requestContext.source).toEqual(source);
+  });
+
   test('EventBridge source and detail types', () => {
     expect(DESTINATION_EVENT_SOURCE).toBe('asynctask');
     expect(DESTINATION_DETAIL_TYPE).toEqual({
       success: 'Task Invocation Result - Success',
       failure: 'Task Invocation Result - Failure',
+      quarantine: 'Task Trigger Record Quarantined',
     });
   });
 });
