@@ -78,6 +78,40 @@ export interface AsyncTaskServiceProps {
   readonly logLevel?: lambda.ApplicationLogLevel;
 }
 
+/** What differs between the Lambdas that run this project's handlers (lambda/handlers/). */
+export interface ServiceHandlerFunctionProps {
+  /** File name under lambda/handlers/, e.g. `task-api.ts`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly environment: Record<string, string>;
+  /** @default lambda.ApplicationLogLevel.INFO */
+  readonly logLevel?: lambda.ApplicationLogLevel;
+}
+
+/**
+ * A Lambda running one of this project's handlers, bundled the one way they all are (the
+ * service's TaskApi, finalizer and reconciler, and the triggers' Lambdas): Node.js 22, arm64,
+ * JSON logs, esbuild from the repository's lock file.
+ */
+export function serviceHandlerFunction(scope: Construct, id: string, props: ServiceHandlerFunctionProps): nodejs.NodejsFunction {
+  return new nodejs.NodejsFunction(scope, id, {
+    entry: path.join(PROJECT_ROOT, 'lambda', 'handlers', props.entry),
+    handler: 'handler',
+    description: props.description,
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    loggingFormat: lambda.LoggingFormat.JSON,
+    applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
+    memorySize: 512,
+    timeout: props.timeout,
+    environment: props.environment,
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    bundling: { target: 'node22', sourceMap: true, minify: false },
+  });
+}
+
 /** Default service names: short enough to leave task functions 47 characters of a state machine name. */
 const DEFAULT_SERVICE_NAME_LENGTH = 32;
 
@@ -180,21 +214,7 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
       [SERVICE_ENV.resultsBucket]: this.resultsBucket.bucketName,
     };
     const serviceFunction = (fnId: string, entry: string, description: string, timeout: Duration) =>
-      new nodejs.NodejsFunction(this, fnId, {
-        entry: path.join(PROJECT_ROOT, 'lambda', 'handlers', entry),
-        handler: 'handler',
-        description,
-        runtime: lambda.Runtime.NODEJS_22_X,
-        architecture: lambda.Architecture.ARM_64,
-        loggingFormat: lambda.LoggingFormat.JSON,
-        applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
-        memorySize: 512,
-        timeout,
-        environment,
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-        bundling: { target: 'node22', sourceMap: true, minify: false },
-      });
+      serviceHandlerFunction(this, fnId, { entry, description, timeout, environment, logLevel: props.logLevel });
     this.taskApi = serviceFunction(
       'TaskApi',
       'task-api.ts',

@@ -7,7 +7,12 @@ import { ValidationError } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /** Names of the validation errors this library throws. */
-export type AsyncTaskValidationErrorName = 'InvalidAsyncTaskServiceProps' | 'InvalidTaskFunctionProps' | 'DuplicateTaskFunctionName';
+export type AsyncTaskValidationErrorName =
+  | 'InvalidAsyncTaskServiceProps'
+  | 'InvalidTaskFunctionProps'
+  | 'DuplicateTaskFunctionName'
+  | 'InvalidTaskTriggerProps'
+  | 'InvalidDemoContext';
 
 /** A `ValidationError` named `name`, attached to `scope`. */
 export function validationError(name: AsyncTaskValidationErrorName, message: string, scope: IConstruct): ValidationError {

@@ -41,6 +41,10 @@ export interface ITaskFunction extends IConstruct {
 export interface IAsyncTaskService extends IConstruct {
   /** Prefix of the function's state machine name, log group and registry parameter. */
   readonly serviceName: string;
+  /** SSM path of the task function registry, ending in `/` (`/asynctask/<serviceName>/functions/`). */
+  readonly registryPath: string;
+  /** How long a task record is kept after submit (what its writers set its TTL from). */
+  readonly retention: Duration;
   /** The tasks table the state machine writes statuses to. */
   readonly table: dynamodb.ITable;
   /** Where container runners write results. */

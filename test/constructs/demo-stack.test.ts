@@ -1,13 +1,15 @@
 /**
- * The example app's stack AsyncTaskDemo: its three workloads, outputs, least privilege (no
- * wildcard action anywhere), cdk-nag AwsSolutions with zero unacknowledged findings, and one
- * whole-stack snapshot (bundling skipped, asset hashes masked).
+ * The example app's stack AsyncTaskDemo: its three workloads, etl's Kafka and SQS triggers and
+ * the `asynctask:kafka` context, outputs, least privilege (no wildcard action anywhere), cdk-nag
+ * AwsSolutions with zero unacknowledged findings, and one whole-stack snapshot (bundling
+ * skipped, asset hashes masked).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { AsyncTaskDemoStack } from '../../lib/demo-stack';
+import { TRIGGER_ENV } from '../../lambda/model/trigger';
+import { AsyncTaskDemoStack, KAFKA_CONTEXT_KEY } from '../../lib/demo-stack';
 import { definitionOf, testApp } from './app';
 
 const app = testApp();
@@ -38,6 +40,8 @@ describe('AsyncTaskDemo', () => {
         'DataBucketName',
         'EtlSuccessQueueUrl',
         'EtlFailureQueueUrl',
+        'EtlInputQueueUrl',
+        'EtlQuarantineQueueUrl',
         'TranscodeSuccessQueueUrl',
         'TranscodeFailureQueueUrl',
         'SqlLogAnalysisSuccessQueueUrl',
@@ -46,12 +50,57 @@ describe('AsyncTaskDemo', () => {
     );
     template.hasOutput('TaskApiFunctionName', { Value: { Ref: Match.stringLikeRegexp('^ServiceTaskApi') } });
     template.hasOutput('EtlFailureQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^EtlFailureQueue') } });
+    template.hasOutput('EtlInputQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^EtlInputQueue') } });
+    template.hasOutput('EtlQuarantineQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^EtlQuarantineQueue') } });
   });
 
-  test('six destination queues, SSE and SSL enforced', () => {
-    template.resourceCountIs('AWS::SQS::Queue', 6);
+  test("six destination queues, etl's input and quarantine queues, SSE and SSL enforced", () => {
+    template.resourceCountIs('AWS::SQS::Queue', 8);
     template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    template.resourceCountIs('AWS::SQS::QueuePolicy', 6);
+    template.resourceCountIs('AWS::SQS::QueuePolicy', 8);
+  });
+
+  test('etl is fed by a Kafka trigger on connector-demo at localhost:9092 (the default context), from the VPC', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      Topics: ['connector-demo'],
+      SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['localhost:9092'] } },
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'asynctask-AsyncTaskDemo-etl-connector-demo' },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      StartingPosition: 'LATEST',
+      SourceAccessConfigurations: Match.arrayWith([
+        Match.objectLike({ Type: 'VPC_SECURITY_GROUP' }),
+        Match.objectLike({ Type: 'VPC_SUBNET' }),
+      ]),
+    });
+    expect(stack.etlKafkaTrigger.mode).toBe('batch');
+  });
+
+  test('etl is fed by an SQS trigger on its input queue, one task per message', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^EtlInputQueue'), 'Arn'] },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 180 });
+    expect(stack.etlSqsTrigger.mode).toBe('record');
+  });
+
+  test('both triggers quarantine into EtlQuarantineQueue, which grants each trigger role', () => {
+    const triggers = template.findResources('AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('^asynctask trigger') },
+    });
+    expect(Object.keys(triggers)).toHaveLength(2);
+    for (const fn of Object.values(triggers)) {
+      const variables = (fn.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+      expect(JSON.stringify(variables[TRIGGER_ENV.failureDestination])).toMatch(/EtlQuarantineQueue/);
+      expect(variables[TRIGGER_ENV.functionName]).toBe('etl');
+    }
+    const policy = template.findResources('AWS::SQS::QueuePolicy', {
+      Properties: { Queues: [{ Ref: Match.stringLikeRegexp('^EtlQuarantineQueue') }] },
+    });
+    const statements = (Object.values(policy)[0].Properties as { PolicyDocument: { Statement: Array<{ Sid?: string }> } }).PolicyDocument
+      .Statement;
+    expect(statements.filter((st) => st.Sid?.startsWith('AsyncTaskTrigger'))).toHaveLength(2);
   });
 
   test('etl: a LambdaTaskFunction with 2 retries around the kafka-etl handler', () => {
@@ -160,5 +209,42 @@ describe('AsyncTaskDemo', () => {
   test('matches the snapshot (bundling skipped, asset hashes masked)', () => {
     const masked = JSON.parse(JSON.stringify(json).replace(/[0-9a-f]{64}/g, '<asset-hash>'));
     expect(masked).toMatchSnapshot();
+  });
+});
+
+describe(`context ${KAFKA_CONTEXT_KEY}`, () => {
+  const demo = (kafka: unknown) => new AsyncTaskDemoStack(testApp({ context: { [KAFKA_CONTEXT_KEY]: kafka } }), 'AsyncTaskDemo');
+  const mskArn = 'arn:aws:kafka:eu-west-1:123456789012:cluster/etl/abcd1234-abcd-cafe-abab-9876543210ab-4';
+
+  test('an MSK cluster ARN (as cdk -c passes it, a JSON string) makes an MSK mapping with IAM, cdk-nag clean', () => {
+    const msk = demo(JSON.stringify({ mskClusterArn: mskArn, topic: 'orders' }));
+    const t = Template.fromStack(msk);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: mskArn,
+      Topics: ['orders'],
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'asynctask-AsyncTaskDemo-etl-orders' },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(msk);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  test('fails if it names both or neither cluster, or an unknown field', () => {
+    expect(() => demo({ mskClusterArn: mskArn, bootstrapServers: ['b:9092'] })).toThrow(
+      `Invalid context ${KAFKA_CONTEXT_KEY}: give exactly one of mskClusterArn and bootstrapServers`,
+    );
+    expect(() => demo({ topic: 'x' })).toThrow('give exactly one of mskClusterArn and bootstrapServers');
+    expect(() => demo({ bootstrapServers: ['b:9092'], topics: ['x'] })).toThrow('unknown field(s) topics');
+    expect(() => demo('{not json')).toThrow(`Invalid context ${KAFKA_CONTEXT_KEY}: not JSON`);
+  });
+
+  test('fails if the starting position, timestamp or topic is bad, with the trigger error', () => {
+    expect(() => demo({ bootstrapServers: ['localhost:9092'], startingPosition: 'EARLIEST' })).toThrow(
+      `startingPosition must be one of 'LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP' (given "EARLIEST")`,
+    );
+    expect(() =>
+      demo({ bootstrapServers: ['localhost:9092'], startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: 'tomorrow' }),
+    ).toThrow('startingPositionTimestamp must be a valid Date (given Invalid Date)');
+    expect(() => demo({ bootstrapServers: ['localhost:9092'], topic: 'bad topic' })).toThrow('topic "bad topic" is not a Kafka topic name');
   });
 });
