@@ -45,6 +45,10 @@ export interface RunDevOptions {
   readonly cwd: string;
   /** Run only this stack and the stacks it depends on (the global `--stack`, when given); default every stack. */
   readonly stackName?: string;
+  /** `--kafka-brokers`: a real Kafka cluster for the Kafka mappings and `produce`; default the embedded topics. */
+  readonly kafkaBrokers?: string[];
+  /** `--kafka-partitions`: partitions of an embedded topic the runtime creates (default 3). */
+  readonly kafkaPartitions?: number;
 }
 export interface LocalRuntimeModule {
   runDev(options: RunDevOptions): Promise<number>;
@@ -56,7 +60,7 @@ interface GlobalOptions {
   readonly region?: string;
 }
 
-const COMMANDS = ['invoke', 'get', 'list', 'stop', 'retry', 'logs', 'functions', 'dev'] as const;
+const COMMANDS = ['invoke', 'get', 'list', 'stop', 'retry', 'logs', 'functions', 'produce', 'dev'] as const;
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
@@ -119,6 +123,32 @@ export function parsePort(text: string): number {
     throw new InvalidArgumentError(`--port must be an integer between 1 and 65535 inclusive (given '${text}')`);
   }
   return port;
+}
+
+/** `--kafka-brokers host:port[,host:port...]`. */
+export function parseBrokerList(text: string): string[] {
+  const brokers = text
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  const bad = brokers.find((b) => {
+    const m = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(b);
+    return !m || Number(m[2]) < 1 || Number(m[2]) > 65_535;
+  });
+  if (brokers.length === 0 || bad !== undefined) {
+    throw new InvalidArgumentError(
+      `--kafka-brokers must be host:port[,host:port...] with ports from 1 to 65535 (given '${text}'${bad !== undefined ? `; '${bad}' is not` : ''})`,
+    );
+  }
+  return brokers;
+}
+
+export function parseKafkaPartitions(text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    throw new InvalidArgumentError(`--kafka-partitions must be an integer between 1 and 1000 inclusive (given '${text}')`);
+  }
+  return n;
 }
 
 interface ListCliOptions {
@@ -358,13 +388,50 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
     });
 
   program
+    .command('produce')
+    .description("write records to a Kafka topic of the local runtime (its embedded topics, or dev's --kafka-brokers cluster)")
+    .argument('<topic>', 'topic name')
+    .option('--value <v>', 'the record value (text)')
+    .option('--key <k>', 'the record key: its murmur2 hash picks the partition, as Kafka does')
+    .option('--partition <p>', 'the partition (default: by key, else round robin)')
+    .option('--header <k=v>', 'a record header (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--file <records.jsonl>', 'records, one JSON object a line: {"key"?, "partition"?, "headers"?, "value"} (- for stdin)')
+    .option('--json', 'print the response as JSON')
+    .action(
+      async (
+        topic: string,
+        options: { value?: string; key?: string; partition?: string; header: string[]; file?: string; json?: boolean },
+        command: Command,
+      ) => {
+        const { produce, produceInput } = require('./produce') as typeof import('./produce');
+        const records = produceInput(options);
+        const globals = command.optsWithGlobals() as GlobalOptions;
+        const endpoint = globals.endpoint ?? `http://127.0.0.1:${DEFAULT_DEV_PORT}`;
+        const result = await produce(endpoint, topic, records);
+        if (options.json) {
+          writeJson(result);
+          return;
+        }
+        for (const o of result.offsets) process.stdout.write(`${topic}/${o.partition}@${o.offset}\n`);
+        // Kafka creates a topic on first produce; a typo would otherwise go unnoticed.
+        if (result.created && result.readers.length === 0) {
+          process.stderr.write(`asynctask: note: created topic '${topic}'; no event source mapping reads it (check the name)\n`);
+        }
+      },
+    );
+
+  program
     .command('dev')
     .description('run the synthesized stack (cdk.out) locally behind one AWS endpoint')
     .option('--port <n>', 'port of the local endpoint', String(DEFAULT_DEV_PORT))
     .option('--data-dir <dir>', 'keep tasks and queues in this directory across restarts (default: in memory)')
     .option('--synth', 'synthesize the app (cdk synth) first; npm start does this')
-    .action(async (options: { port: string; dataDir?: string; synth?: boolean }) => {
+    .option('--kafka-brokers <host:port,...>', "consume the Kafka mappings' topics from this cluster (default: embedded topics)")
+    .option('--kafka-partitions <n>', 'partitions of an embedded topic the runtime creates (default 3)')
+    .action(async (options: { port: string; dataDir?: string; synth?: boolean; kafkaBrokers?: string; kafkaPartitions?: string }) => {
       const port = parsePort(options.port);
+      const kafkaBrokers = options.kafkaBrokers !== undefined ? parseBrokerList(options.kafkaBrokers) : undefined;
+      const kafkaPartitions = options.kafkaPartitions !== undefined ? parseKafkaPartitions(options.kafkaPartitions) : undefined;
       const runtime = loadLocalRuntime();
       // The global --stack defaults to the demo's; only a stack the user named restricts what runs.
       const stackGiven = program.getOptionValueSource('stack') === 'cli';
@@ -374,6 +441,8 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
         ...(stackGiven ? { stackName: String(program.opts().stack) } : {}),
         synth: Boolean(options.synth),
         cwd: process.cwd(),
+        ...(kafkaBrokers ? { kafkaBrokers } : {}),
+        ...(kafkaPartitions !== undefined ? { kafkaPartitions } : {}),
       });
       state.exitCode = code;
     });

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { DEFAULT_STACK } from '../client/defaults';
 import { type LocalRuntime, startRuntime } from './runtime';
+import { KafkaInputError, KafkaUnavailableError } from './kafka/topics';
 import { TemplateError } from './template';
 
 export interface RunDevOptions {
@@ -16,6 +17,10 @@ export interface RunDevOptions {
   readonly cwd: string;
   /** Run only this stack and the stacks it depends on (default: every stack of the assembly). */
   readonly stackName?: string;
+  /** A real Kafka cluster for the Kafka mappings and `produce` (default: the embedded topics). */
+  readonly kafkaBrokers?: readonly string[];
+  /** Partitions of an embedded topic the runtime creates (default 3). */
+  readonly kafkaPartitions?: number;
 }
 
 const isTty = Boolean(process.stderr.isTTY);
@@ -120,12 +125,17 @@ export async function runDev(options: RunDevOptions): Promise<number> {
       projectRoot: options.cwd,
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       ...(options.stackName ? { stackName: options.stackName } : {}),
+      ...(options.kafkaBrokers?.length ? { kafkaBrokers: options.kafkaBrokers } : {}),
+      ...(options.kafkaPartitions ? { kafkaPartitions: options.kafkaPartitions } : {}),
     });
   } catch (error) {
     const e = error as Error;
-    process.stderr.write(
-      `asynctask dev: ${e instanceof TemplateError || e.message.includes('already in use') ? e.message : (e.stack ?? e.message)}\n`,
-    );
+    const known =
+      e instanceof TemplateError ||
+      e instanceof KafkaInputError ||
+      e instanceof KafkaUnavailableError ||
+      e.message.includes('already in use');
+    process.stderr.write(`asynctask dev: ${known ? e.message : (e.stack ?? e.message)}\n`);
     return 1;
   }
   process.stdout.write(banner(rt, options.dataDir));

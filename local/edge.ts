@@ -12,12 +12,15 @@
  * | `POST /2015-03-31/functions/{name}/invocations` | the Lambda runner |
  * | CloudFormation query `Action=DescribeStacks` | the loaded stacks with their resolved outputs (XML) |
  * | `GET /_ecs/metadata/{task}/{container}[/task]` | ECS task metadata of local ECS tasks |
+ * | `POST /_local/kafka/topics/{topic}/records`, `GET /_local/kafka/topics` | the Kafka source (`asynctask produce`) |
  *
  * Anything else gets an AWS-shaped `UnsupportedOperation` error naming what was asked.
  */
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { KafkaSource } from './kafka/source';
+import { KafkaInputError, type ProduceRecord } from './kafka/topics';
 import { AwsError, type JsonService, LOCAL_ACCOUNT, LOCAL_REGION, type LambdaInvokeResult } from './types';
 
 export interface StackDescription {
@@ -54,6 +57,54 @@ export interface EdgeBackends {
   readonly stacks: readonly StackDescription[];
   /** The ECS task metadata endpoint: a local ECS task by its id. */
   readonly ecsTask?: (localTaskId: string) => EcsTaskMetadata | undefined;
+  /** Kafka: where `asynctask produce` writes, and the topics each Kafka event source mapping reads. */
+  readonly kafka?: { readonly source: KafkaSource; readonly readers: ReadonlyMap<string, readonly string[]> };
+}
+
+/** One record of `POST /_local/kafka/topics/{topic}/records`. */
+export interface ProduceRequestRecord {
+  readonly key?: string | null;
+  readonly value: string | null;
+  readonly partition?: number;
+  /** `{name: value}` or `[[name, value], ...]` (a name given twice). */
+  readonly headers?: Record<string, string> | [string, string][];
+}
+
+/** The request body's records → records to append; throws naming the bad one. */
+export function produceRecords(body: unknown): ProduceRecord[] {
+  const records = (body as { records?: unknown } | null)?.records;
+  if (!Array.isArray(records) || records.length === 0 || records.length > 10_000) {
+    throw new KafkaInputError(
+      `the body must be {"records": [{"key"?, "partition"?, "headers"?, "value"}, ...]} with 1-10000 records (given ${Array.isArray(records) ? `${records.length} records` : JSON.stringify(body)?.slice(0, 100)})`,
+    );
+  }
+  return records.map((r: unknown, i) => {
+    const rec = r as ProduceRequestRecord;
+    const n = `record ${i + 1}`;
+    if (rec === null || typeof rec !== 'object' || Array.isArray(rec))
+      throw new KafkaInputError(`${n} is not an object (given ${JSON.stringify(r)})`);
+    if (rec.value !== null && typeof rec.value !== 'string')
+      throw new KafkaInputError(`${n}: value must be a string or null (given ${JSON.stringify(rec.value)})`);
+    if (rec.key !== undefined && rec.key !== null && typeof rec.key !== 'string')
+      throw new KafkaInputError(`${n}: key must be a string (given ${JSON.stringify(rec.key)})`);
+    if (rec.partition !== undefined && (!Number.isInteger(rec.partition) || rec.partition < 0)) {
+      throw new KafkaInputError(`${n}: partition must be an integer of 0 or more (given ${JSON.stringify(rec.partition)})`);
+    }
+    const pairs = Array.isArray(rec.headers) ? rec.headers : Object.entries(rec.headers ?? {});
+    for (const h of pairs) {
+      if (!Array.isArray(h) || h.length !== 2 || typeof h[0] !== 'string' || typeof h[1] !== 'string') {
+        throw new KafkaInputError(
+          `${n}: headers must be {"name": "value"} or [["name", "value"], ...] of strings (given ${JSON.stringify(rec.headers)})`,
+        );
+      }
+    }
+    return {
+      key: rec.key === undefined || rec.key === null ? null : Buffer.from(rec.key, 'utf8'),
+      value: rec.value === null ? null : Buffer.from(rec.value, 'utf8'),
+      ...(rec.partition !== undefined ? { partition: rec.partition } : {}),
+      headers: pairs.map(([k, v]) => [k, Buffer.from(v, 'utf8')] as const),
+    };
+  });
 }
 
 const SQS_QUERY_ACTIONS = new Set([
@@ -247,6 +298,7 @@ export class Edge {
     }
 
     if (url.pathname.startsWith('/_ecs/metadata/')) return this.ecsMetadata(b, res, url);
+    if (url.pathname.startsWith('/_local/kafka/')) return this.kafka(b, req, res, url, body);
     if (url.pathname === '/_local/health') {
       return sendJson(res, 200, {
         status: 'ok',
@@ -476,6 +528,44 @@ export class Edge {
       `</Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></DescribeStacksResponse>`;
     res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
     res.end(xml);
+  }
+
+  /** `asynctask produce` and the topics list; bad input is a 400 naming it, a cluster failing a 502. */
+  private async kafka(b: EdgeBackends, req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<void> {
+    if (!b.kafka) throw new AwsError('UnsupportedOperation', 'this local runtime has no Kafka source', 400);
+    const { source, readers } = b.kafka;
+    const produce = /^\/_local\/kafka\/topics\/([^/]+)\/records\/?$/.exec(url.pathname);
+    try {
+      if (req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/_local/kafka/topics') {
+        const topics = await source.topics();
+        const names = new Set([...topics.map((t) => t.topic), ...readers.keys()]);
+        return sendJson(res, 200, {
+          source: source.description,
+          topics: [...names].sort().map((topic) => ({
+            topic,
+            partitions: topics.find((t) => t.topic === topic)?.partitions ?? null,
+            readers: readers.get(topic) ?? [],
+          })),
+        });
+      }
+      if (req.method === 'POST' && produce) {
+        const topic = decodeURIComponent(produce[1]);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new KafkaInputError('the request body is not JSON: {"records": [{"key"?, "partition"?, "headers"?, "value"}, ...]}');
+        }
+        const result = await source.produce(topic, produceRecords(parsed));
+        return sendJson(res, 200, { topic, source: source.description, ...result, readers: readers.get(topic) ?? [] });
+      }
+    } catch (error) {
+      if (error instanceof KafkaInputError) return sendJson(res, 400, { __type: 'InvalidKafkaInput', message: error.message });
+      return sendJson(res, 502, { __type: 'KafkaFailure', message: `${source.description} failed: ${(error as Error).message}` });
+    }
+    throw unsupported(
+      `the local runtime does not serve ${req.method} ${url.pathname} (it serves POST /_local/kafka/topics/{topic}/records and GET /_local/kafka/topics)`,
+    );
   }
 
   private ecsMetadata(b: EdgeBackends, res: ServerResponse, url: URL): void {

@@ -1,9 +1,12 @@
 /**
- * Lambda event source mappings, locally: an in-process poller per SQS mapping that receives
- * batches, invokes the function with Lambda's `aws:sqs` event and deletes what succeeded (all
- * of the batch, or all but the `batchItemFailures` with ReportBatchItemFailures). A failed batch
- * stays in the queue: it comes back after the visibility timeout and reaches the queue's
- * dead-letter queue after `maxReceiveCount` receives, as on AWS. Kafka sources are not polled.
+ * SQS event source mappings, locally: pollers per mapping that receive batches as the mapping
+ * says (`BatchSize` up to 10,000 through several receives, `MaximumBatchingWindowInSeconds`, the
+ * 6 MB payload cap, `ScalingConfig.MaximumConcurrency` batches at once), invoke the function with
+ * Lambda's `aws:sqs` event and delete what succeeded (all of the batch, or with
+ * ReportBatchItemFailures all but the `batchItemFailures`; an item naming no message of the batch
+ * fails the whole batch, as on Lambda). A failed message stays in the queue: it comes back after
+ * the visibility timeout and reaches the queue's dead-letter queue after `maxReceiveCount`
+ * receives, as on AWS. Kafka sources are polled by ./kafka/poller.ts.
  */
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { LocalEventSourceMapping } from './template';
@@ -49,6 +52,10 @@ export function sqsRecord(m: Message, queueArn: string): SqsRecord {
   };
 }
 
+const MAX_LOCAL_POLLERS = 16;
+/** Receiving stops here: ten more messages of at most 256 KiB stay under Lambda's 6 MB payload. */
+const SAFE_BATCH_BYTES = 6 * 1024 * 1024 - 10 * 256 * 1024 - 64 * 1024;
+
 export class SqsPollers {
   private running = false;
   private readonly loops: Promise<void>[] = [];
@@ -68,8 +75,40 @@ export class SqsPollers {
     if (this.running) return;
     this.running = true;
     for (const m of this.deps.mappings) {
-      if (m.enabled && m.eventSourceArn?.startsWith('arn:aws:sqs:')) this.loops.push(this.loop(m, m.eventSourceArn));
+      if (!m.enabled || m.kind !== 'sqs' || !m.eventSourceArn) continue;
+      // MaximumConcurrency caps the batches in flight; locally one poller each (at most 16), one without it.
+      const pollers = Math.min(MAX_LOCAL_POLLERS, m.maximumConcurrency ?? 1);
+      for (let i = 0; i < pollers; i++) this.loops.push(this.loop(m, m.eventSourceArn));
     }
+  }
+
+  /** Up to BatchSize messages: receives of 10 until full, the window passes, or the payload nears 6 MB. */
+  private async receiveBatch(m: LocalEventSourceMapping, QueueUrl: string): Promise<Message[]> {
+    const receive = async (max: number, wait: number) =>
+      (
+        await this.deps.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl,
+            MaxNumberOfMessages: Math.min(10, max),
+            WaitTimeSeconds: wait,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+        )
+      ).Messages ?? [];
+    const messages = await receive(m.batchSize, 1);
+    if (messages.length === 0) return messages;
+    const deadline = Date.now() + m.maximumBatchingWindowInSeconds * 1000;
+    let bytes = messages.reduce((n, x) => n + Buffer.byteLength(x.Body ?? ''), 0);
+    while (this.running && messages.length < m.batchSize && bytes < SAFE_BATCH_BYTES) {
+      const left = deadline - Date.now();
+      // Without a window, only what is there now joins the batch.
+      const got = await receive(m.batchSize - messages.length, left >= 1000 ? 1 : 0);
+      messages.push(...got);
+      bytes += got.reduce((n, x) => n + Buffer.byteLength(x.Body ?? ''), 0);
+      if (got.length === 0 && Date.now() >= deadline) break;
+    }
+    return messages;
   }
 
   private async loop(m: LocalEventSourceMapping, arn: string): Promise<void> {
@@ -77,31 +116,30 @@ export class SqsPollers {
     let failures = 0;
     while (this.running) {
       try {
-        const got = await this.deps.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl,
-            MaxNumberOfMessages: Math.min(10, Math.max(1, m.batchSize)),
-            WaitTimeSeconds: 1,
-            MessageSystemAttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-          }),
-        );
+        const messages = await this.receiveBatch(m, QueueUrl);
         failures = 0;
-        const messages = got.Messages ?? [];
         if (messages.length === 0 || !this.running) continue;
         const result = await this.deps.lambda.invoke(m.functionName, { Records: messages.map((x) => sqsRecord(x, arn)) });
         if (result.functionError) continue; // the batch comes back after its visibility timeout
         let done = messages;
         const failed = (result.payload as { batchItemFailures?: { itemIdentifier?: string }[] } | null)?.batchItemFailures;
-        if (m.reportBatchItemFailures && Array.isArray(failed)) {
-          const ids = new Set(failed.map((f) => f.itemIdentifier));
-          done = messages.filter((x) => !ids.has(x.MessageId));
+        if (m.reportBatchItemFailures && failed !== undefined && failed !== null) {
+          const known = new Set(messages.map((x) => x.MessageId));
+          const ids = Array.isArray(failed) ? failed.map((f) => f?.itemIdentifier) : [undefined];
+          if (ids.some((id) => typeof id !== 'string' || !known.has(id))) {
+            this.deps.warn(
+              `event source ${m.logicalId} (${arn} → ${m.functionName}): batchItemFailures ${JSON.stringify(failed).slice(0, 200)} names no message of the batch; the whole batch failed, as on Lambda`,
+            );
+            continue;
+          }
+          const failedIds = new Set(ids);
+          done = messages.filter((x) => !failedIds.has(x.MessageId));
         }
-        if (done.length > 0) {
+        for (let i = 0; i < done.length; i += 10) {
           await this.deps.sqs.send(
             new DeleteMessageBatchCommand({
               QueueUrl,
-              Entries: done.map((x, i) => ({ Id: String(i), ReceiptHandle: x.ReceiptHandle ?? '' })),
+              Entries: done.slice(i, i + 10).map((x, j) => ({ Id: String(j), ReceiptHandle: x.ReceiptHandle ?? '' })),
             }),
           );
         }

@@ -19,6 +19,10 @@ import { TASK_API_OUTPUT } from '../client/defaults';
 import { parseDescriptor, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
 import { Edge, type EcsTaskMetadata } from './edge';
 import { queueUrlOf, SqsPollers } from './event-sources';
+import { ClusterKafkaSource } from './kafka/cluster';
+import { isKafkaMapping, KafkaPollers, type KafkaPollerOptions } from './kafka/poller';
+import { EmbeddedKafkaSource, type KafkaSource } from './kafka/source';
+import { EmbeddedTopics } from './kafka/topics';
 import { LocalEvents } from './events';
 import { LocalLambda } from './lambda';
 import { LocalLogs } from './logs';
@@ -52,6 +56,12 @@ export interface RuntimeOptions {
   readonly scheduleScale?: number;
   /** Start-up notes and delivery warnings (default: stderr). */
   readonly log?: (message: string) => void;
+  /** A real Kafka cluster (`host:port` each) the Kafka mappings consume and `produce` writes to; default: the embedded topics. */
+  readonly kafkaBrokers?: readonly string[];
+  /** Partitions of an embedded topic created by the runtime (default 3). */
+  readonly kafkaPartitions?: number;
+  /** Kafka pollers' redelivery backoff (tests shorten it). */
+  readonly kafkaPoller?: KafkaPollerOptions;
 }
 
 /** An asynctask service of the loaded stacks: its TaskApi and the task functions of its registry. */
@@ -96,6 +106,8 @@ export interface LocalRuntime {
   readonly events: LocalEvents;
   readonly logs: LocalLogs;
   readonly ttl: TtlSweeper;
+  /** Where the Kafka mappings read and `asynctask produce` writes: the embedded topics or the `kafkaBrokers` cluster. */
+  readonly kafka: KafkaSource;
   /** The Step Functions emulation, when local/sfn is available. */
   readonly stepFunctions?: JsonService & { close?(): Promise<void> };
   stop(): Promise<void>;
@@ -467,6 +479,21 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       const s = sfn;
       cleanups.push(() => s.close());
     }
+    const kafka: KafkaSource = options.kafkaBrokers?.length
+      ? await ClusterKafkaSource.connect(options.kafkaBrokers)
+      : new EmbeddedKafkaSource(
+          new EmbeddedTopics({
+            ...(dataDir ? { dir: path.join(dataDir, 'kafka') } : {}),
+            ...(options.kafkaPartitions ? { partitions: options.kafkaPartitions } : {}),
+          }),
+        );
+    cleanups.push(() => kafka.close());
+    const kafkaMappings = model.eventSourceMappings.filter((m) => m.enabled && isKafkaMapping(m));
+    const readers = new Map<string, string[]>();
+    for (const m of kafkaMappings) {
+      for (const t of m.topics ?? []) readers.set(t, [...(readers.get(t) ?? []), `${m.logicalId} → ${m.functionName}`]);
+    }
+
     const ecsTask = (id: string): EcsTaskMetadata | undefined => sfn?.liveEcsTasks().find((t) => t.localTaskId === id);
 
     edge.setBackends({
@@ -484,6 +511,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         outputs: s.outputs,
       })),
       ecsTask,
+      kafka: { source: kafka, readers },
     });
 
     const ttl = new TtlSweeper(ddb, model.tables, options.ttlIntervalMs ?? 10_000);
@@ -499,6 +527,21 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     });
     pollers.start();
     cleanups.push(() => pollers.close());
+    // A missing topic or an unreachable cluster fails the start here, naming it.
+    const kafkaPollers = new KafkaPollers({
+      mappings: kafkaMappings,
+      source: kafka,
+      lambda,
+      warn: log,
+      ...(options.kafkaPoller ? { options: options.kafkaPoller } : {}),
+    });
+    cleanups.push(() => kafkaPollers.close());
+    await kafkaPollers.start();
+    for (const m of kafkaMappings) {
+      notes.push(
+        `Kafka event source ${m.logicalId} → ${m.functionName}: topics ${(m.topics ?? []).join(', ')} from ${kafka.description}, group ${m.consumerGroupId}, batch ${m.batchSize}, window ${m.maximumBatchingWindowInSeconds} s, from ${m.startingPosition}`,
+      );
+    }
     // Executions a killed runtime left RUNNING end now (FAILED), and their status-change events reach the finalizer.
     if (sfn) await sfn.start();
 
@@ -524,6 +567,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       events,
       logs,
       ttl,
+      kafka,
       ...(sfn ? { stepFunctions: sfn } : {}),
       stop: () => {
         stopped ??= runCleanups();

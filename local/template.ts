@@ -112,17 +112,42 @@ export interface LocalRule {
   readonly targets: LocalRuleTarget[];
 }
 
+/** What an event source mapping reads: the local runtime polls SQS and Kafka sources. */
+export type EventSourceKind = 'sqs' | 'msk' | 'self-managed-kafka' | 'other';
+
 export interface LocalEventSourceMapping {
   readonly logicalId: string;
+  /** The stack that defines it. */
+  readonly stackName: string;
   /** Function name (resolved from a name or an ARN). */
   readonly functionName: string;
+  readonly kind: EventSourceKind;
+  /** Queue ARN (SQS) or MSK cluster ARN; absent for self-managed Kafka. */
   readonly eventSourceArn?: string;
+  /** `BatchSize`; default 10 for SQS, 100 for Kafka (as Lambda). */
   readonly batchSize: number;
+  /** `MaximumBatchingWindowInSeconds`; default 0 for SQS, 0.5 for Kafka (Lambda's 500 ms). */
   readonly maximumBatchingWindowInSeconds: number;
   readonly enabled: boolean;
   readonly reportBatchItemFailures: boolean;
   /** Kafka (MSK or self-managed) topics, when the source is Kafka. */
   readonly topics?: string[];
+  /** Kafka: `StartingPosition`; default TRIM_HORIZON (CloudFormation requires one). */
+  readonly startingPosition?: 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
+  /** Kafka AT_TIMESTAMP: `StartingPositionTimestamp`, epoch seconds. */
+  readonly startingPositionTimestamp?: number;
+  /** Kafka: `...KafkaEventSourceConfig.ConsumerGroupId`; default `<stack>-<logicalId>` (Lambda uses the mapping's UUID). */
+  readonly consumerGroupId?: string;
+  /** Self-managed Kafka: `SelfManagedEventSource.Endpoints.KafkaBootstrapServers`. */
+  readonly bootstrapServers?: string[];
+  /** Kafka: `MaximumRetryAttempts` (-1 or absent: until the record expires). */
+  readonly maximumRetryAttempts?: number;
+  /** Kafka: `MaximumRecordAgeInSeconds` (-1 or absent: no limit). */
+  readonly maximumRecordAgeInSeconds?: number;
+  /** SQS: `ScalingConfig.MaximumConcurrency` (concurrent batches of this mapping). */
+  readonly maximumConcurrency?: number;
+  /** `DestinationConfig.OnFailure.Destination`: where a Kafka batch that gave up is recorded. */
+  readonly onFailureDestination?: string;
 }
 
 export interface LocalLogGroup {
@@ -288,6 +313,86 @@ interface StackContext {
   readonly projectRoot: string;
   /** Outputs of the stacks loaded before this one. */
   readonly loaded: LoadedOutputs;
+}
+
+function optionalNumber(where: string, name: string, v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new TemplateError(`${where}: ${name} must be a number (given ${JSON.stringify(v)})`);
+  return n;
+}
+
+/** An `AWS::Lambda::EventSourceMapping`'s resolved properties → the local model (defaults as Lambda's). */
+export function eventSourceMapping(id: string, stackName: string, p: Record<string, unknown>): LocalEventSourceMapping {
+  const where = `event source mapping ${stackName}/${id}`;
+  const fnRef = String(p.FunctionName ?? '');
+  const parts = fnRef.split(':');
+  const functionName = fnRef.startsWith('arn:') ? (parts[6] ?? fnRef) : fnRef;
+  const source = str(p.EventSourceArn);
+  // CloudFormation spells it `KafkaBootstrapServers`; Lambda's API `KAFKA_BOOTSTRAP_SERVERS`.
+  const selfManaged = p.SelfManagedEventSource as
+    | { Endpoints?: { KafkaBootstrapServers?: unknown[]; KAFKA_BOOTSTRAP_SERVERS?: unknown[] } }
+    | undefined;
+  const kind: EventSourceKind = source?.startsWith('arn:aws:sqs:')
+    ? 'sqs'
+    : source?.startsWith('arn:aws:kafka:')
+      ? 'msk'
+      : !source && selfManaged
+        ? 'self-managed-kafka'
+        : 'other';
+  const kafka = kind === 'msk' || kind === 'self-managed-kafka';
+  const topics = (p.Topics as unknown[] | undefined)?.map(String);
+  if (kafka && (!topics || topics.length === 0)) throw new TemplateError(`${where}: a Kafka source needs Topics (given none)`);
+  const batchSize = optionalNumber(where, 'BatchSize', p.BatchSize) ?? (kind === 'sqs' ? 10 : 100);
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    throw new TemplateError(`${where}: BatchSize must be an integer between 1 and 10000 inclusive (given ${String(p.BatchSize)})`);
+  }
+  const windowSeconds = optionalNumber(where, 'MaximumBatchingWindowInSeconds', p.MaximumBatchingWindowInSeconds) ?? (kafka ? 0.5 : 0);
+  if (windowSeconds < 0 || windowSeconds > 300) {
+    throw new TemplateError(`${where}: MaximumBatchingWindowInSeconds must be between 0 and 300 inclusive (given ${windowSeconds})`);
+  }
+  const position = str(p.StartingPosition);
+  if (position !== undefined && !['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'].includes(position)) {
+    throw new TemplateError(`${where}: StartingPosition must be LATEST, TRIM_HORIZON or AT_TIMESTAMP (given '${position}')`);
+  }
+  const timestamp = optionalNumber(where, 'StartingPositionTimestamp', p.StartingPositionTimestamp);
+  if (kafka && position === 'AT_TIMESTAMP' && timestamp === undefined) {
+    throw new TemplateError(`${where}: StartingPosition AT_TIMESTAMP needs StartingPositionTimestamp (epoch seconds; given none)`);
+  }
+  const groupConfig = (p.AmazonManagedKafkaEventSourceConfig ?? p.SelfManagedKafkaEventSourceConfig) as
+    | { ConsumerGroupId?: unknown }
+    | undefined;
+  const servers = (selfManaged?.Endpoints?.KafkaBootstrapServers ?? selfManaged?.Endpoints?.KAFKA_BOOTSTRAP_SERVERS)?.map(String);
+  const retries = optionalNumber(where, 'MaximumRetryAttempts', p.MaximumRetryAttempts);
+  const age = optionalNumber(where, 'MaximumRecordAgeInSeconds', p.MaximumRecordAgeInSeconds);
+  const concurrency = optionalNumber(
+    where,
+    'ScalingConfig.MaximumConcurrency',
+    (p.ScalingConfig as { MaximumConcurrency?: unknown })?.MaximumConcurrency,
+  );
+  const onFailure = str((p.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure?.Destination);
+  return {
+    logicalId: id,
+    stackName,
+    functionName,
+    kind,
+    ...(source ? { eventSourceArn: source } : {}),
+    batchSize,
+    maximumBatchingWindowInSeconds: windowSeconds,
+    enabled: String(p.Enabled ?? 'true') !== 'false',
+    reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes('ReportBatchItemFailures'),
+    ...(topics ? { topics } : {}),
+    ...(kafka ? { startingPosition: (position ?? 'TRIM_HORIZON') as 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP' } : {}),
+    ...(kafka && timestamp !== undefined ? { startingPositionTimestamp: timestamp } : {}),
+    ...(kafka
+      ? { consumerGroupId: groupConfig?.ConsumerGroupId !== undefined ? String(groupConfig.ConsumerGroupId) : `${stackName}-${id}` }
+      : {}),
+    ...(servers && servers.length > 0 ? { bootstrapServers: servers } : {}),
+    ...(retries !== undefined && retries >= 0 ? { maximumRetryAttempts: retries } : {}),
+    ...(age !== undefined && age >= 0 ? { maximumRecordAgeInSeconds: age } : {}),
+    ...(concurrency !== undefined ? { maximumConcurrency: concurrency } : {}),
+    ...(onFailure ? { onFailureDestination: onFailure } : {}),
+  };
 }
 
 /** Resolves one stack's template to its local model. */
@@ -528,25 +633,11 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
         });
         break;
       case 'AWS::Lambda::EventSourceMapping': {
-        const fnRef = String(p.FunctionName ?? '');
-        const parts = fnRef.split(':');
-        const functionName = fnRef.startsWith('arn:') ? (parts[6] ?? fnRef) : fnRef;
-        const source = str(p.EventSourceArn);
-        const topics = (p.Topics as string[] | undefined)?.map(String);
-        const mapping: LocalEventSourceMapping = {
-          logicalId: id,
-          functionName,
-          ...(source ? { eventSourceArn: source } : {}),
-          batchSize: Number(p.BatchSize ?? (source?.startsWith('arn:aws:sqs:') ? 10 : 100)),
-          maximumBatchingWindowInSeconds: Number(p.MaximumBatchingWindowInSeconds ?? 0),
-          enabled: String(p.Enabled ?? 'true') !== 'false',
-          reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes('ReportBatchItemFailures'),
-          ...(topics ? { topics } : {}),
-        };
+        const mapping = eventSourceMapping(id, stackName, p);
         model.eventSourceMappings.push(mapping);
-        if (!source?.startsWith('arn:aws:sqs:')) {
+        if (mapping.kind === 'other') {
           model.notes.push(
-            `event source mapping ${id} (${source ?? 'self-managed Kafka'} → ${functionName}): only SQS sources are polled locally; invoke the function with a Kafka event yourself`,
+            `event source mapping ${id} (${mapping.eventSourceArn ?? 'no EventSourceArn'} → ${mapping.functionName}): only SQS and Kafka (MSK, self-managed) sources are polled locally`,
           );
         }
         break;

@@ -125,8 +125,30 @@ const BAD_INPUT: Record<string, { args: string[]; shows: RegExp }> = {
   'unknown option': { args: ['list', 'transcode', '--colour'], shows: /unknown option '--colour'/ },
   'unknown command': { args: ['lst', 'transcode'], shows: /unknown command 'lst'.*list/ },
   'too many arguments': { args: ['stop', 'transcode', 'a', 'b'], shows: /too many arguments/ },
-  'no command': { args: [], shows: /a command is required: invoke, get, list, stop, retry, logs, functions, dev/ },
+  'no command': { args: [], shows: /a command is required: invoke, get, list, stop, retry, logs, functions, produce, dev/ },
   'bad --port': { args: ['dev', '--port', '70000'], shows: /--port must be an integer between 1 and 65535 inclusive \(given '70000'\)/ },
+  'bad --kafka-brokers': {
+    args: ['dev', '--kafka-brokers', 'localhost:9092,kafka'],
+    shows: /--kafka-brokers must be host:port\[,host:port...\] with ports from 1 to 65535 \(given 'localhost:9092,kafka'; 'kafka' is not\)/,
+  },
+  'bad --kafka-partitions': {
+    args: ['dev', '--kafka-partitions', '0'],
+    shows: /--kafka-partitions must be an integer between 1 and 1000 inclusive \(given '0'\)/,
+  },
+  'produce without a value': { args: ['produce', 'orders'], shows: /produce needs --value V or --file records.jsonl/ },
+  'produce with a bad --header': {
+    args: ['produce', 'orders', '--value', 'v', '--header', 'x'],
+    shows: /--header must be name=value with a non-empty name \(given 'x'\)/,
+  },
+  'produce with a bad --partition': {
+    args: ['produce', 'orders', '--value', 'v', '--partition', '-1'],
+    shows: /--partition must be an integer from 0 to 9999 \(given '-1'\)/,
+  },
+  'produce with --file and --value': {
+    args: ['produce', 'orders', '--file', 'r.jsonl', '--value', 'v'],
+    shows: /--file takes the records from the file/,
+  },
+  'produce with a bad --file line': { args: ['produce', 'orders', '--file', 'BAD_JSONL_FILE'], shows: /line 2 is not JSON/ },
 };
 
 const HELP: Record<string, string[]> = {
@@ -143,6 +165,7 @@ const HELP: Record<string, string[]> = {
     'retry',
     'logs',
     'functions',
+    'produce',
     'dev',
     'Exit codes',
   ],
@@ -167,7 +190,8 @@ const HELP: Record<string, string[]> = {
   retry: ['<function>', '<task-id>', '--json'],
   logs: ['<function>', '<task-id>', '--follow'],
   functions: ['--json'],
-  dev: ['--port <n>', '4566', '--data-dir <dir>', '--synth'],
+  dev: ['--port <n>', '4566', '--data-dir <dir>', '--synth', '--kafka-brokers', '--kafka-partitions'],
+  produce: ['<topic>', '--value', '--key', '--partition', '--header', '--file', '--json'],
 };
 
 function cases(): Record<string, Case> {
@@ -235,6 +259,11 @@ function cases(): Record<string, Case> {
       target: 'none',
       env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') },
     },
+    'dev --kafka-brokers': {
+      args: ['dev', '--kafka-brokers', '127.0.0.1:9092, 127.0.0.1:9093', '--kafka-partitions', '6'],
+      target: 'none',
+      env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') },
+    },
     'dev --stack': {
       args: ['--stack', 'AsyncTaskService', 'dev'],
       target: 'none',
@@ -244,7 +273,13 @@ function cases(): Record<string, Case> {
   };
   for (const [name, bad] of Object.entries(BAD_INPUT)) {
     const args = bad.args.map((a) =>
-      a === 'BAD_JSON_FILE' ? path.join(dir, 'bad.json') : a === 'BIG_FILE' ? path.join(dir, 'big.json') : a,
+      a === 'BAD_JSON_FILE'
+        ? path.join(dir, 'bad.json')
+        : a === 'BIG_FILE'
+          ? path.join(dir, 'big.json')
+          : a === 'BAD_JSONL_FILE'
+            ? path.join(dir, 'bad.jsonl')
+            : a,
     );
     all[`bad: ${name}`] = { args, target: 'guard' };
   }
@@ -258,6 +293,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'asynctask-cli-'));
   writeFileSync(path.join(dir, 'payload.json'), JSON.stringify({ from: 'file' }));
   writeFileSync(path.join(dir, 'bad.json'), '{"bucket": my-bucket}');
+  writeFileSync(path.join(dir, 'bad.jsonl'), '{"value": "a"}\n{value: b}\n');
   writeFileSync(path.join(dir, 'big.json'), JSON.stringify({ data: 'x'.repeat(130 * 1024) }));
   [api, guard] = await Promise.all([startFakeTaskApi(), startFakeTaskApi()]);
   const queue = Object.entries(cases());
@@ -512,6 +548,13 @@ describe('dev', () => {
     const run = result('dev');
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 7, stderr: '' });
     expect(JSON.parse(run.stdout)).toEqual({ port: 4600, dataDir: path.join(ROOT, 'state'), synth: true, cwd: ROOT });
+  });
+
+  it('passes --kafka-brokers as a list and --kafka-partitions as a number', () => {
+    expect(JSON.parse(result('dev --kafka-brokers').stdout)).toMatchObject({
+      kafkaBrokers: ['127.0.0.1:9092', '127.0.0.1:9093'],
+      kafkaPartitions: 6,
+    });
   });
 
   it('runs only the stack named with --stack (and what it depends on); every stack when none is named', () => {
