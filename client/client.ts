@@ -26,16 +26,10 @@ import {
   validateListRequest,
   validateTaskId,
 } from '../lambda/model';
+import { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT } from './defaults';
 import { TaskApiNotFoundError, WaitTimeoutError } from './errors';
 
-/** The stack output that names the TaskApi function. */
-export const TASK_API_OUTPUT = 'TaskApiFunctionName';
-export const DEFAULT_STACK = 'AsyncTaskDemo';
-/** Environment variable read when no `endpoint` option is given. */
-export const ENDPOINT_ENV = 'ASYNCTASK_ENDPOINT';
-/** Credentials and region used against a local endpoint when the environment has none. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
-export const LOCAL_REGION = 'us-east-1';
+export { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT } from './defaults';
 
 export interface AsyncTaskClientOptions {
   /**

@@ -96,15 +96,18 @@ function render(head: string[], rows: string[][]): string {
     .join('\n')}\n`;
 }
 
+/** The `list` table; a SOURCE column (topic/partition and offsets, or queue and message) when any task came from a trigger. */
 export function renderTaskTable(tasks: readonly TaskRecord[], options: { color: boolean }): string {
+  const withSource = tasks.some((t) => t.source);
   return render(
-    ['TASK ID', 'STATUS', 'STARTED', 'DURATION', 'ATTEMPTS'],
+    ['TASK ID', 'STATUS', 'STARTED', 'DURATION', 'ATTEMPTS', ...(withSource ? ['SOURCE'] : [])],
     tasks.map((t) => [
       t.taskId,
       colorStatus(t.status, options.color),
       formatTime(t.startedTime),
       formatDuration(t.durationMs),
       String(attemptsOf(t)),
+      ...(withSource ? [t.source ? formatSource(t.source) : '-'] : []),
     ]),
   );
 }

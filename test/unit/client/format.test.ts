@@ -79,6 +79,21 @@ describe('renderTaskTable', () => {
     );
   });
 
+  it('adds a SOURCE column with topic, partition and offsets when a task came from a trigger', () => {
+    const fromKafka = task('k_orders_0_0000000000000000000', 'Succeeded', {
+      durationMs: 40,
+      source: { type: 'kafka', topic: 'orders', partition: 0, firstOffset: 0, lastOffset: 99 },
+    });
+    expect(renderTaskTable([fromKafka, tasks[1]], { color: false })).toBe(
+      [
+        'TASK ID                         STATUS     STARTED               DURATION  ATTEMPTS  SOURCE',
+        'k_orders_0_0000000000000000000  Succeeded  2026-11-25T12:00:00Z  40ms      1         kafka orders/0 offsets 0–99',
+        'a                               Failed     2026-11-25T12:00:00Z  1.5s      3         -',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('colours statuses when asked, keeping the alignment', () => {
     const text = renderTaskTable(tasks, { color: true });
     expect(text).toContain('\u001b[32mSucceeded\u001b[39m');
