@@ -65,7 +65,13 @@ export function synthesize(cwd: string): Promise<number> {
 }
 
 /** What `dev` prints once the runtime is up: endpoint, stacks, task functions, an example command. */
-export function banner(rt: Pick<LocalRuntime, 'endpoint' | 'stacks' | 'services' | 'notes'>, dataDir?: string): string {
+export function banner(
+  rt: Pick<LocalRuntime, 'endpoint' | 'stacks' | 'services' | 'notes'> & {
+    /** The Kafka mappings' topics give the `produce` example. */
+    readonly model?: { readonly eventSourceMappings: ReadonlyArray<{ readonly topics?: readonly string[] }> };
+  },
+  dataDir?: string,
+): string {
   const names = rt.stacks.map((s) => s.stackName);
   const lines = [
     '',
@@ -100,10 +106,15 @@ export function banner(rt: Pick<LocalRuntime, 'endpoint' | 'stacks' | 'services'
       : `'{}'`;
   // The CLI finds the TaskApi through a stack's outputs; its default stack is DEFAULT_STACK.
   const stack = service && service.stackName !== DEFAULT_STACK ? ` --stack ${service.stackName}` : '';
+  // A Kafka mapping's topic: producing to it is the trigger's own way in.
+  const topic = rt.model?.eventSourceMappings.find((m) => m.topics?.length)?.topics?.[0];
   lines.push(
     '',
     'try:',
     `  ASYNCTASK_ENDPOINT=${rt.endpoint} npx asynctask${stack} invoke ${example?.name ?? '<function>'} --payload ${payload} --wait`,
+    ...(topic
+      ? [`  ASYNCTASK_ENDPOINT=${rt.endpoint} npx asynctask produce ${topic} --key o-1 --value '{"orderId": 1, "total": 25.5}'`]
+      : []),
     '',
     'Ctrl-C stops it.',
     '',

@@ -82,5 +82,19 @@ describe('the start-up banner', () => {
     expect(text).not.toContain('  stacks ');
     expect(text).toContain('task functions of stack AsyncTaskDemo: none (no registry parameters under /asynctask/demo/functions/)');
     expect(text).toContain('npx asynctask invoke <function>');
+    expect(text).not.toContain('produce');
+  });
+
+  test('a Kafka mapping adds a produce example on its topic', () => {
+    const text = banner({
+      endpoint: 'http://127.0.0.1:4566',
+      stacks: [stack('AsyncTaskDemo')],
+      services: [{ stackName: 'AsyncTaskDemo', taskApiFunctionName: 'Api', registryPath: '/asynctask/demo/functions/', functions: [] }],
+      notes: [],
+      model: { eventSourceMappings: [{}, { topics: ['connector-demo'] }] },
+    });
+    expect(text).toContain(
+      `ASYNCTASK_ENDPOINT=http://127.0.0.1:4566 npx asynctask produce connector-demo --key o-1 --value '{"orderId": 1, "total": 25.5}'`,
+    );
   });
 });
