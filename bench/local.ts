@@ -200,7 +200,7 @@ async function baseline(
 
 /** DynamoDB's item size: attribute names plus values (strings UTF-8, numbers ~ digits/2 + 1, lists/maps 3 + elements). */
 // biome-ignore lint/suspicious/noExplicitAny: raw attribute values
-function itemBytes(item: Record<string, any>): number {
+export function itemBytes(item: Record<string, any>): number {
   // biome-ignore lint/suspicious/noExplicitAny: raw attribute values
   const value = (v: any): number => {
     if (v.S !== undefined) return Buffer.byteLength(v.S);
@@ -246,7 +246,8 @@ function countHistory(events: readonly HistoryEvent[]): HistoryCount {
   return count;
 }
 
-async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+/** Every event of an execution's history, all pages. */
+export async function history(sfn: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   let nextToken: string | undefined;
   do {

@@ -83,12 +83,16 @@ export function cdkContext(): Record<string, unknown> {
   return { ...cdkJson.context, 'aws:cdk:enable-asset-metadata': true, 'aws:cdk:enable-path-metadata': true };
 }
 
-function runSynth(app: AppName, outdir: string): Promise<void> {
+/**
+ * Synthesizes the CDK app `entry` (relative to the project root) into `outdir` as `cdk synth`
+ * does: `CDK_OUTDIR`, `CDK_CONTEXT_JSON` with cdk.json's context (plus `context`), bundling on.
+ */
+export function synthApp(entry: string, outdir: string, context: Record<string, unknown> = {}): Promise<void> {
   const tsx = path.join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsx, APPS[app].entry], {
+    const child = spawn(process.execPath, [tsx, entry], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(cdkContext()) },
+      env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkContext(), ...context }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -103,7 +107,7 @@ function runSynth(app: AppName, outdir: string): Promise<void> {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`synthesizing ${APPS[app].entry} failed (exit ${code ?? signal}):\n${output.slice(-4000)}`));
+      else reject(new Error(`synthesizing ${entry} failed (exit ${code ?? signal}):\n${output.slice(-4000)}`));
     });
   });
 }
@@ -159,7 +163,7 @@ export async function synthesize(app: AppName): Promise<string> {
       fs.rmSync(dir, { recursive: true, force: true });
       const tmp = `${dir}.tmp-${process.pid}`;
       fs.rmSync(tmp, { recursive: true, force: true });
-      await runSynth(app, tmp);
+      await synthApp(APPS[app].entry, tmp);
       fs.writeFileSync(completeMarker(tmp), new Date().toISOString());
       fs.renameSync(tmp, dir);
       prune(root, app, dir);
