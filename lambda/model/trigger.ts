@@ -116,6 +116,13 @@ export function sqsTaskId(value: string): string {
   return `s_${createHash('sha256').update(value).digest('hex')}`;
 }
 
+/**
+ * Largest quarantine record sent, as JSON text: below SNS's, EventBridge's and Lambda's 256 KB
+ * event limits (SQS takes 1 MiB). A larger one carries the start of the record instead, with
+ * `recordTruncated` set; the record itself stays in its topic or queue (`trigger.source` says where).
+ */
+export const MAX_QUARANTINE_RECORD_BYTES = 240 * 1024;
+
 /** What a trigger sends to its own failure destination for a record that cannot become a task. */
 export interface QuarantineRecord {
   readonly version: '1.0';
@@ -128,8 +135,13 @@ export interface QuarantineRecord {
   };
   /** Why it could not become a task: what was wrong, the value, what is allowed. */
   readonly reason: string;
-  /** The record exactly as the event source delivered it. */
+  /**
+   * The record exactly as the event source delivered it; when the whole quarantine record would
+   * exceed MAX_QUARANTINE_RECORD_BYTES, the start of its JSON text instead.
+   */
   readonly record: unknown;
+  /** Set when `record` is cut: the size of the record's JSON text in bytes. */
+  readonly recordTruncated?: { readonly bytes: number };
 }
 
 /**
