@@ -281,7 +281,8 @@ export function transform(event: unknown): EtlResult {
     bytes: number;
     partitions: Record<string, { firstOffset: number; lastOffset: number; records: number }>;
   };
-  const byTopic: Record<string, MutableSummary> = {};
+  // No prototype: a topic may be named `__proto__` (a legal Kafka topic name).
+  const byTopic: Record<string, MutableSummary> = Object.create(null);
   for (const r of sorted) {
     let topic = byTopic[r.topic];
     if (topic === undefined) {

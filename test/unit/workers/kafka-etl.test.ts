@@ -22,6 +22,18 @@ describe('etl handler', () => {
     jest.restoreAllMocks();
   });
 
+  it('summarises a topic named __proto__ like any other', async () => {
+    const result = await handler([
+      { ...ARTICLE_RECORD, topic: '__proto__' },
+      { ...ARTICLE_RECORD, topic: '__proto__', offset: 2 },
+    ]);
+    expect(result.processed).toBe(2);
+    expect(JSON.stringify(result.byTopic)).toBe(
+      '{"__proto__":{"records":2,"bytes":4,"partitions":{"5":{"firstOffset":1,"lastOffset":2,"records":2}}}}',
+    );
+    expect(({} as Record<string, unknown>).records).toBeUndefined();
+  });
+
   it('transforms the article batch', async () => {
     const result = await handler([ARTICLE_RECORD]);
     expect(result).toEqual({
