@@ -60,7 +60,7 @@ interface GlobalOptions {
   readonly region?: string;
 }
 
-const COMMANDS = ['invoke', 'get', 'list', 'stop', 'retry', 'logs', 'functions', 'produce', 'dev'] as const;
+const COMMANDS = ['invoke', 'get', 'list', 'stop', 'retry', 'logs', 'exec', 'functions', 'produce', 'dev'] as const;
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
@@ -105,6 +105,17 @@ export function readPayload(options: { payload?: string; payloadFile?: string })
     );
   }
   return parsePayloadText(text, `--payload-file '${options.payloadFile}'`);
+}
+
+/** The line `logs` prints before each attempt's lines. */
+export const ATTEMPT_HEADER = (n: number): string => `── attempt ${n} ──`;
+
+export function parseAttempt(text: string): number {
+  const attempt = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new InvalidArgumentError(`--attempt must be an integer of 1 or more, up to the task's attempts so far (given '${text}')`);
+  }
+  return attempt;
 }
 
 export function parseLimit(text: string): number {
@@ -365,15 +376,36 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
     .argument('<function>', 'task function name')
     .argument('<task-id>', 'task id')
     .option('--follow', 'keep printing new lines until the task ends')
-    .action(async (functionName: string, taskId: string, options: { follow?: boolean }, command: Command) => {
+    .option('--attempt <n>', 'only this attempt (1 = the first); default every attempt, each under a header')
+    .action(async (functionName: string, taskId: string, options: { follow?: boolean; attempt?: string }, command: Command) => {
       validateTaskId(taskId);
+      const attempt = options.attempt !== undefined ? parseAttempt(options.attempt) : undefined;
       const events = clientFor(command).logs({
         functionName,
         taskId,
         follow: Boolean(options.follow),
         pollIntervalMs: pollInterval(1000),
+        ...(attempt !== undefined ? { attempt } : {}),
+        onAttempt: (n) => process.stdout.write(`${ATTEMPT_HEADER(n)}\n`),
       });
       for await (const event of events) process.stdout.write(renderLogEvent(event));
+    });
+
+  program
+    .command('exec')
+    .description(
+      "open a shell (or run a command) inside a running container task: ECS Exec on AWS, the task's directory and environment locally",
+    )
+    .argument('<function>', 'task function name')
+    .argument('<task-id>', 'task id')
+    .argument('[command...]', 'the command to run, after -- (default: an interactive sh)')
+    .action(async (functionName: string, taskId: string, commandArgs: string[], _options: unknown, command: Command) => {
+      validateTaskId(taskId);
+      const client = clientFor(command);
+      const target = await client.exec(functionName, taskId);
+      const { runExec } = require('./exec') as typeof import('./exec');
+      const globals = command.optsWithGlobals() as GlobalOptions;
+      state.exitCode = await runExec(client, target, commandArgs, { ...(globals.region ? { region: globals.region } : {}) });
     });
 
   program

@@ -9,7 +9,9 @@ import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/
 import {
   encodePayload,
   errorFromWire,
+  type ExecResult,
   InvalidArgumentError,
+  InvalidTaskStateError,
   isTerminal,
   type ListRequest,
   type ListResult,
@@ -80,6 +82,18 @@ export interface LogsOptions {
   readonly pollIntervalMs?: number;
   /** Events per TaskApi call. @default - the service's */
   readonly limit?: number;
+  /** Only this attempt (1-based). @default - every attempt, in order */
+  readonly attempt?: number;
+  /** Called once per attempt, before its events (the CLI prints a header). */
+  readonly onAttempt?: (attempt: number) => void;
+}
+
+/** Where `asynctask exec` runs a command on a local runtime: the live container's setting. */
+export interface LocalExecTarget {
+  readonly taskArn: string;
+  readonly container: string;
+  readonly cwd: string;
+  readonly environment: Readonly<Record<string, string>>;
 }
 
 export interface WaitOptions {
@@ -194,10 +208,15 @@ export class AsyncTaskClient {
   }
 
   /** One call of the `logs` operation. */
-  public async logsPage(options: Omit<LogsOptions, 'follow' | 'pollIntervalMs'> & { nextToken?: string }): Promise<LogsResult> {
+  public async logsPage(
+    options: Omit<LogsOptions, 'follow' | 'pollIntervalMs' | 'onAttempt'> & { nextToken?: string },
+  ): Promise<LogsResult> {
     const { functionName, taskId } = this.key(options.functionName, options.taskId);
     if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) {
       throw new InvalidArgumentError(`logs limit must be a positive integer (given ${options.limit})`);
+    }
+    if (options.attempt !== undefined && (!Number.isInteger(options.attempt) || options.attempt < 1)) {
+      throw new InvalidArgumentError(`logs attempt must be an integer of 1 or more (given ${options.attempt})`);
     }
     return this.call('logs', {
       op: 'logs',
@@ -205,21 +224,29 @@ export class AsyncTaskClient {
       taskId,
       ...(options.nextToken !== undefined ? { nextToken: options.nextToken } : {}),
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
     });
   }
 
   /**
-   * The task's log events in order. With `follow`, keeps polling until the task is in a
-   * terminal status and a poll brings no new event.
+   * The task's log events in order, attempt after attempt (each event names its `attempt`;
+   * `onAttempt` hears of each attempt before its events). With `follow`, keeps polling until the
+   * task is in a terminal status and a poll brings no new event.
    */
   public async *logs(options: LogsOptions): AsyncGenerator<LogEvent> {
     const interval = options.pollIntervalMs ?? 1000;
+    const { onAttempt, follow: _follow, pollIntervalMs: _interval, ...pageOptions } = options;
+    let announced: number | undefined;
     let token: string | undefined;
     // Events already yielded from the current token: a service that returns no new token
     // answers the same token with the same events first, then the new ones.
     let seen = 0;
     for (;;) {
-      const page = await this.logsPage({ ...options, ...(token !== undefined ? { nextToken: token } : {}) });
+      const page = await this.logsPage({ ...pageOptions, ...(token !== undefined ? { nextToken: token } : {}) });
+      if (page.attempt !== undefined && page.attempt !== announced) {
+        announced = page.attempt;
+        onAttempt?.(page.attempt);
+      }
       const fresh = page.events.slice(seen);
       yield* fresh;
       const advanced = page.nextToken !== undefined && page.nextToken !== token;
@@ -230,12 +257,53 @@ export class AsyncTaskClient {
         seen = page.events.length;
       }
       if (!options.follow) {
-        if (!advanced || page.events.length === 0) return;
+        // An attempt without lines still advances to the next: only a token that stays put ends.
+        if (!advanced) return;
         continue;
       }
       if (fresh.length === 0 && isTerminal(page.status)) return;
       if (!(advanced && fresh.length > 0)) await sleep(interval);
     }
+  }
+
+  /**
+   * Where to run a command inside the task's running container: cluster, ECS task ARN and
+   * container (TaskApi `exec`). InvalidTaskStateError when the task is not Running.
+   */
+  public async exec(functionName: string, taskId: string): Promise<ExecResult> {
+    const key = this.key(functionName, taskId);
+    return this.call('exec', { op: 'exec', ...key });
+  }
+
+  /**
+   * On a local runtime (`endpoint`): the live container's working directory and environment,
+   * for running a shell on this machine as if inside it.
+   */
+  public async localExecTarget(target: ExecResult): Promise<LocalExecTarget> {
+    if (!this.endpoint) {
+      throw new InvalidArgumentError('a local exec target needs the endpoint of a local runtime (--endpoint or ASYNCTASK_ENDPOINT)');
+    }
+    const url = `${this.endpoint.replace(/\/$/, '')}/_local/ecs/exec`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ taskArn: target.taskArn, container: target.container }),
+      });
+    } catch (error) {
+      throw new ServiceError(`cannot reach the local runtime at ${this.endpoint} (${describe(error)}); is \`asynctask dev\` running?`, {
+        cause: error,
+      });
+    }
+    const body = (await response.json().catch(() => ({}))) as Partial<LocalExecTarget> & { error?: string };
+    if (response.status === 404) {
+      throw new InvalidTaskStateError(`${body.error ?? `no live local ECS task '${target.taskArn}'`}; exec needs a Running container task`);
+    }
+    if (!response.ok || typeof body.cwd !== 'string' || !body.environment) {
+      throw new ServiceError(`POST ${url} answered ${response.status}: ${body.error ?? JSON.stringify(body)}`);
+    }
+    return body as LocalExecTarget;
   }
 
   /** Polls the task until it reaches a terminal status and resolves with its record (whatever that status). */

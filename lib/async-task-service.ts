@@ -257,7 +257,8 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
     const grant = (fn: lambda.IFunction, actions: string[], resources: string[]) =>
       fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
     grant(this.taskApi, ['states:StartExecution'], [machines]);
-    grant(this.taskApi, ['states:StopExecution', 'states:DescribeExecution'], [executions]);
+    // GetExecutionHistory: `logs` finds every attempt of a task in its execution's history.
+    grant(this.taskApi, ['states:StopExecution', 'states:DescribeExecution', 'states:GetExecutionHistory'], [executions]);
     grant(this.finalizer, ['states:DescribeExecution'], [executions]);
     grant(this.reconciler, ['states:StartExecution'], [machines]);
     grant(this.reconciler, ['states:DescribeExecution'], [executions]);

@@ -69,6 +69,14 @@ export interface LocalEcsTaskInfo {
   readonly containers: readonly LocalEcsContainerInfo[];
 }
 
+/** A live container's working directory and environment (`LocalEcs.execTarget`). */
+export interface ExecTarget {
+  readonly taskArn: string;
+  readonly container: string;
+  readonly cwd: string;
+  readonly environment: Record<string, string>;
+}
+
 export interface LocalEcsContainerInfo {
   readonly name: string;
   /** Process id = process group id (the process is started detached). Undefined if it could not start. */
@@ -118,6 +126,9 @@ export class EcsError extends Error {
 interface RunningContainer {
   readonly info: LocalEcsContainerInfo;
   readonly child?: ChildProcess;
+  /** What the process was started with: where `asynctask exec` runs a command (execTarget). */
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
   exitCode?: number;
   reason?: string;
   readonly exited: Promise<void>;
@@ -234,6 +245,23 @@ export class LocalEcs {
     return undefined;
   }
 
+  /**
+   * Where a command runs "inside" a live task's container (ECS Exec, locally: `asynctask exec`):
+   * the container process's working directory and environment. Undefined when the task is not
+   * live or has no such running container.
+   */
+  public execTarget(taskArnOrId: string, containerName?: string): ExecTarget | undefined {
+    for (const t of this.live.values()) {
+      if (t.info.taskArn !== taskArnOrId && t.info.localTaskId !== taskArnOrId) continue;
+      const c = t.containers.find(
+        (r) => (containerName === undefined || r.info.name === containerName) && r.child && r.exitCode === undefined,
+      );
+      if (!c?.cwd || !c.env) return undefined;
+      return { taskArn: t.info.taskArn, container: c.info.name, cwd: c.cwd, environment: { ...c.env } };
+    }
+    return undefined;
+  }
+
   /** Stops one task by ARN or id (no-op when it is not live). */
   public async stop(taskArnOrId: string, reason = 'Task stopped by user'): Promise<void> {
     for (const t of this.live.values()) {
@@ -316,6 +344,8 @@ export class LocalEcs {
     const started: RunningContainer = {
       info: { ...info, pid: child.pid },
       child,
+      cwd: container.cwd,
+      env,
       exited: new Promise<void>((resolve) => {
         let closed = false;
         const finish = (code: number | null, signal: NodeJS.Signals | null, error?: Error): void => {

@@ -13,6 +13,7 @@
  * | CloudFormation query `Action=DescribeStacks` | the loaded stacks with their resolved outputs (XML) |
  * | `GET /_ecs/metadata/{task}/{container}[/task]` | ECS task metadata of local ECS tasks |
  * | `POST /_local/kafka/topics/{topic}/records`, `GET /_local/kafka/topics` | the Kafka source (`asynctask produce`) |
+ * | `POST /_local/ecs/exec` | a live local ECS task's working directory and environment (`asynctask exec`) |
  *
  * Anything else gets an AWS-shaped `UnsupportedOperation` error naming what was asked.
  */
@@ -28,6 +29,14 @@ export interface StackDescription {
   readonly stackId: string;
   readonly description?: string;
   readonly outputs: readonly { key: string; value: string; description?: string; exportName?: string }[];
+}
+
+/** What `POST /_local/ecs/exec` answers: where the CLI runs a shell in a live container's setting. */
+export interface EcsExecTarget {
+  readonly taskArn: string;
+  readonly container: string;
+  readonly cwd: string;
+  readonly environment: Readonly<Record<string, string>>;
 }
 
 export interface EcsTaskMetadata {
@@ -57,6 +66,8 @@ export interface EdgeBackends {
   readonly stacks: readonly StackDescription[];
   /** The ECS task metadata endpoint: a local ECS task by its id. */
   readonly ecsTask?: (localTaskId: string) => EcsTaskMetadata | undefined;
+  /** `asynctask exec`: a live local ECS task's container, its working directory and environment. */
+  readonly ecsExec?: (taskArn: string, container?: string) => EcsExecTarget | undefined;
   /** Kafka: where `asynctask produce` writes, and the topics each Kafka event source mapping reads. */
   readonly kafka?: { readonly source: KafkaSource; readonly readers: ReadonlyMap<string, readonly string[]> };
 }
@@ -299,6 +310,7 @@ export class Edge {
 
     if (url.pathname.startsWith('/_ecs/metadata/')) return this.ecsMetadata(b, res, url);
     if (url.pathname.startsWith('/_local/kafka/')) return this.kafka(b, req, res, url, body);
+    if (url.pathname === '/_local/ecs/exec') return this.ecsExec(b, req, res, body);
     if (url.pathname === '/_local/health') {
       return sendJson(res, 200, {
         status: 'ok',
@@ -566,6 +578,37 @@ export class Edge {
     throw unsupported(
       `the local runtime does not serve ${req.method} ${url.pathname} (it serves POST /_local/kafka/topics/{topic}/records and GET /_local/kafka/topics)`,
     );
+  }
+
+  /**
+   * `POST /_local/ecs/exec {taskArn, container?}`: where `asynctask exec` runs its shell — the
+   * live container's working directory and environment. The CLI spawns it on this machine.
+   */
+  private ecsExec(b: EdgeBackends, req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { error: `use POST /_local/ecs/exec with {"taskArn": ..., "container"?: ...} (given ${req.method})` });
+      return;
+    }
+    let input: { taskArn?: unknown; container?: unknown };
+    try {
+      input = JSON.parse(body.toString('utf8') || '{}') as typeof input;
+    } catch {
+      sendJson(res, 400, { error: 'the body must be JSON: {"taskArn": "<ECS task ARN>", "container"?: "<name>"}' });
+      return;
+    }
+    if (typeof input.taskArn !== 'string' || input.taskArn === '') {
+      sendJson(res, 400, { error: `taskArn must be the ECS task ARN of a live local task (given ${JSON.stringify(input.taskArn)})` });
+      return;
+    }
+    const container = typeof input.container === 'string' ? input.container : undefined;
+    const target = b.ecsExec?.(input.taskArn, container);
+    if (!target) {
+      sendJson(res, 404, {
+        error: `no live local ECS task '${input.taskArn}'${container ? ` with a running container '${container}'` : ''}; it has ended or never ran here`,
+      });
+      return;
+    }
+    sendJson(res, 200, target);
   }
 
   private ecsMetadata(b: EdgeBackends, res: ServerResponse, url: URL): void {

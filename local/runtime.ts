@@ -17,7 +17,7 @@ import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { TASK_API_OUTPUT } from '../client/defaults';
 import { parseDescriptor, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
-import { Edge, type EcsTaskMetadata } from './edge';
+import { type EcsExecTarget, Edge, type EcsTaskMetadata } from './edge';
 import { queueUrlOf, SqsPollers } from './event-sources';
 import { ClusterKafkaSource } from './kafka/cluster';
 import { isKafkaMapping, KafkaPollers, type KafkaPollerOptions } from './kafka/poller';
@@ -128,6 +128,7 @@ interface SfnModule {
       createdAt: number;
       containers: readonly { name: string; pid?: number }[];
     }[];
+    readonly ecs: { execTarget(taskArn: string, container?: string): EcsExecTarget | undefined };
   };
 }
 
@@ -511,6 +512,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         outputs: s.outputs,
       })),
       ecsTask,
+      ecsExec: (taskArn: string, container?: string) => sfn?.ecs.execTarget(taskArn, container),
       kafka: { source: kafka, readers },
     });
 

@@ -1,5 +1,5 @@
 /**
- * TaskApi operations (docs/design.md, "TaskApi"): submit, get, list, stop, retry, logs, functions.
+ * TaskApi operations (docs/design.md, "TaskApi"): submit, get, list, stop, retry, logs, exec, functions.
  * Each validates its input, throws errors of the model's hierarchy, and logs one structured line
  * naming the function and the task. The handler turns whatever is thrown into a wire error.
  */
@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import {
+  CONTAINER_NAME,
   ConcurrentModificationError,
+  type ExecResult,
   executionArn,
   executionName,
   generateTaskId,
@@ -39,6 +41,7 @@ import {
   TRANSITIONS,
   validateTaskId,
 } from '../model';
+import { type Attempt, attemptsOf } from './attempts';
 import { aws, type ServiceConfig } from './env';
 import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
@@ -273,56 +276,153 @@ export async function retry(config: ServiceConfig, functionName: string, taskId:
   return recordFromItem(item, now);
 }
 
+/** A `logs` nextToken: the attempt being read and, within it, the CloudWatch Logs token. */
+interface LogsCursor {
+  readonly a: number;
+  readonly t?: string;
+}
+
+function encodeCursor(cursor: LogsCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(token: string): LogsCursor {
+  let cursor: unknown;
+  try {
+    cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    cursor = undefined;
+  }
+  const c = cursor as Partial<LogsCursor> | undefined;
+  if (!c || typeof c !== 'object' || !Number.isInteger(c.a) || (c.a as number) < 1 || (c.t !== undefined && typeof c.t !== 'string')) {
+    throw new InvalidArgumentError(`nextToken '${token}' is not a nextToken of a previous logs call`);
+  }
+  return c as LogsCursor;
+}
+
+/** One page of one attempt's log lines: CloudWatch Logs' token back when it advanced. */
+async function attemptPage(
+  logGroupName: string,
+  kind: string,
+  attempt: Attempt,
+  limit: number,
+  token: string | undefined,
+  nextStartedTime: number | undefined,
+): Promise<{ events: LogEvent[]; next?: string }> {
+  const toEvents = (events: ReadonlyArray<{ timestamp?: number; message?: string }> | undefined): LogEvent[] =>
+    (events ?? []).map((e) => ({ timestamp: e.timestamp ?? 0, message: (e.message ?? '').replace(/\n$/, ''), attempt: attempt.n }));
+  if (kind === 'container') {
+    if (!attempt.logStream) return { events: [] };
+    const result = await aws.logs().send(
+      new GetLogEventsCommand({
+        logGroupName,
+        logStreamName: attempt.logStream,
+        startFromHead: true,
+        limit,
+        ...(token ? { nextToken: token } : {}),
+      }),
+    );
+    const next = result.nextForwardToken;
+    // The same token coming back means there is nothing more for now.
+    return { events: toEvents(result.events), ...(next && next !== token ? { next } : {}) };
+  }
+  // Lambda: the attempt's window, narrowed to its request id when the history names it (a
+  // failed invoke's error names it only from some runtimes; then the window alone, which must
+  // stop where the next attempt starts).
+  let endTime = (attempt.endTime ?? Date.now()) + LOGS_END_SLACK_MS;
+  if (!attempt.runnerId && nextStartedTime !== undefined) endTime = Math.min(endTime, nextStartedTime - 1);
+  const result = await aws.logs().send(
+    new FilterLogEventsCommand({
+      logGroupName,
+      startTime: attempt.startedTime,
+      endTime,
+      ...(attempt.runnerId ? { filterPattern: `"${attempt.runnerId}"` } : {}),
+      limit,
+      ...(token ? { nextToken: token } : {}),
+    }),
+  );
+  return { events: toEvents(result.events), ...(result.nextToken ? { next: result.nextToken } : {}) };
+}
+
+/**
+ * The task's log lines, attempt by attempt (lambda/lib/attempts.ts), or of one `attempt`. A
+ * page holds lines of one attempt; its nextToken moves on within the attempt, then to the next.
+ * No nextToken: nothing more for now (call again with the same token while the task runs).
+ */
 export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op'>): Promise<LogsResult> {
   const descriptor = await config.registry.get(request.functionName);
   validateTaskId(request.taskId);
-  const { limit, nextToken } = request;
+  const { limit, nextToken, attempt } = request;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < LOGS_LIMIT.min || limit > LOGS_LIMIT.max)) {
     throw new InvalidArgumentError(`limit must be an integer between ${LOGS_LIMIT.min} and ${LOGS_LIMIT.max} inclusive (given ${limit})`);
   }
   if (nextToken !== undefined && (typeof nextToken !== 'string' || nextToken === '')) {
     throw new InvalidArgumentError('nextToken must be the non-empty nextToken of a previous logs call');
   }
-  const item = await readItem(new TaskStore(config.table), descriptor.name, request.taskId);
-  const record = recordFromItem(item);
-  const logGroupName = descriptor.logGroupName;
-  if (!logGroupName) return { events: [], status: item.status };
-  const toEvents = (events: ReadonlyArray<{ timestamp?: number; message?: string }> | undefined): LogEvent[] =>
-    (events ?? []).map((e) => ({ timestamp: e.timestamp ?? 0, message: (e.message ?? '').replace(/\n$/, '') }));
-  if (descriptor.kind === 'container') {
-    if (!item.logStream) return { events: [], status: item.status };
-    const result = await aws.logs().send(
-      new GetLogEventsCommand({
-        logGroupName,
-        logStreamName: item.logStream,
-        startFromHead: true,
-        limit: limit ?? LOGS_LIMIT.default,
-        ...(nextToken ? { nextToken } : {}),
-      }),
-    );
-    const next = result.nextForwardToken;
-    return {
-      events: toEvents(result.events),
-      // The same token coming back means there is nothing more for now.
-      ...(next && next !== nextToken ? { nextToken: next } : {}),
-      status: item.status,
-    };
+  if (attempt !== undefined && (!Number.isInteger(attempt) || attempt < 1)) {
+    throw new InvalidArgumentError(`attempt must be an integer of 1 or more (given ${JSON.stringify(attempt)})`);
   }
-  const result = await aws.logs().send(
-    new FilterLogEventsCommand({
-      logGroupName,
-      startTime: record.startedTime,
-      endTime: (record.endTime ?? Date.now()) + LOGS_END_SLACK_MS,
-      ...(item.runnerId ? { filterPattern: `"${item.runnerId}"` } : {}),
-      limit: limit ?? LOGS_LIMIT.default,
-      ...(nextToken ? { nextToken } : {}),
-    }),
+  const cursor = nextToken !== undefined ? decodeCursor(nextToken) : undefined;
+  const item = await readItem(new TaskStore(config.table), descriptor.name, request.taskId);
+  const attempts = await attemptsOf(item, { container: CONTAINER_NAME, logStreamPrefix: descriptor.logStreamPrefix });
+  if (attempt !== undefined && attempt > attempts.length) {
+    throw new InvalidArgumentError(
+      attempts.length === 0
+        ? `attempt ${attempt} of task '${request.taskId}' does not exist: the task (${item.status}) has had no attempt yet`
+        : `attempt must be an integer between 1 and ${attempts.length} inclusive: task '${request.taskId}' has had ${attempts.length} attempt(s) (given ${attempt})`,
+      { details: { taskId: request.taskId, attempt, attempts: attempts.length } },
+    );
+  }
+  if (cursor && attempt !== undefined && cursor.a !== attempt) {
+    throw new InvalidArgumentError(`nextToken is of attempt ${cursor.a}, not of the attempt asked for (${attempt})`);
+  }
+  const n = cursor?.a ?? attempt ?? 1;
+  const current = attempts[n - 1];
+  const base = { status: item.status, attempts: attempts.length };
+  if (!descriptor.logGroupName || !current) return { events: [], ...base };
+  const page = await attemptPage(
+    descriptor.logGroupName,
+    descriptor.kind,
+    current,
+    limit ?? LOGS_LIMIT.default,
+    cursor?.t,
+    attempts[n]?.startedTime,
   );
-  return {
-    events: toEvents(result.events),
-    ...(result.nextToken ? { nextToken: result.nextToken } : {}),
-    status: item.status,
-  };
+  let next: LogsCursor | undefined;
+  if (page.next !== undefined) next = { a: n, t: page.next };
+  else if (attempt === undefined && n < attempts.length) next = { a: n + 1 };
+  return { events: page.events, ...(next ? { nextToken: encodeCursor(next) } : {}), ...base, attempt: n };
+}
+
+/**
+ * Where `asynctask exec` runs a command: the running container attempt's cluster, ECS task ARN
+ * and container. The task must be Running (the helper wrote Running with the task ARN).
+ */
+export async function exec(config: ServiceConfig, functionName: string, taskId: string): Promise<ExecResult> {
+  const descriptor = await config.registry.get(functionName);
+  validateTaskId(taskId);
+  if (descriptor.kind !== 'container') {
+    throw new InvalidArgumentError(
+      `function '${descriptor.name}' is a ${descriptor.kind} task function; exec needs a Running container task (Lambda gives no shell into an invocation)`,
+      { details: { functionName: descriptor.name, kind: descriptor.kind } },
+    );
+  }
+  const item = await readItem(new TaskStore(config.table), descriptor.name, taskId);
+  const taskArn = item.runnerId;
+  if (item.status !== Status.Running || !taskArn) {
+    throw new InvalidTaskStateError(`task '${taskId}' is ${item.status}; exec needs a Running container task`, {
+      details: { taskId, status: item.status, allowed: [Status.Running] },
+    });
+  }
+  // arn:aws:ecs:<region>:<account>:task/<cluster>/<id>
+  const match = /^arn:[^:]+:ecs:[^:]*:[^:]*:task\/([^/]+)\/[^/]+$/.exec(taskArn);
+  if (!match) {
+    throw new ServiceError(
+      `task '${taskId}' records runner '${taskArn}', which is not an ECS task ARN of the form arn:aws:ecs:<region>:<account>:task/<cluster>/<id>`,
+    );
+  }
+  logger.info('exec target', { taskArn });
+  return { cluster: match[1], taskArn, container: CONTAINER_NAME, attempt: Number(item.alreadyRetriedTimes ?? 0) + 1 };
 }
 
 export async function functions(config: ServiceConfig): Promise<TaskFunctionSummary[]> {
@@ -363,6 +463,8 @@ export async function dispatch(config: ServiceConfig, request: unknown): Promise
       return list(config, r);
     case 'logs':
       return logs(config, r);
+    case 'exec':
+      return exec(config, r.functionName, r.taskId);
     case 'functions':
       return functions(config);
   }

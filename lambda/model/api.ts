@@ -47,15 +47,36 @@ export interface LogsRequest {
   readonly taskId: string;
   readonly nextToken?: string;
   readonly limit?: number;
+  /** Only this attempt (1-based); every attempt in order when absent. */
+  readonly attempt?: number;
+}
+
+/** Where to run a command inside a task's running container (`asynctask exec`). */
+export interface ExecRequest {
+  readonly op: 'exec';
+  readonly functionName: string;
+  readonly taskId: string;
+}
+
+/** Name of the container of a container task function's task definition (the one to exec into). */
+export const CONTAINER_NAME = 'worker';
+
+export interface ExecResult {
+  /** Cluster name or ARN, as `aws ecs execute-command --cluster` takes it. */
+  readonly cluster: string;
+  readonly taskArn: string;
+  readonly container: string;
+  /** The running attempt. */
+  readonly attempt: number;
 }
 
 export interface FunctionsRequest {
   readonly op: 'functions';
 }
 
-export type TaskApiRequest = SubmitRequest | TaskKeyRequest | ListRequest | LogsRequest | FunctionsRequest;
+export type TaskApiRequest = SubmitRequest | TaskKeyRequest | ListRequest | LogsRequest | ExecRequest | FunctionsRequest;
 export type TaskApiOperation = TaskApiRequest['op'];
-export const OPERATIONS: readonly TaskApiOperation[] = ['submit', 'get', 'list', 'stop', 'retry', 'logs', 'functions'];
+export const OPERATIONS: readonly TaskApiOperation[] = ['submit', 'get', 'list', 'stop', 'retry', 'logs', 'exec', 'functions'];
 
 export interface ListResult {
   readonly tasks: readonly TaskRecord[];
@@ -65,6 +86,8 @@ export interface ListResult {
 export interface LogEvent {
   readonly timestamp: number;
   readonly message: string;
+  /** The attempt (1-based) that wrote the line; TaskApi always sets it. */
+  readonly attempt?: number;
 }
 
 export interface LogsResult {
@@ -73,6 +96,10 @@ export interface LogsResult {
   readonly nextToken?: string;
   /** Status of the task when the logs were read, so `--follow` knows when to stop. */
   readonly status: TaskStatus;
+  /** The attempt this page's events come from (absent before the first attempt). */
+  readonly attempt?: number;
+  /** Attempts so far (of the task's current execution). */
+  readonly attempts?: number;
 }
 
 export interface TaskFunctionSummary {
@@ -95,6 +122,7 @@ export interface OperationResults {
   retry: TaskRecord;
   list: ListResult;
   logs: LogsResult;
+  exec: ExecResult;
   functions: readonly TaskFunctionSummary[];
 }
 

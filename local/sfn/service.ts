@@ -122,7 +122,7 @@ interface LibraryEvent {
 /** Builds an execution's history in Step Functions' shape, in order. */
 class HistoryRecorder {
   private openTask: string | null = null;
-  private readonly pending: { state: string; type: string; details: Record<string, unknown> }[] = [];
+  private readonly pending: { state: string; type: string; details: Record<string, unknown>; at: number }[] = [];
   public closed = false;
   /** The added entry state of a resumed execution: not part of its history. */
   public hidden: string | undefined;
@@ -131,11 +131,12 @@ class HistoryRecorder {
 
   public constructor(private readonly rec: ExecutionRecord) {}
 
-  public add(type: string, details: Record<string, unknown> = {}): void {
+  /** Appends an event; `at` is when it happened (a held-back task event keeps its own time). */
+  public add(type: string, details: Record<string, unknown> = {}, at: number = Date.now()): void {
     if (this.closed) return;
     const h = this.rec.history;
     const id = h.length + 1;
-    h.push({ id, previousEventId: id - 1, timestamp: Date.now(), type, ...details });
+    h.push({ id, previousEventId: id - 1, timestamp: at, type, ...details });
   }
 
   /**
@@ -144,14 +145,14 @@ class HistoryRecorder {
    */
   public task(state: string, type: string, details: Record<string, unknown>): void {
     if (this.openTask === state) this.add(type, details);
-    else this.pending.push({ state, type, details });
+    else this.pending.push({ state, type, details, at: Date.now() });
   }
 
   private flush(state: string): void {
     for (let i = 0; i < this.pending.length; ) {
       const p = this.pending[i];
       if (p.state === state) {
-        this.add(p.type, p.details);
+        this.add(p.type, p.details, p.at);
         this.pending.splice(i, 1);
       } else i++;
     }

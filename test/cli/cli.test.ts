@@ -98,6 +98,15 @@ const BAD_INPUT: Record<string, { args: string[]; shows: RegExp }> = {
   'invalid task id on stop': { args: ['stop', 'transcode', 'a'.repeat(129)], shows: /it is 129 characters long/ },
   'invalid task id on retry': { args: ['retry', 'transcode', 'x.y'], shows: /invalid task id 'x.y': it contains '.'/ },
   'invalid task id on logs': { args: ['logs', 'transcode', '-'], shows: /invalid task id '-'/ },
+  'logs --attempt 0': {
+    args: ['logs', 'transcode', 'retried', '--attempt', '0'],
+    shows: /--attempt must be an integer of 1 or more, up to the task's attempts so far \(given '0'\)/,
+  },
+  'logs --attempt x': {
+    args: ['logs', 'transcode', 'retried', '--attempt', 'x'],
+    shows: /--attempt must be an integer of 1 or more.*\(given 'x'\)/,
+  },
+  'invalid task id on exec': { args: ['exec', 'transcode', 'x.y', '--', 'pwd'], shows: /invalid task id 'x.y'/ },
   'unknown status name': {
     args: ['list', 'transcode', '--status', 'Running,Sleeping'],
     shows:
@@ -125,7 +134,7 @@ const BAD_INPUT: Record<string, { args: string[]; shows: RegExp }> = {
   'unknown option': { args: ['list', 'transcode', '--colour'], shows: /unknown option '--colour'/ },
   'unknown command': { args: ['lst', 'transcode'], shows: /unknown command 'lst'.*list/ },
   'too many arguments': { args: ['stop', 'transcode', 'a', 'b'], shows: /too many arguments/ },
-  'no command': { args: [], shows: /a command is required: invoke, get, list, stop, retry, logs, functions, produce, dev/ },
+  'no command': { args: [], shows: /a command is required: invoke, get, list, stop, retry, logs, exec, functions, produce, dev/ },
   'bad --port': { args: ['dev', '--port', '70000'], shows: /--port must be an integer between 1 and 65535 inclusive \(given '70000'\)/ },
   'bad --kafka-brokers': {
     args: ['dev', '--kafka-brokers', 'localhost:9092,kafka'],
@@ -164,6 +173,7 @@ const HELP: Record<string, string[]> = {
     'stop',
     'retry',
     'logs',
+    'exec',
     'functions',
     'produce',
     'dev',
@@ -188,7 +198,8 @@ const HELP: Record<string, string[]> = {
   ],
   stop: ['<function>', '<task-id>', '--json'],
   retry: ['<function>', '<task-id>', '--json'],
-  logs: ['<function>', '<task-id>', '--follow'],
+  logs: ['<function>', '<task-id>', '--follow', '--attempt <n>'],
+  exec: ['<function>', '<task-id>', '[command...]'],
   functions: ['--json'],
   dev: ['--port <n>', '4566', '--data-dir <dir>', '--synth', '--kafka-brokers', '--kafka-partitions'],
   produce: ['<topic>', '--value', '--key', '--partition', '--header', '--file', '--json'],
@@ -249,6 +260,10 @@ function cases(): Record<string, Case> {
     'retry --json': { args: ['retry', 'transcode', 'my4-480P-mp4', '--json'] },
     logs: { args: ['logs', 'transcode', 'my1-480P-mp4'] },
     'logs --follow': { args: ['logs', 'transcode', 'follow1', '--follow'] },
+    'logs retried': { args: ['logs', 'transcode', 'retried'] },
+    'logs --attempt 2': { args: ['logs', 'transcode', 'retried', '--attempt', '2'] },
+    'logs --attempt 3': { args: ['logs', 'transcode', 'retried', '--attempt', '3'] },
+    'exec finished': { args: ['exec', 'transcode', 'done', '--', 'pwd'] },
     functions: { args: ['functions'] },
     'functions --json': { args: ['functions', '--json'] },
     'missing stack': { args: ['--stack', 'Nope', '--region', 'eu-west-1', 'functions'] },
@@ -511,6 +526,23 @@ describe('logs and functions', () => {
     expect(expectOk('logs --follow').stdout).toBe(
       '2026-11-25T12:00:01Z frame=1\n2026-11-25T12:00:02Z frame=2\n2026-11-25T12:00:03Z done\n',
     );
+  });
+
+  it('logs prints every attempt in order, each under a header; --attempt one', () => {
+    expect(expectOk('logs retried').stdout).toBe('── attempt 1 ──\n2026-11-25T12:00:01Z boom\n── attempt 2 ──\n2026-11-25T12:00:05Z ok\n');
+    expect(expectOk('logs --attempt 2').stdout).toBe('── attempt 2 ──\n2026-11-25T12:00:05Z ok\n');
+  });
+
+  it('fails if --attempt is beyond the attempts so far', () => {
+    expectError(
+      'logs --attempt 3',
+      2,
+      /attempt must be an integer between 1 and 2 inclusive: task 'retried' has had 2 attempt\(s\) \(given 3\)/,
+    );
+  });
+
+  it('fails if exec names a finished task', () => {
+    expectError('exec finished', 1, /task 'done' is Succeeded; exec needs a Running container task/);
   });
 
   it('functions prints a table; --json an array', () => {

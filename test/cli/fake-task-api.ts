@@ -125,6 +125,19 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
     }
     case 'logs': {
       const at = (k: number) => STARTED + k * 1000;
+      if (id === 'retried') {
+        // Two attempts: the first page is attempt 1, its token leads to attempt 2.
+        if (request.attempt !== undefined && request.attempt > 2) {
+          return fail(
+            'InvalidArgument',
+            `attempt must be an integer between 1 and 2 inclusive: task 'retried' has had 2 attempt(s) (given ${request.attempt})`,
+          );
+        }
+        const one = { events: [{ timestamp: at(1), message: 'boom', attempt: 1 }], status: 'Succeeded', attempt: 1, attempts: 2 };
+        const two = { events: [{ timestamp: at(5), message: 'ok', attempt: 2 }], status: 'Succeeded', attempt: 2, attempts: 2 };
+        if (request.attempt === 2 || request.nextToken === 'a2') return { ok: true, result: two };
+        return { ok: true, result: request.attempt === 1 ? one : { ...one, nextToken: 'a2' } };
+      }
       if (id.startsWith('follow')) {
         // Two lines while Running, a pause with nothing new, then a last line after it Succeeded.
         if (request.nextToken === undefined)
@@ -155,6 +168,17 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
         },
       };
     }
+    case 'exec':
+      if (id === 'done') return fail('InvalidTaskState', "task 'done' is Succeeded; exec needs a Running container task");
+      return {
+        ok: true,
+        result: {
+          cluster: 'transcode',
+          taskArn: `arn:aws:ecs:us-east-1:000000000000:task/transcode/${id}`,
+          container: 'worker',
+          attempt: 1,
+        },
+      };
     case 'functions':
       return { ok: true, result: FUNCTIONS };
   }

@@ -285,14 +285,17 @@ describe('grants', () => {
   const actionsOf = (statements: Array<Record<string, unknown>>) =>
     statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]) as string[]);
 
-  test('TaskApi: table read/write; start, stop, describe on the <serviceName>-* machines; read the runner logs', () => {
+  test('TaskApi: table read/write; start, stop, describe, history on the <serviceName>-* machines; read the runner logs', () => {
     const statements = statementsOf('ServiceTaskApiServiceRole');
     expect(actionsOf(statements)).toEqual(
       expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem']),
     );
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution', Resource: machines }));
     expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ['states:DescribeExecution', 'states:StopExecution'], Resource: executions }),
+      expect.objectContaining({
+        Action: ['states:DescribeExecution', 'states:GetExecutionHistory', 'states:StopExecution'],
+        Resource: executions,
+      }),
     );
     // One Lambda runner so far: its log group is /aws/lambda/<its own name>.
     expect(statements).toContainEqual(

@@ -517,15 +517,34 @@ describe('logs', () => {
     return out;
   }
 
-  it('without follow, reads pages while the token advances', async () => {
+  it('without follow, reads pages while the token advances, past an empty page (an attempt without lines)', async () => {
     const answers: Record<string, LogsResult> = {
       first: { events: [at('a', 1), at('b', 2)], nextToken: 't1', status: 'Running' },
       t1: { events: [at('c', 3)], nextToken: 't2', status: 'Running' },
       t2: { events: [], nextToken: 't3', status: 'Running' },
+      t3: { events: [at('d', 4)], status: 'Running' },
     };
     serve((r) => answers[(r as { nextToken?: string }).nextToken ?? 'first']);
-    expect(await collect(client().logs({ functionName: 'transcode', taskId: 'l' }))).toEqual(['a', 'b', 'c']);
-    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 3);
+    expect(await collect(client().logs({ functionName: 'transcode', taskId: 'l' }))).toEqual(['a', 'b', 'c', 'd']);
+    expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 4);
+  });
+
+  it('announces each attempt once, before its lines, and passes attempt on', async () => {
+    const answers: Record<string, LogsResult> = {
+      first: { events: [at('a', 1)], nextToken: 't1', status: 'Succeeded', attempt: 1, attempts: 3 },
+      t1: { events: [], nextToken: 't2', status: 'Succeeded', attempt: 2, attempts: 3 },
+      t2: { events: [at('c', 3)], status: 'Succeeded', attempt: 3, attempts: 3 },
+    };
+    const requests: unknown[] = [];
+    serve((r) => {
+      requests.push(r);
+      return answers[(r as { nextToken?: string }).nextToken ?? 'first'];
+    });
+    const seen: string[] = [];
+    const events = client().logs({ functionName: 'transcode', taskId: 'l', attempt: 1, onAttempt: (n) => seen.push(`#${n}`) });
+    for await (const e of events) seen.push(e.message);
+    expect(seen).toEqual(['#1', 'a', '#2', '#3', 'c']);
+    expect(requests[0]).toMatchObject({ op: 'logs', attempt: 1 });
   });
 
   it('without follow, one page when the service gives no token', async () => {

@@ -1,12 +1,11 @@
 import 'aws-sdk-client-mock-jest';
-import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeExecutionCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { handler } from '../../../lambda/handlers/task-api';
-import { type DestinationRecord, executionArn, type LogsResult, type TaskItem, type TaskRecord } from '../../../lambda/model';
+import { type DestinationRecord, executionArn, type TaskItem, type TaskRecord } from '../../../lambda/model';
 import { FakeTable } from './fake-table';
-import { arnFor, awsError, conditionFailed, ETL, mocks, TABLE_NAME, TRANSCODE, taskItem, failed, ok, useHandlerTestEnv } from './fixtures';
+import { arnFor, awsError, conditionFailed, ETL, mocks, TABLE_NAME, taskItem, failed, ok, useHandlerTestEnv } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
 
@@ -232,91 +231,7 @@ describe('retry', () => {
   });
 });
 
-describe('logs', () => {
-  test('reads a container task from its log stream, from the head', async () => {
-    mocks.ddb.on(GetCommand).resolves({
-      Item: taskItem({ status: 'Running', logStream: 'transcode/main/abc123' }, TRANSCODE),
-    });
-    mocks.logs.on(GetLogEventsCommand).resolves({
-      events: [
-        { timestamp: 1, message: 'frame=1\n' },
-        { timestamp: 2, message: 'frame=2' },
-      ],
-      nextForwardToken: 'f/2',
-    });
-
-    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1', nextToken: 'f/1', limit: 50 }));
-
-    expect(result).toEqual({
-      events: [
-        { timestamp: 1, message: 'frame=1' },
-        { timestamp: 2, message: 'frame=2' },
-      ],
-      nextToken: 'f/2',
-      status: 'Running',
-    });
-    expect(mocks.logs).toHaveReceivedCommandWith(GetLogEventsCommand, {
-      logGroupName: '/asynctask/transcode',
-      logStreamName: 'transcode/main/abc123',
-      startFromHead: true,
-      nextToken: 'f/1',
-      limit: 50,
-    });
-  });
-
-  test('omits the next token when the stream has nothing new', async () => {
-    mocks.ddb.on(GetCommand).resolves({ Item: taskItem({ status: 'Succeeded', logStream: 's' }, TRANSCODE) });
-    mocks.logs.on(GetLogEventsCommand).resolves({ events: [], nextForwardToken: 'f/9' });
-
-    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1', nextToken: 'f/9' }));
-
-    expect(result).toEqual({ events: [], status: 'Succeeded' });
-  });
-
-  test('returns no events for a container task that has not started', async () => {
-    mocks.ddb.on(GetCommand).resolves({ Item: taskItem({ status: 'Enqueued' }, TRANSCODE) });
-
-    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'transcode', taskId: 'job_1' }));
-
-    expect(result).toEqual({ events: [], status: 'Enqueued' });
-    expect(mocks.logs).not.toHaveReceivedCommand(GetLogEventsCommand);
-  });
-
-  test("filters a Lambda task's log group by its request id within the task's time window", async () => {
-    mocks.ddb.on(GetCommand).resolves({
-      Item: taskItem({ status: 'Failed', runnerId: 'req-42', endedAt: '2026-11-25T12:05:00.000Z' }),
-    });
-    mocks.logs.on(FilterLogEventsCommand).resolves({ events: [{ timestamp: 5, message: 'START RequestId: req-42' }], nextToken: 'n2' });
-
-    const result = ok<LogsResult>(await handler({ op: 'logs', functionName: 'etl', taskId: 'job_1' }));
-
-    expect(result).toEqual({ events: [{ timestamp: 5, message: 'START RequestId: req-42' }], nextToken: 'n2', status: 'Failed' });
-    expect(mocks.logs).toHaveReceivedCommandWith(FilterLogEventsCommand, {
-      logGroupName: '/aws/lambda/etl-worker',
-      startTime: Date.parse('2026-11-25T12:00:00.000Z'),
-      endTime: Date.parse('2026-11-25T12:06:00.000Z'),
-      filterPattern: '"req-42"',
-      limit: 100,
-    });
-  });
-
-  test('fails if limit is out of range', async () => {
-    const error = failed(await handler({ op: 'logs', functionName: 'etl', taskId: 'job_1', limit: 0 }));
-
-    expect(error).toEqual({
-      name: 'InvalidArgument',
-      message: 'limit must be an integer between 1 and 10000 inclusive (given 0)',
-    });
-  });
-
-  test('fails if the task does not exist', async () => {
-    mocks.ddb.on(GetCommand).resolves({});
-
-    const error = failed(await handler({ op: 'logs', functionName: 'etl', taskId: 'job_1' }));
-
-    expect(error.name).toBe('TaskNotFound');
-  });
-});
+// logs and exec: task-api-logs-exec.test.ts
 
 test('fixtures: execution ARNs follow the state machine', () => {
   expect(arnFor(ETL)).toBe(`arn:aws:states:us-east-1:123456789012:execution:etl:${taskItem().requestId}`);

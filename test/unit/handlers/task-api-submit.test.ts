@@ -298,7 +298,7 @@ describe('the handler', () => {
 
     expect(error).toEqual({
       name: 'InvalidArgument',
-      message: 'unknown operation "delete"; allowed: submit, get, list, stop, retry, logs, functions',
+      message: 'unknown operation "delete"; allowed: submit, get, list, stop, retry, logs, exec, functions',
     });
   });
 
