@@ -15,6 +15,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
+import { CONTAINER_NAME } from '../lambda/model/api';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
 import { CONTAINER_ENV, LOG_ENV, RESULT_KEY_FORMAT } from '../lambda/model/execution';
 import { containerLogGroupName } from '../lambda/model/registry';
@@ -25,7 +26,7 @@ import { TaskFunction, type TaskFunctionProps } from './task-function';
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
 /** Name of the single container of every task definition (the awslogs stream is `<fn>/worker/<task id>`). */
-export const CONTAINER_NAME = 'worker';
+export { CONTAINER_NAME } from '../lambda/model/api';
 
 /** Environment the runtime helper reads to record the attempt's log stream (runtime/python). */
 export { LOG_ENV } from '../lambda/model/execution';

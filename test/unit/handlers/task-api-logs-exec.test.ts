@@ -2,10 +2,9 @@ import 'aws-sdk-client-mock-jest';
 import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { CONTAINER_NAME as CONSTRUCT_CONTAINER_NAME } from '../../../lib/container-task-function';
 import { handler } from '../../../lambda/handlers/task-api';
 import { attemptsFromHistory } from '../../../lambda/lib/attempts';
-import { CONTAINER_NAME, type ExecResult, type LogsResult } from '../../../lambda/model';
+import type { ExecResult, LogsResult } from '../../../lambda/model';
 import { awsError, failed, mocks, ok, TRANSCODE, taskItem, useHandlerTestEnv } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
@@ -70,10 +69,6 @@ describe('attempts from the execution history', () => {
       { n: 1, startedTime: T0 + 1000, endTime: T0 + 20000, runnerId: TASK_ARN_1 },
       { n: 2, startedTime: T0 + 30000 },
     ]);
-  });
-
-  test('the container name is the construct’s', () => {
-    expect(CONTAINER_NAME).toBe(CONSTRUCT_CONTAINER_NAME);
   });
 });
 
