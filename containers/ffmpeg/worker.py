@@ -11,6 +11,11 @@ every output to s3://bucket/output_dir/<basename>.<ext> (HLS segments next to th
 
 Result: ``{"outputs": [{"bucket", "key", "bytes"}], "dst_format", "duration_seconds"}``.
 On SIGTERM (stop, timeout) ffmpeg is killed before the process exits.
+
+Files of any size: input and outputs live on the task's scratch space (TASK_WORK_DIR, on Fargate
+its ephemeral storage) and are removed afterwards; the helper streams the download and uploads
+outputs over 8 MiB in parts. A bad payload, a missing bucket or object, an unreadable input or a
+failed upload fails the task with a message naming it; no result is written then.
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 
 class PayloadError(ValueError):
     """The payload is not a valid transcode request."""
+
+
+class InputError(ValueError):
+    """The input object is not a video ffmpeg can read."""
 
 
 def validate(payload) -> dict:
@@ -101,8 +110,9 @@ def ffmpeg_path() -> str:
     raise RuntimeError("ffmpeg not found: set FFMPEG_PATH or put ffmpeg on PATH")
 
 
-def probe_duration(ffmpeg: str, path: str) -> float | None:
-    """Input duration in seconds from `ffmpeg -i` (there is no ffprobe); None when unknown."""
+def probe_duration(ffmpeg: str, path: str, name: str | None = None) -> float | None:
+    """Input duration in seconds from `ffmpeg -i` (there is no ffprobe); None when unknown.
+    ``name`` (the S3 location) is what an error about an unreadable input names."""
     completed = subprocess.run(
         [ffmpeg, "-hide_banner", "-nostdin", "-i", path],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace", timeout=120,
@@ -110,7 +120,7 @@ def probe_duration(ffmpeg: str, path: str) -> float | None:
     found = DURATION_RE.search(completed.stderr)
     if not found:
         if "Invalid data found" in completed.stderr or "No such file" in completed.stderr:
-            raise RuntimeError(f"ffmpeg cannot read the input: {last_lines(completed.stderr, 3)}")
+            raise InputError(f"{name or path} is not a video ffmpeg can read: {last_lines(completed.stderr, 3)}")
         return None
     hours, minutes, seconds = found.groups()
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
@@ -215,16 +225,24 @@ def handler(payload, task) -> dict:
         out_dir = os.path.join(workdir, "out")
         os.makedirs(out_dir)
         task.progress(0, f"downloading s3://{request['bucket']}/{request['object']}")
+        location = f"s3://{request['bucket']}/{request['object']}"
         size = task.download(request["bucket"], request["object"], source)
-        duration = probe_duration(ffmpeg, source)
+        duration = probe_duration(ffmpeg, source, location)
         task.log("input", bytes=size, duration_seconds=duration)
         stem, _ = output_names(request["object"], request["dst_format"])
         started = time.monotonic()
         files = transcode(ffmpeg, source, out_dir, stem, request["dst_format"], duration, task)
         task.log("transcoded", files=len(files), seconds=round(time.monotonic() - started, 3))
+        # The input is no longer needed: the scratch space holds at most one of input or outputs
+        # plus the outputs, not both for the whole upload.
+        os.remove(source)
         task.progress(99, f"uploading {len(files)} file(s)")
         prefix = f"{request['output_dir']}/" if request["output_dir"] else ""
-        outputs = [task.upload(path, request["bucket"], prefix + os.path.basename(path)) for path in files]
+        # The HLS playlist goes last: a failure half-way never leaves a playlist naming segments
+        # that were not uploaded. (Nothing is returned as a result unless every file is up.)
+        uploaded = {path: task.upload(path, request["bucket"], prefix + os.path.basename(path))
+                    for path in files[1:] + files[:1]}
+        outputs = [uploaded[path] for path in files]
         task.progress(100, f"done: {len(outputs)} file(s) in s3://{request['bucket']}/{prefix}")
         return {
             "outputs": outputs,

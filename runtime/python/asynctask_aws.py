@@ -2,9 +2,18 @@
 
 AWS Signature Version 4 (urllib + hmac), credentials from the environment or the ECS container
 credentials endpoint, DynamoDB's JSON protocol (GetItem, UpdateItem) with attribute-value
-conversion, and S3 GetObject / PutObject (in memory or streamed from and to files), with a few
-retries on throttling, 5xx and connection errors. It knows nothing of tasks: asynctask_runtime
-builds the task lifecycle on it and re-exports the names workers and tests use.
+conversion, and S3, with a few retries on throttling, 5xx and connection errors. It knows nothing
+of tasks: asynctask_runtime builds the task lifecycle on it and re-exports the names workers and
+tests use.
+
+Its whole AWS surface:
+
+- DynamoDB: GetItem, UpdateItem.
+- S3: GetObject (in memory, or streamed to a file in 1 MiB reads: any size, constant memory),
+  PutObject (in memory, or streamed from a file up to MULTIPART_THRESHOLD), and for larger files
+  CreateMultipartUpload, UploadPart (parts of at least MIN_PART_SIZE, UPLOAD_CONCURRENCY at a
+  time, each streamed from its slice of the file), CompleteMultipartUpload and, when any part
+  fails, AbortMultipartUpload, so no upload is left behind. Objects up to S3's 5 TiB limit.
 
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or from
 AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI; the region from AWS_REGION /
@@ -15,9 +24,12 @@ every call at a local endpoint, and then S3 is path-style (``http://host/bucket/
 from __future__ import annotations
 
 import base64
+import concurrent.futures
+import contextlib
 import datetime as _dt
 import hashlib
 import hmac
+import http.client
 import json
 import mimetypes
 import os
@@ -35,7 +47,14 @@ __all__ = [
     "Credentials",
     "CredentialProvider",
     "EMPTY_SHA256",
+    "MAX_OBJECT_SIZE",
+    "MAX_PARTS",
+    "MIN_PART_SIZE",
+    "MULTIPART_THRESHOLD",
+    "MultipartUploadError",
+    "UPLOAD_CONCURRENCY",
     "from_attribute_value",
+    "part_size_for",
     "item_from_attributes",
     "no_proxy_opener",
     "sign_request",
@@ -45,6 +64,19 @@ __all__ = [
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 ECS_CREDENTIALS_HOST = "http://169.254.170.2"
+
+MiB = 1024 * 1024
+# S3's limits: 10,000 parts of 5 MiB to 5 GiB (the last may be smaller), objects up to 5 TiB.
+MAX_PARTS = 10_000
+MAX_PART_SIZE = 5 * 1024 * MiB
+MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB
+# Parts of at least 8 MiB: few requests, and well under the local S3's 11 MiB request limit.
+MIN_PART_SIZE = 8 * MiB
+# Files larger than one part go up in parts (a single PutObject stops at 5 GiB, locally 11 MiB).
+MULTIPART_THRESHOLD = MIN_PART_SIZE
+# Parts in flight at once: each streams from disk, so memory stays small whatever the part size.
+UPLOAD_CONCURRENCY = 4
+_READ_CHUNK = MiB
 
 mimetypes.add_type("application/vnd.apple.mpegurl", ".m3u8")
 mimetypes.add_type("video/mp2t", ".ts")
@@ -73,6 +105,67 @@ class AwsError(Exception):
 
 class ConditionalCheckFailed(AwsError):
     """DynamoDB rejected a conditional write."""
+
+
+class MultipartUploadError(Exception):
+    """A multipart upload failed; it was aborted (``aborted``) so none of its parts remain."""
+
+    def __init__(self, message: str, bucket: str, key: str, upload_id: str | None, aborted: bool,
+                 cause: BaseException | None = None):
+        super().__init__(message)
+        self.bucket = bucket
+        self.key = key
+        self.upload_id = upload_id
+        self.aborted = aborted
+        self.cause = cause
+
+
+def part_size_for(size: int, minimum: int = MIN_PART_SIZE) -> int:
+    """The part size for a file of ``size`` bytes: ``minimum``, or larger (whole MiB) when the file
+    would otherwise need more than MAX_PARTS parts."""
+    if size > MAX_OBJECT_SIZE:
+        raise ValueError(f"the file is {size} bytes; S3 objects are at most {MAX_OBJECT_SIZE} bytes (5 TiB)")
+    needed = -(-size // MAX_PARTS)
+    part = max(minimum, -(-needed // MiB) * MiB)
+    return min(part, MAX_PART_SIZE)
+
+
+class _FileSlice:
+    """A read-only file object over ``length`` bytes of ``path`` from ``offset`` (one part's body)."""
+
+    def __init__(self, path: str, offset: int, length: int):
+        self._handle = open(path, "rb")
+        self._handle.seek(offset)
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._handle.read(size)
+        if not data:
+            raise OSError(f"{self._handle.name} ended {self._left} bytes early (was it changed during the upload?)")
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _sha256_of(path: str, offset: int = 0, length: int | None = None) -> str:
+    digest = hashlib.sha256()
+    if length is None:
+        length = os.path.getsize(path) - offset
+    with _FileSlice(path, offset, length) as handle:
+        for chunk in iter(lambda: handle.read(_READ_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 
@@ -405,13 +498,19 @@ class AwsClient:
                     status = response.status if hasattr(response, "status") else response.code
                     if status < 300 and stream_to is not None:
                         tmp = f"{stream_to}.part"
-                        with open(tmp, "wb") as out:
-                            while True:
-                                chunk = response.read(1024 * 1024)
-                                if not chunk:
-                                    break
-                                out.write(chunk)
-                        os.replace(tmp, stream_to)
+                        try:
+                            with open(tmp, "wb") as out:
+                                for chunk in iter(lambda: response.read(_READ_CHUNK), b""):
+                                    out.write(chunk)
+                            expected = response.headers.get("Content-Length")
+                            if expected is not None and os.path.getsize(tmp) != int(expected):
+                                raise http.client.IncompleteRead(b"", int(expected) - os.path.getsize(tmp))
+                            os.replace(tmp, stream_to)
+                        except BaseException:
+                            # Never leave a half-written file behind (disk space, a later misread).
+                            with contextlib.suppress(OSError):
+                                os.remove(tmp)
+                            raise
                         return status, dict(response.headers), None
                     payload = response.read()
                     if status < 300:
@@ -421,7 +520,7 @@ class AwsClient:
                     last_error = error
                 else:
                     raise error
-            except OSError as network_error:  # URLError, ConnectionError, timeouts
+            except (OSError, http.client.HTTPException) as network_error:  # URLError, resets, timeouts, cut bodies
                 last_error = AwsError(service, operation, 0, type(network_error).__name__, str(network_error), resource)
             finally:
                 if handle is not None:
@@ -507,6 +606,34 @@ class AwsClient:
             return f"https://{bucket}.s3.{self.region}.{suffix}/{path_key}"
         return f"https://s3.{self.region}.{suffix}/{bucket}/{path_key}"
 
+    def list_objects(self, bucket: str, prefix: str = "", page_size: int = 1000) -> list[dict]:
+        """ListObjectsV2 of every page under ``prefix``: ``[{"key", "size"}]`` in key order."""
+        import xml.etree.ElementTree as ElementTree
+
+        url = self.s3_url(bucket, "")
+        if url.endswith(f"/{bucket}/"):
+            url = url[:-1]  # path-style: the bucket is the resource, no trailing slash
+        objects: list[dict] = []
+        token = None
+        while True:
+            query = {"list-type": "2", "max-keys": str(page_size), "prefix": prefix}
+            if token:
+                query["continuation-token"] = token
+            encoded = "&".join(f"{_uri_encode(k)}={_uri_encode(v)}" for k, v in sorted(query.items()))
+            _, _, payload = self._send("s3", "ListObjectsV2", "GET", f"{url}?{encoded}",
+                                       {"x-amz-content-sha256": EMPTY_SHA256}, resource=f"s3://{bucket}/{prefix}")
+            root = ElementTree.fromstring(payload)
+            fields = {child.tag.rsplit("}", 1)[-1]: child for child in root}
+            for node in root:
+                if node.tag.rsplit("}", 1)[-1] == "Contents":
+                    values = {child.tag.rsplit("}", 1)[-1]: child.text or "" for child in node}
+                    objects.append({"key": values.get("Key", ""), "size": int(values.get("Size") or 0)})
+            truncated = fields.get("IsTruncated")
+            next_token = fields.get("NextContinuationToken")
+            if truncated is None or truncated.text != "true" or next_token is None or not next_token.text:
+                return objects
+            token = next_token.text
+
     def get_object(self, bucket: str, key: str) -> bytes:
         _, _, payload = self._send("s3", "GetObject", "GET", self.s3_url(bucket, key),
                                    {"x-amz-content-sha256": EMPTY_SHA256}, resource=f"s3://{bucket}/{key}")
@@ -528,20 +655,147 @@ class AwsClient:
         self._send("s3", "PutObject", "PUT", self.s3_url(bucket, key), headers, body=body, payload_hash=digest,
                    resource=f"s3://{bucket}/{key}")
 
-    def upload(self, path: str, bucket: str, key: str, content_type: str | None = None) -> int:
-        """PutObject of a file, streamed from disk (single request: up to 5 GB)."""
+    def upload(self, path: str, bucket: str, key: str, content_type: str | None = None,
+               part_size: int | None = None, concurrency: int = UPLOAD_CONCURRENCY) -> int:
+        """Uploads a file to s3://bucket/key, streamed from disk; returns its size.
+
+        Up to one part (``part_size``, default MIN_PART_SIZE or more for very large files) it is
+        one PutObject; larger files go up as a multipart upload, ``concurrency`` parts at a time.
+        A multipart upload that fails is aborted, and MultipartUploadError says which part failed
+        and why.
+        """
         size = os.path.getsize(path)
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-                digest.update(chunk)
-        payload_hash = digest.hexdigest()
+        content_type = content_type or mimetypes.guess_type(path)[0] or "application/octet-stream"
+        part = part_size or part_size_for(size)
+        if part < 5 * MiB:
+            raise ValueError(f"part_size must be at least 5 MiB (5242880 bytes; given {part})")
+        if size <= part:
+            self._put_file(path, bucket, key, size, content_type)
+        else:
+            self._multipart_upload(path, bucket, key, size, part, content_type, max(1, concurrency))
+        return size
+
+    def _put_file(self, path: str, bucket: str, key: str, size: int, content_type: str) -> None:
+        payload_hash = _sha256_of(path, 0, size)
         headers = {
-            "Content-Type": content_type or mimetypes.guess_type(path)[0] or "application/octet-stream",
+            "Content-Type": content_type,
             "Content-Length": str(size),
             "x-amz-content-sha256": payload_hash,
         }
         self._send("s3", "PutObject", "PUT", self.s3_url(bucket, key), headers,
-                   payload_hash=payload_hash, body_factory=lambda: open(path, "rb"), resource=f"s3://{bucket}/{key}")
-        return size
+                   payload_hash=payload_hash, body_factory=lambda: _FileSlice(path, 0, size),
+                   resource=f"s3://{bucket}/{key}")
 
+    # -- multipart ----------------------------------------------------------------------------
+
+    def _s3_xml(self, operation: str, method: str, bucket: str, key: str, query: str, body: bytes = b"",
+                headers: dict | None = None) -> str:
+        digest = hashlib.sha256(body).hexdigest()
+        sent = {"x-amz-content-sha256": digest, **(headers or {})}
+        if body:
+            sent["Content-Length"] = str(len(body))
+        status, _, payload = self._send("s3", operation, method, f"{self.s3_url(bucket, key)}?{query}", sent,
+                                        body=body or None, payload_hash=digest, resource=f"s3://{bucket}/{key}")
+        text = (payload or b"").decode("utf-8", "replace")
+        # CompleteMultipartUpload may answer 200 and still fail: the error is in the body.
+        if "<Error>" in text:
+            raise self._error("s3", operation, status, {}, payload, f"s3://{bucket}/{key}")
+        return text
+
+    def create_multipart_upload(self, bucket: str, key: str, content_type: str) -> str:
+        text = self._s3_xml("CreateMultipartUpload", "POST", bucket, key, "uploads",
+                            headers={"Content-Type": content_type})
+        found = re.search(r"<UploadId>(.*?)</UploadId>", text, re.S)
+        if not found:
+            raise AwsError("s3", "CreateMultipartUpload", 200, "MalformedResponse",
+                           f"no UploadId in the answer: {text[:200]}", f"s3://{bucket}/{key}")
+        return found.group(1).strip()
+
+    def upload_part(self, bucket: str, key: str, upload_id: str, number: int, path: str, offset: int,
+                    length: int) -> str:
+        """UploadPart of ``length`` bytes of ``path`` from ``offset``; returns the part's ETag."""
+        payload_hash = _sha256_of(path, offset, length)
+        query = urllib.parse.urlencode({"partNumber": number, "uploadId": upload_id})
+        # An explicit type: urllib would send form-urlencoded, which a server may try to parse.
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length),
+                   "x-amz-content-sha256": payload_hash}
+        _, answer, _ = self._send("s3", "UploadPart", "PUT", f"{self.s3_url(bucket, key)}?{query}", headers,
+                                  payload_hash=payload_hash, body_factory=lambda: _FileSlice(path, offset, length),
+                                  resource=f"s3://{bucket}/{key} part {number}")
+        etag = next((v for k, v in answer.items() if k.lower() == "etag"), None)
+        if not etag:
+            raise AwsError("s3", "UploadPart", 200, "MalformedResponse", "no ETag in the answer",
+                           f"s3://{bucket}/{key} part {number}")
+        return etag
+
+    def complete_multipart_upload(self, bucket: str, key: str, upload_id: str, etags: list[str]) -> None:
+        parts = "".join(
+            f"<Part><PartNumber>{n}</PartNumber><ETag>{_xml_escape(etag)}</ETag></Part>"
+            for n, etag in enumerate(etags, start=1)
+        )
+        body = f'<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{parts}</CompleteMultipartUpload>'
+        self._s3_xml("CompleteMultipartUpload", "POST", bucket, key,
+                     urllib.parse.urlencode({"uploadId": upload_id}), body.encode("utf-8"),
+                     {"Content-Type": "application/xml"})
+
+    def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        try:
+            self._s3_xml("AbortMultipartUpload", "DELETE", bucket, key, urllib.parse.urlencode({"uploadId": upload_id}))
+        except AwsError as error:
+            if error.code != "NoSuchUpload":  # already gone: nothing is left behind
+                raise
+
+    def _multipart_upload(self, path: str, bucket: str, key: str, size: int, part_size: int,
+                          content_type: str, concurrency: int) -> None:
+        count = -(-size // part_size)
+        if count > MAX_PARTS:
+            raise ValueError(f"{path} ({size} bytes) needs {count} parts of {part_size} bytes; "
+                             f"S3 allows at most {MAX_PARTS}: use a larger part_size")
+        where = f"s3://{bucket}/{key}"
+        upload_id = self.create_multipart_upload(bucket, key, content_type)
+        etags: list[str | None] = [None] * count
+        failed: tuple[int, BaseException] | None = None
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(concurrency, count),
+                                                     thread_name_prefix="s3-part")
+        futures: dict = {}
+        try:
+            for index in range(count):
+                offset = index * part_size
+                length = min(part_size, size - offset)
+                futures[pool.submit(self.upload_part, bucket, key, upload_id, index + 1, path, offset, length)] = index
+            for future in concurrent.futures.as_completed(futures):
+                index = futures[future]
+                error = future.exception()
+                if error is not None:
+                    failed = (index + 1, error)
+                    break
+                etags[index] = future.result()
+            if failed is None:
+                if os.path.getsize(path) != size:
+                    raise OSError(f"{path} changed size during the upload ({size} → {os.path.getsize(path)} bytes)")
+                self.complete_multipart_upload(bucket, key, upload_id, [e for e in etags if e is not None])
+                return
+        except BaseException as error:  # noqa: BLE001 - abort on anything, SIGTERM included
+            failed = failed or (0, error)
+        finally:
+            for future in futures:
+                future.cancel()
+            pool.shutdown(wait=True)
+        number, cause = failed
+        try:
+            self.abort_multipart_upload(bucket, key, upload_id)
+            aborted, outcome = True, "the upload was aborted, no part of it remains"
+        except Exception as abort_error:  # noqa: BLE001
+            aborted = False
+            outcome = (f"aborting it failed too ({abort_error}): parts of upload {upload_id} remain until a "
+                       "lifecycle rule removes incomplete multipart uploads")
+        at = f"part {number} of {count}" if number else "completing it"
+        message = (f"multipart upload of {path} ({size} bytes, {count} parts of {part_size} bytes) to {where} "
+                   f"failed at {at}: {cause}; {outcome}")
+        if not isinstance(cause, Exception):
+            raise cause  # SIGTERM / KeyboardInterrupt: the upload is aborted, the interruption goes on
+        raise MultipartUploadError(message, bucket, key, upload_id, aborted, cause) from cause
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

@@ -27,7 +27,10 @@ Usage::
 or ``with task() as t: ...; t.set_result(value)``.
 
 Everything talks to AWS through asynctask_aws, a tiny SigV4-signing client (urllib + hmac) for
-DynamoDB and S3 that reads credentials, region and local endpoints from the environment.
+DynamoDB and S3 that reads credentials, region and local endpoints from the environment. Its
+surface is named in its docstring; ``task.download`` / ``task.upload`` stream files of any size
+(up to S3's 5 TiB): downloads in 1 MiB reads, uploads over 8 MiB as a multipart upload, a few
+parts at a time, aborted when a part fails.
 
 Every log line is one JSON object on stdout carrying ``taskId``.
 
@@ -57,6 +60,7 @@ from asynctask_aws import (
     ConditionalCheckFailed,
     CredentialProvider,
     Credentials,
+    MultipartUploadError,
     from_attribute_value,
     no_proxy_opener,
     sign_request,
@@ -71,6 +75,7 @@ __all__ = [
     "Credentials",
     "CredentialProvider",
     "EMPTY_SHA256",
+    "MultipartUploadError",
     "Runtime",
     "Task",
     "TaskNotRunnable",
@@ -263,7 +268,8 @@ class Task:
     # S3 ---------------------------------------------------------------------------------------
 
     def download(self, bucket: str, key: str, path: str) -> int:
-        """Downloads s3://bucket/key to path (streamed); returns its size in bytes."""
+        """Downloads s3://bucket/key to path, streamed (any size, constant memory; no partial
+        file is left when it fails); returns its size in bytes."""
         started = time.monotonic()
         size = self._runtime.client.download(bucket, key, path)
         self.log("downloaded", bucket=bucket, key=key, path=path, bytes=size,
@@ -271,7 +277,8 @@ class Task:
         return size
 
     def upload(self, path: str, bucket: str, key: str, content_type: str | None = None) -> dict:
-        """Uploads a file to s3://bucket/key; returns {bucket, key, bytes}."""
+        """Uploads a file to s3://bucket/key, streamed; over 8 MiB as a multipart upload (aborted
+        when it fails, raising MultipartUploadError); returns {bucket, key, bytes}."""
         started = time.monotonic()
         size = self._runtime.client.upload(path, bucket, key, content_type)
         self.log("uploaded", bucket=bucket, key=key, path=path, bytes=size,

@@ -10,6 +10,8 @@ One ``http.server`` on 127.0.0.1 answers:
 
 Every request is recorded (method, path, headers, body) so tests can check targets, expressions
 and signing headers.
+
+``LocalAws`` (below) is the other kind of backend: the local runtime's real S3 and DynamoDB.
 """
 
 from __future__ import annotations
@@ -313,3 +315,107 @@ class FakeAws:
                 ).encode(), "application/xml"
             return 200, self.objects[(bucket, key)], "application/octet-stream"
         return 405, b"<Error><Code>MethodNotAllowed</Code><Message>no</Message></Error>", "application/xml"
+
+
+class LocalAws:
+    """The local runtime's real S3 and DynamoDB: ``local/fauxqs-server.mjs`` (fauxqs, the same
+    server script the runtime starts; 11 MiB per request, multipart) and dynalite, each in a node
+    process on 127.0.0.1. ``endpoint_s3`` / ``endpoint_dynamodb`` are their URLs; ``create_table``
+    and ``create_bucket`` make what a test needs. Start with ``with LocalAws() as local:``.
+    """
+
+    def __init__(self, root: str):
+        self.root = root
+        self.processes: list = []
+
+    @staticmethod
+    def available(root: str) -> bool:
+        import os
+        import shutil
+
+        return bool(shutil.which("node")) and all(
+            os.path.isdir(os.path.join(root, "node_modules", name)) for name in ("fauxqs", "dynalite"))
+
+    def _start(self, args: list[str]) -> int:
+        import subprocess
+
+        process = subprocess.Popen(args, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env={**__import__("os").environ,
+                                                                          "FAUXQS_LOGGER": "false"})
+        self.processes.append(process)
+        line = process.stdout.readline()
+        try:
+            return int(json.loads(line)["port"])
+        except (ValueError, KeyError, TypeError):
+            raise RuntimeError(f"{args[1]} did not start: {line!r} {process.stderr.read()[:2000] if process.poll() is not None else ''}") from None
+
+    def __enter__(self) -> "LocalAws":
+        import os
+
+        try:
+            s3_port = self._start(["node", os.path.join(self.root, "local", "fauxqs-server.mjs")])
+            dynamo_port = self._start(["node", "-e", (
+                "const s=require('dynalite')({createTableMs:0,deleteTableMs:0,updateTableMs:0});"
+                "s.listen(0,'127.0.0.1',()=>console.log(JSON.stringify({port:s.address().port})));"
+                "process.stdin.on('end',()=>process.exit(0));process.stdin.resume();")])
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        self.endpoint_s3 = f"http://127.0.0.1:{s3_port}"
+        self.endpoint_dynamodb = f"http://127.0.0.1:{dynamo_port}"
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            # Closing stdin ends both servers; kill only what we started if it lingers.
+            try:
+                process.stdin.close()
+                process.wait(timeout=5)
+            except Exception:  # noqa: BLE001
+                process.kill()
+                process.wait()
+            for stream in (process.stdout, process.stderr):
+                stream.close()
+
+    def env(self, **extra) -> dict:
+        return {"AWS_ENDPOINT_URL_S3": self.endpoint_s3, "AWS_ENDPOINT_URL_DYNAMODB": self.endpoint_dynamodb,
+                **extra}
+
+    def create_bucket(self, bucket: str) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint_s3}/{bucket}", method="PUT", data=b"")
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10).close()
+
+    def create_table(self, client, table: str) -> None:
+        """The tasks table's keys (functionName, taskId), through the helper's generic call."""
+        client.dynamodb("CreateTable", {
+            "TableName": table,
+            "KeySchema": [{"AttributeName": "functionName", "KeyType": "HASH"},
+                          {"AttributeName": "taskId", "KeyType": "RANGE"}],
+            "AttributeDefinitions": [{"AttributeName": "functionName", "AttributeType": "S"},
+                                     {"AttributeName": "taskId", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        })
+
+    def put_item(self, client, table: str, item: dict) -> None:
+        from asynctask_aws import to_attribute_value
+
+        client.dynamodb("PutItem", {"TableName": table, "Item": {k: to_attribute_value(v) for k, v in item.items()}})
+
+    def upload_exists(self, client, bucket: str, key: str, upload_id: str) -> bool:
+        """fauxqs has no ListMultipartUploads: an upload exists while UploadPart to it is accepted."""
+        import tempfile
+
+        from asynctask_aws import AwsError
+
+        with tempfile.NamedTemporaryFile() as probe:
+            probe.write(b"x")
+            probe.flush()
+            try:
+                client.upload_part(bucket, key, upload_id, 1, probe.name, 0, 1)
+                return True
+            except AwsError as error:
+                if error.code == "NoSuchUpload":
+                    return False
+                raise

@@ -183,7 +183,32 @@ class TranscodeProcessTest(unittest.TestCase):
         code, _, _ = self.run_worker(
             {"bucket": "media", "object": "clips/broken.mp4", "output_dir": "o", "dst_format": "mov"})
         self.assertEqual(code, 1)
-        self.assertIn("ffmpeg", self.item()["taskErrorMessage"])
+        message = self.item()["taskErrorMessage"]
+        self.assertRegex(message, r"^InputError: s3://media/clips/broken\.mp4 is not a video ffmpeg can read: ")
+        self.assertNotIn("Traceback", message)
+        self.assertNotIn((support.RESULT_BUCKET, support.RESULT_KEY), self.aws.objects)
+
+    def test_fails_if_the_object_or_the_bucket_is_missing_naming_it(self):
+        for bucket, key in (("media", "clips/nope.mp4"), ("no-bucket", "clips/480P.mp4")):
+            with self.subTest(bucket=bucket):
+                self.aws.put_item(support.TABLE, support.task_item({}, function_name=FUNCTION))
+                work = tempfile.mkdtemp(prefix="missing-", dir=self.tmp)
+                code, _, _ = self.run_worker(
+                    {"bucket": bucket, "object": key, "output_dir": "o", "dst_format": "mov"}, TASK_WORK_DIR=work)
+                self.assertEqual(code, 1)
+                self.assertEqual(self.item()["taskErrorMessage"],
+                                 f"AwsError: s3 GetObject s3://{bucket}/{key} failed: HTTP 404 NoSuchKey: "
+                                 "The specified key does not exist.")
+                self.assertNotIn((support.RESULT_BUCKET, support.RESULT_KEY), self.aws.objects)
+                self.assertEqual(os.listdir(work), [])  # scratch space removed
+
+    def test_fails_if_a_field_is_missing_naming_every_one(self):
+        code, _, _ = self.run_worker({"dst_format": "mov"})
+        self.assertEqual(code, 1)
+        self.assertEqual(self.item()["taskErrorMessage"],
+                         "PayloadError: invalid transcode payload: bucket must be a non-empty string (given None); "
+                         "object must be a non-empty string (given None)")
+        self.assertEqual(self.aws.s3_requests("GET"), [])
 
     def test_sigterm_kills_ffmpeg(self):
         # A longer clip, so the transcode is still running when the stop arrives.

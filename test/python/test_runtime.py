@@ -15,7 +15,7 @@ import time
 import unittest
 
 import support
-from fakeaws import FakeAws
+from fakeaws import FakeAws, LocalAws
 
 import asynctask_aws as aws
 import asynctask_runtime as rt
@@ -535,3 +535,135 @@ class StandaloneTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(LocalAws.available(support.ROOT), "needs node and `npm install` (fauxqs, dynalite)")
+class LocalBackendsTest(unittest.TestCase):
+    """Files over one request's size against the local runtime's real S3 (fauxqs: 11 MiB per
+    request) and DynamoDB (dynalite): up and down byte-identical, and a failed part aborts."""
+
+    SIZE = 23 * 1024 * 1024 + 12345  # three 8 MiB parts, the last one short
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+
+        cls.local = LocalAws(support.ROOT).__enter__()
+        cls.tmp = tempfile.mkdtemp(prefix="asynctask-local-")
+        cls.big = os.path.join(cls.tmp, "big.bin")
+        with open(cls.big, "wb") as handle:
+            handle.write(os.urandom(cls.SIZE))
+        with open(cls.big, "rb") as handle:
+            cls.big_sha = hashlib.sha256(handle.read()).hexdigest()
+
+    @classmethod
+    def tearDownClass(cls):
+        import shutil
+
+        cls.local.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.bucket = f"b{time.time_ns()}"
+        self.local.create_bucket(self.bucket)
+        self.client = aws.AwsClient(support.attempt_env("", AWS_ENDPOINT_URL=None, **self.local.env()),
+                                    retry_base_delay=0.01)
+
+    def sha(self, path: str) -> str:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+
+    def test_a_file_over_the_request_limit_goes_up_in_parts_and_comes_down_byte_identical(self):
+        self.assertEqual(self.client.upload(self.big, self.bucket, "in dir/big.bin"), self.SIZE)
+        out = os.path.join(self.tmp, "down", "big.bin")
+        self.assertEqual(self.client.download(self.bucket, "in dir/big.bin", out), self.SIZE)
+        self.assertEqual(self.sha(out), self.big_sha)
+        self.assertEqual(os.listdir(os.path.dirname(out)), ["big.bin"])  # no .part left
+
+    def test_fails_if_a_part_fails_and_aborts_the_upload(self):
+        uploads: list[str] = []
+        client = self.client
+
+        class FailingPart(aws.AwsClient):
+            def create_multipart_upload(self, bucket, key, content_type):
+                uploads.append(super().create_multipart_upload(bucket, key, content_type))
+                return uploads[-1]
+
+            def upload_part(self, bucket, key, upload_id, number, path, offset, length):
+                if number == 2:
+                    raise aws.AwsError("s3", "UploadPart", 0, "ConnectionResetError", "injected reset",
+                                       f"s3://{bucket}/{key} part {number}")
+                return super().upload_part(bucket, key, upload_id, number, path, offset, length)
+
+        failing = FailingPart(client.env, retry_base_delay=0.01)
+        with self.assertRaises(aws.MultipartUploadError) as raised:
+            failing.upload(self.big, self.bucket, "out/big.bin", concurrency=1)
+        message = str(raised.exception)
+        self.assertRegex(message, r"multipart upload of .*big\.bin \(24129593 bytes, 3 parts of 8388608 bytes\) "
+                                  rf"to s3://{self.bucket}/out/big\.bin failed at part 2 of 3: .*injected reset; "
+                                  r"the upload was aborted, no part of it remains")
+        self.assertTrue(raised.exception.aborted)
+        self.assertEqual(len(uploads), 1)
+        self.assertFalse(self.local.upload_exists(client, self.bucket, "out/big.bin", uploads[0]))
+        with self.assertRaises(aws.AwsError) as missing:
+            client.get_object(self.bucket, "out/big.bin")
+        self.assertEqual(missing.exception.code, "NoSuchKey")
+
+    def test_fails_if_the_object_or_bucket_is_missing_and_leaves_no_file(self):
+        out = os.path.join(self.tmp, "missing", "x.bin")
+        for bucket, key, code in ((self.bucket, "nope.bin", "NoSuchKey"), ("no-such-bucket", "x.bin", "NoSuchBucket")):
+            with self.subTest(code=code):
+                with self.assertRaises(aws.AwsError) as raised:
+                    self.client.download(bucket, key, out)
+                self.assertEqual(raised.exception.code, code)
+                self.assertIn(f"s3://{bucket}/{key}", str(raised.exception))
+                self.assertEqual(os.listdir(os.path.dirname(out)), [])
+
+    def test_a_task_uploads_a_large_output_and_its_failure_is_recorded_in_dynalite(self):
+        self.local.create_table(self.client, support.TABLE)
+        self.local.put_item(self.client, support.TABLE, support.task_item({"n": 1}))
+        env = support.attempt_env("", AWS_ENDPOINT_URL=None, TASK_RESULT_BUCKET=self.bucket, **self.local.env())
+        big = self.big
+
+        def handler(payload, task):
+            return task.upload(big, task._runtime.result_bucket, "outputs/big.bin")
+
+        out = io.StringIO()
+        self.assertEqual(rt.Runtime(env, out=out).execute(handler), rt.EXIT_SUCCEEDED)
+        result = json.loads(self.client.get_object(self.bucket, support.RESULT_KEY))
+        self.assertEqual(result, {"bucket": self.bucket, "key": "outputs/big.bin", "bytes": self.SIZE})
+        item = self.client.get_item(support.TABLE, {"functionName": support.FUNCTION, "taskId": support.TASK_ID})
+        self.assertEqual(item["status"], "Running")
+
+        # The same task, its upload failing half-way: the message names the upload, no result.
+        self.local.put_item(self.client, support.TABLE, support.task_item({"n": 2}))
+
+        class FailingPart(aws.AwsClient):
+            def upload_part(self, bucket, key, upload_id, number, path, offset, length):
+                if number == 3:
+                    raise aws.AwsError("s3", "UploadPart", 503, "SlowDown", "injected", f"s3://{bucket}/{key}")
+                return super().upload_part(bucket, key, upload_id, number, path, offset, length)
+
+        env[rt.ENV_RESULT_KEY] = "results/failed.json"
+        runtime = rt.Runtime(env, client=FailingPart(env, retry_base_delay=0.01), out=io.StringIO())
+        self.assertEqual(runtime.execute(handler), rt.EXIT_FAILED)
+        item = self.client.get_item(support.TABLE, {"functionName": support.FUNCTION, "taskId": support.TASK_ID})
+        self.assertRegex(item["taskErrorMessage"], r"^MultipartUploadError: multipart upload of .* failed at part 3 "
+                                                   r"of 3: .*SlowDown: injected; the upload was aborted")
+        self.assertNotIn("Traceback", item["taskErrorMessage"])
+        with self.assertRaises(aws.AwsError):
+            self.client.get_object(self.bucket, "results/failed.json")
+
+
+class PartSizeTest(unittest.TestCase):
+    def test_at_least_8_mib_and_never_more_than_10000_parts(self):
+        self.assertEqual(aws.part_size_for(1), 8 * 1024 * 1024)
+        self.assertEqual(aws.part_size_for(80 * 1024 * 1024 * 1024), 9 * 1024 * 1024)  # 80 GiB
+        five_tib = 5 * 1024 ** 4
+        part = aws.part_size_for(five_tib)
+        self.assertLessEqual(-(-five_tib // part), aws.MAX_PARTS)
+
+    def test_fails_if_the_file_is_over_5_tib(self):
+        with self.assertRaisesRegex(ValueError, r"the file is 5497558138881 bytes; S3 objects are at most "
+                                                r"5497558138880 bytes \(5 TiB\)"):
+            aws.part_size_for(5 * 1024 ** 4 + 1)
