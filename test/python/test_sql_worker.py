@@ -73,6 +73,7 @@ class AnalyseFixtureTest(unittest.TestCase):
         self.assertEqual(q["rows_sent"], {"total": 11, "mean": 2.75, "max": 5})
         self.assertEqual(q["databases"], ["shop"])
         self.assertEqual(q["users"], ["shop@app1", "shop@app2"])
+        self.assertEqual(q["hosts"], ["app1", "app2"])
         self.assertEqual((q["first_seen"], q["last_seen"]), ("2026-11-20T08:00:01.000Z", "2026-11-20T09:00:30.000Z"))
         self.assertEqual(q["share_of_total_time"], round(13.0 / 68.75, 6))
         # The example is the slowest statement, as written.
@@ -128,6 +129,7 @@ class AnalyseFixtureTest(unittest.TestCase):
         self.assertEqual(report["queries"][0]["fingerprint"], "select ?")
         self.assertEqual(report["queries"][0]["query_time"]["total"], 3.0)
         self.assertEqual(report["queries"][0]["users"], ["a@h"])
+        self.assertEqual(report["queries"][0]["hosts"], ["h"])
 
 
 class ValidateTest(unittest.TestCase):
