@@ -95,7 +95,7 @@ export interface ServiceHandlerFunctionProps {
  * JSON logs, esbuild from the repository's lock file.
  */
 export function serviceHandlerFunction(scope: Construct, id: string, props: ServiceHandlerFunctionProps): nodejs.NodejsFunction {
-  return new nodejs.NodejsFunction(scope, id, {
+  const fn = new nodejs.NodejsFunction(scope, id, {
     entry: path.join(PROJECT_ROOT, 'lambda', 'handlers', props.entry),
     handler: 'handler',
     description: props.description,
@@ -110,6 +110,24 @@ export function serviceHandlerFunction(scope: Construct, id: string, props: Serv
     depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
     bundling: { target: 'node22', sourceMap: true, minify: false },
   });
+  acknowledge(
+    fn,
+    {
+      id: LAMBDA_BASIC_EXECUTION_ROLE_FINDING,
+      reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
+    },
+    {
+      id: 'AwsSolutions-L1',
+      reason: 'Node.js 22 is the runtime the project targets (it matches the local runtime and the bundling target).',
+    },
+  );
+  return fn;
+}
+
+/** Lets `fn` read the task function registry under `registryPath` (one grant, however many functions). */
+export function grantRegistryRead(fn: lambda.IFunction, registryPath: string): void {
+  const registryArn = Stack.of(fn).formatArn({ service: 'ssm', resource: 'parameter', resourceName: registryPath.slice(1, -1) });
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [registryArn] }));
 }
 
 /** Default service names: short enough to leave task functions 47 characters of a state machine name. */
@@ -234,11 +252,6 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
       Duration.minutes(5),
     );
     const stack = Stack.of(this);
-    const registryArn = stack.formatArn({
-      service: 'ssm',
-      resource: 'parameter',
-      resourceName: this.registryPath.slice(1, -1),
-    });
     // Every state machine of the service is named `<serviceName>-<functionName>` (any stack of the
     // app), so one statement per role covers them all and no grant grows with the functions.
     const machinePrefix = stateMachineNamePrefix(this.serviceName);
@@ -264,18 +277,7 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
     grant(this.reconciler, ['states:DescribeExecution'], [executions]);
     for (const fn of [this.taskApi, this.finalizer, this.reconciler]) {
       this.table.grantReadWriteData(fn);
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [registryArn] }));
-      acknowledge(
-        fn,
-        {
-          id: LAMBDA_BASIC_EXECUTION_ROLE_FINDING,
-          reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
-        },
-        {
-          id: 'AwsSolutions-L1',
-          reason: 'Node.js 22 is the runtime the project targets (it matches the local runtime and the bundling target).',
-        },
-      );
+      grantRegistryRead(fn, this.registryPath);
       acknowledgeWildcardResources(
         fn,
         "Wildcards only in resources, never in actions: the tasks table's indexes (index/*); the service's state machines and their executions, by the name prefix every one of them has (stateMachine:<service>-*, execution:<service>-*:*), so that task functions in any stack are covered by one grant; the runners' log groups (/asynctask/<service>/* for containers, /aws/lambda/* for Lambda runners, whose names their owners choose)",

@@ -206,15 +206,8 @@ export class MskCluster implements IKafkaCluster {
     const { clusterArn, secret } = this.props;
     const source = new sources.ManagedKafkaEventSource({
       clusterArn,
-      topic: options.topic,
-      consumerGroupId: options.consumerGroupId,
-      startingPosition: options.startingPosition,
-      startingPositionTimestamp: options.startingPositionTimestamp,
-      batchSize: options.batchSize,
-      maxBatchingWindow: options.maxBatchingWindow,
-      retryAttempts: options.retryAttempts,
-      maxRecordAge: options.maxRecordAge,
-      provisionedPollerConfig: options.provisionedPollerConfig,
+      // The mapping options are named as the event source's props.
+      ...options,
       reportBatchItemFailures: true,
       // ManagedKafkaEventSource knows SASL/SCRAM-512 only; mTLS is set on the mapping below.
       ...(this.authentication === 'SASL_SCRAM_512_AUTH' ? { secret } : {}),
@@ -316,15 +309,7 @@ export class SelfManagedKafkaCluster implements IKafkaCluster {
     fn.addEventSource(
       new sources.SelfManagedKafkaEventSource({
         bootstrapServers,
-        topic: options.topic,
-        consumerGroupId: options.consumerGroupId,
-        startingPosition: options.startingPosition,
-        startingPositionTimestamp: options.startingPositionTimestamp,
-        batchSize: options.batchSize,
-        maxBatchingWindow: options.maxBatchingWindow,
-        retryAttempts: options.retryAttempts,
-        maxRecordAge: options.maxRecordAge,
-        provisionedPollerConfig: options.provisionedPollerConfig,
+        ...options,
         reportBatchItemFailures: true,
         ...(secret && authenticationMethod ? { secret, authenticationMethod } : {}),
         ...(rootCaCertificate ? { rootCACertificate: rootCaCertificate } : {}),

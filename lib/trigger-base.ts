@@ -13,11 +13,11 @@ import type { Construct, IConstruct } from 'constructs';
 import { checkRange, type NumericBound } from '../lambda/model/config';
 import { SERVICE_ENV, taskStateMachineName } from '../lambda/model/registry';
 import { TRIGGER_BOUNDS, TRIGGER_ENV, type TriggerMode, type TriggerValueFormat } from '../lambda/model/trigger';
-import { serviceHandlerFunction } from './async-task-service';
+import { grantRegistryRead, serviceHandlerFunction } from './async-task-service';
 import type { ITaskDestination } from './destinations';
 import { validationError } from './errors';
 import type { IAsyncTaskService, ITaskFunction } from './interfaces';
-import { acknowledge, acknowledgeWildcardResources, LAMBDA_BASIC_EXECUTION_ROLE_FINDING } from './nag';
+import { acknowledgeWildcardResources } from './nag';
 
 export const TRIGGER_MODES: readonly TriggerMode[] = ['batch', 'record'];
 export const TRIGGER_VALUE_FORMATS: readonly TriggerValueFormat[] = ['json', 'text'];
@@ -198,25 +198,9 @@ export function createTriggerFunction(scope: Construct, options: TriggerFunction
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machineArn] }));
-  const registryArn = Stack.of(service).formatArn({
-    service: 'ssm',
-    resource: 'parameter',
-    resourceName: service.registryPath.slice(1, -1),
-  });
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetParametersByPath'], resources: [registryArn] }));
+  grantRegistryRead(fn, service.registryPath);
   onFailure?.bind(scope, { senders: [fn.role as iam.IRole], grantName: `Trigger${Names.uniqueId(scope)}` });
 
-  acknowledge(
-    fn,
-    {
-      id: LAMBDA_BASIC_EXECUTION_ROLE_FINDING,
-      reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs.',
-    },
-    {
-      id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime the project targets (it matches the local runtime and the bundling target).',
-    },
-  );
   acknowledgeWildcardResources(
     fn,
     'Wildcards only in resources, never in actions: a secret read by partial ARN (-??????), and the EC2 network-interface actions Lambda needs to poll a cluster in a VPC, which IAM only grants on *',
