@@ -73,6 +73,28 @@ function headerObject(headers: readonly (readonly [string, Buffer])[]): Record<s
   return out;
 }
 
+/** How long group calls are retried while the broker says it cannot answer yet. */
+const RETRIABLE_FOR_MS = 30_000;
+
+/**
+ * Runs a consumer-group call again while the broker answers with a retriable error — right after a
+ * broker starts, its group coordinator is still loading ("The coordinator is loading") — for up to
+ * RETRIABLE_FOR_MS; then, or on any other error, it fails naming what it was doing.
+ */
+export async function whileRetriable<T>(what: string, call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + RETRIABLE_FOR_MS;
+  for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error as { retriable?: boolean }).retriable || Date.now() + delay > deadline) {
+        throw new Error(`${what} failed: ${(error as Error).message}`, { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 export class ClusterKafkaSource implements KafkaSource {
   public readonly description: string;
   public readonly brokers: string;
@@ -144,7 +166,9 @@ export class ClusterKafkaSource implements KafkaSource {
   public async subscribe(options: SubscribeOptions): Promise<KafkaSubscription> {
     const counts = await this.partitionCounts(options.topics, options.reader ?? `consumer group ${options.group}`);
     const partitions: TopicPartitionOffset[] = [];
-    const committed = await this.admin.fetchOffsets({ groupId: options.group, topics: [...options.topics] });
+    const committed = await whileRetriable(`reading the committed offsets of consumer group ${options.group}`, () =>
+      this.admin.fetchOffsets({ groupId: options.group, topics: [...options.topics] }),
+    );
     for (const topic of options.topics) {
       const ofTopic = committed.find((c) => c.topic === topic)?.partitions ?? [];
       const missing: { partition: number; offset: string }[] = [];
@@ -168,7 +192,11 @@ export class ClusterKafkaSource implements KafkaSource {
         partitions.push({ topic, partition, offset });
       }
       // The group starts where the mapping does, also after a restart (Lambda's group commits too).
-      if (missing.length > 0) await this.admin.setOffsets({ groupId: options.group, topic, partitions: missing });
+      if (missing.length > 0) {
+        await whileRetriable(`setting the starting offsets of consumer group ${options.group}`, () =>
+          this.admin.setOffsets({ groupId: options.group, topic, partitions: missing }),
+        );
+      }
     }
 
     const buffers = new Map<string, Buffered>();
