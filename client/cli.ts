@@ -49,6 +49,17 @@ export interface RunDevOptions {
   readonly kafkaBrokers?: string[];
   /** `--kafka-partitions`: partitions of an embedded topic the runtime creates (default 3). */
   readonly kafkaPartitions?: number;
+  /** `--demo` (true) / `--no-demo` (false); default: the demo runs on a first start. */
+  readonly demo?: boolean;
+}
+/** What commander parses of `dev`'s flags (`demo` stays undefined unless --demo or --no-demo is given). */
+interface DevFlags {
+  readonly port: string;
+  readonly dataDir?: string;
+  readonly synth?: boolean;
+  readonly kafkaBrokers?: string;
+  readonly kafkaPartitions?: string;
+  readonly demo?: boolean;
 }
 export interface LocalRuntimeModule {
   runDev(options: RunDevOptions): Promise<number>;
@@ -460,7 +471,12 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
     .option('--synth', 'synthesize the app (cdk synth) first; npm start does this')
     .option('--kafka-brokers <host:port,...>', "consume the Kafka mappings' topics from this cluster (default: embedded topics)")
     .option('--kafka-partitions <n>', 'partitions of an embedded topic the runtime creates (default 3)')
-    .action(async (options: { port: string; dataDir?: string; synth?: boolean; kafkaBrokers?: string; kafkaPartitions?: string }) => {
+    .option(
+      '--demo',
+      'upload a test video and slow logs, submit the five transcodes and an analysis, produce Kafka records (default: on a first start)',
+    )
+    .option('--no-demo', 'do not run the demo, even on a first start')
+    .action(async (options: DevFlags) => {
       const port = parsePort(options.port);
       const kafkaBrokers = options.kafkaBrokers !== undefined ? parseBrokerList(options.kafkaBrokers) : undefined;
       const kafkaPartitions = options.kafkaPartitions !== undefined ? parseKafkaPartitions(options.kafkaPartitions) : undefined;
@@ -475,6 +491,7 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
         cwd: process.cwd(),
         ...(kafkaBrokers ? { kafkaBrokers } : {}),
         ...(kafkaPartitions !== undefined ? { kafkaPartitions } : {}),
+        ...(options.demo !== undefined ? { demo: options.demo } : {}),
       });
       state.exitCode = code;
     });

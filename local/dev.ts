@@ -1,11 +1,13 @@
 /**
- * `asynctask dev [--port N] [--data-dir DIR] [--synth]`: (optionally synthesizes the app, then)
- * runs the stacks of cdk.out on this machine, prints the endpoint, the stacks, the task functions
- * and an example command, and stays up until SIGINT/SIGTERM.
+ * `asynctask dev [--port N] [--data-dir DIR] [--synth] [--demo | --no-demo]`: (optionally
+ * synthesizes the app, then) runs the stacks of cdk.out on this machine, prints the endpoint, the
+ * stacks, the task functions and an example command, runs the demo on a first start
+ * (./demo.ts), and stays up until SIGINT/SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { DEFAULT_STACK } from '../client/defaults';
+import { DEMO_BUCKET_OUTPUT, DEMO_TOPIC, demoDecision, runDemo, writeDemoMarker } from './demo';
 import { type LocalRuntime, startRuntime } from './runtime';
 import { KafkaInputError, KafkaUnavailableError } from './kafka/topics';
 import { TemplateError } from './template';
@@ -21,6 +23,11 @@ export interface RunDevOptions {
   readonly kafkaBrokers?: readonly string[];
   /** Partitions of an embedded topic the runtime creates (default 3). */
   readonly kafkaPartitions?: number;
+  /**
+   * `--demo` (true) runs the demo, `--no-demo` (false) does not.
+   * @default - on a first start: always without a data dir, once per data dir with one
+   */
+  readonly demo?: boolean;
 }
 
 const isTty = Boolean(process.stderr.isTTY);
@@ -150,8 +157,9 @@ export async function runDev(options: RunDevOptions): Promise<number> {
     return 1;
   }
   process.stdout.write(banner(rt, options.dataDir));
+  let stopping = false;
+  startDemo(rt, options, () => stopping);
   return new Promise<number>((resolve) => {
-    let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
         process.stderr.write('asynctask dev: stopping is in progress (a second signal does not hurry it)\n');
@@ -173,4 +181,55 @@ export async function runDev(options: RunDevOptions): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+}
+
+/** The topics the runtime's Kafka mappings read. */
+function kafkaTopics(rt: Pick<LocalRuntime, 'model'>): string[] {
+  return rt.model.eventSourceMappings.flatMap((m) => m.topics ?? []);
+}
+
+/**
+ * Runs the demo in the background when `demoDecision` says so. Unasked (no flag), a stack that is
+ * not the demo's (no data bucket output, no `connector-demo` topic) is left alone. Nothing the demo
+ * does can stop the runtime: a failure is printed and the runtime keeps serving.
+ */
+function startDemo(rt: LocalRuntime, options: RunDevOptions, stopping: () => boolean): void {
+  const decision = demoDecision(options.demo, options.dataDir);
+  const topics = kafkaTopics(rt);
+  if (!decision.run) {
+    if (options.demo === undefined) process.stdout.write(`demo: not run: ${decision.reason}\n`);
+    return;
+  }
+  if (options.demo === undefined && rt.outputs[DEMO_BUCKET_OUTPUT] === undefined && !topics.includes(DEMO_TOPIC)) return;
+  process.stdout.write(`demo: running (${decision.reason}; --no-demo skips it) …\n`);
+  const service = rt.services.find((s) => s.functions.length > 0);
+  runDemo({
+    endpoint: rt.endpoint,
+    outputs: rt.outputs,
+    functions: rt.functions.map((f) => f.name),
+    topics,
+    ...(service ? { stackName: service.stackName } : {}),
+    print: (line) => {
+      if (!stopping()) process.stdout.write(`${line}\n`);
+    },
+  }).then(
+    (result) => {
+      // Tasks that exist are the demo's too: a restart over the same data dir need not redo it.
+      if (options.dataDir && result.submitted.length + result.existing.length > 0) {
+        try {
+          writeDemoMarker(options.dataDir);
+        } catch (error) {
+          process.stdout.write(
+            `demo: cannot write its marker in ${options.dataDir} (${(error as Error).message}); a restart runs it again\n`,
+          );
+        }
+      }
+      if (result.failures.length > 0 && !stopping()) {
+        process.stdout.write(`demo: ${result.failures.length} step(s) failed (above); the runtime keeps serving\n`);
+      }
+    },
+    (error: Error) => {
+      if (!stopping()) process.stdout.write(`demo: failed: ${error.message}; the runtime keeps serving\n`);
+    },
+  );
 }

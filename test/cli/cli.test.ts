@@ -201,7 +201,7 @@ const HELP: Record<string, string[]> = {
   logs: ['<function>', '<task-id>', '--follow', '--attempt <n>'],
   exec: ['<function>', '<task-id>', '[command...]'],
   functions: ['--json'],
-  dev: ['--port <n>', '4566', '--data-dir <dir>', '--synth', '--kafka-brokers', '--kafka-partitions'],
+  dev: ['--port <n>', '4566', '--data-dir <dir>', '--synth', '--kafka-brokers', '--kafka-partitions', '--demo', '--no-demo'],
   produce: ['<topic>', '--value', '--key', '--partition', '--header', '--file', '--json'],
 };
 
@@ -281,6 +281,12 @@ function cases(): Record<string, Case> {
     },
     'dev --stack': {
       args: ['--stack', 'AsyncTaskService', 'dev'],
+      target: 'none',
+      env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') },
+    },
+    'dev --demo': { args: ['dev', '--demo'], target: 'none', env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') } },
+    'dev --no-demo': {
+      args: ['dev', '--no-demo'],
       target: 'none',
       env: { ASYNCTASK_DEV_MODULE: path.join(ROOT, 'test', 'cli', 'fake-dev') },
     },
@@ -593,6 +599,12 @@ describe('dev', () => {
     const run = result('dev --stack');
     expect(JSON.parse(run.stdout)).toMatchObject({ stackName: 'AsyncTaskService' });
     expect(JSON.parse(result('dev').stdout)).not.toHaveProperty('stackName');
+  });
+
+  it('passes --demo as demo: true, --no-demo as demo: false, and no demo option without either (a first start decides)', () => {
+    expect(JSON.parse(result('dev --demo').stdout)).toMatchObject({ demo: true });
+    expect(JSON.parse(result('dev --no-demo').stdout)).toMatchObject({ demo: false });
+    expect(JSON.parse(result('dev').stdout)).not.toHaveProperty('demo');
   });
 
   it('says so and exits 1 when the local runtime is not available', () => {

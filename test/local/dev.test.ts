@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { DEMO_MARKER, demoDecision, nextSteps, slowLogs, writeDemoMarker } from '../../local/demo';
 import { banner, runDev } from '../../local/dev';
 
 let stderr: string;
@@ -96,5 +97,65 @@ describe('the start-up banner', () => {
     expect(text).toContain(
       `ASYNCTASK_ENDPOINT=http://127.0.0.1:4566 npx asynctask produce connector-demo --key o-1 --value '{"orderId": 1, "total": 25.5}'`,
     );
+  });
+});
+
+describe('whether dev runs the demo', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'asynctask-demo-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('without a data dir every start is a first start', () => {
+    expect(demoDecision(undefined, undefined)).toEqual({ run: true, reason: 'first start (state in memory)' });
+  });
+
+  test('with a data dir: the first start runs it, a start after its marker does not', () => {
+    expect(demoDecision(undefined, dataDir)).toEqual({ run: true, reason: `first start of ${dataDir}` });
+    writeDemoMarker(dataDir, new Date('2026-11-30T00:00:00Z'));
+    expect(JSON.parse(readFileSync(path.join(dataDir, DEMO_MARKER), 'utf8'))).toEqual({ ranAt: '2026-11-30T00:00:00.000Z' });
+    expect(demoDecision(undefined, dataDir)).toEqual({
+      run: false,
+      reason: `it ran before (${path.join(dataDir, DEMO_MARKER)}; --demo runs it again)`,
+    });
+  });
+
+  test('the marker is written into a data dir that does not exist yet', () => {
+    const fresh = path.join(dataDir, 'not', 'yet');
+    writeDemoMarker(fresh);
+    expect(existsSync(path.join(fresh, DEMO_MARKER))).toBe(true);
+  });
+
+  test('--demo forces it over a marker, --no-demo skips it on a first start', () => {
+    writeDemoMarker(dataDir);
+    expect(demoDecision(true, dataDir)).toEqual({ run: true, reason: '--demo' });
+    expect(demoDecision(false, undefined)).toEqual({ run: false, reason: '--no-demo' });
+    expect(demoDecision(false, path.join(dataDir, 'empty'))).toEqual({ run: false, reason: '--no-demo' });
+  });
+});
+
+describe('the demo’s inputs and hints', () => {
+  test('slow logs: deterministic MySQL slow-log entries, one header per log', () => {
+    const logs = slowLogs(2, 8);
+    expect(logs.map((l) => l.name)).toEqual(['mysql-slow-1.log', 'mysql-slow-2.log']);
+    expect(slowLogs(2, 8)).toEqual(logs);
+    for (const log of logs) {
+      expect(log.text.match(/^# Query_time: \d+\.\d{6} {2}Lock_time/gm)).toHaveLength(8);
+      expect(log.text.match(/^\/usr\/sbin\/mysqld, Version/gm)).toHaveLength(1);
+    }
+    expect(logs[0].text).toMatch(/^# Time: 2026-11-20T08:00:00\.000000Z$/m);
+    expect(logs[0].text).toContain('SELECT * FROM orders WHERE customer_id = ');
+  });
+
+  test('next steps name the endpoint, the article ids, and --stack only for another stack', () => {
+    const text = nextSteps('http://127.0.0.1:4566');
+    expect(text).toContain('export ASYNCTASK_ENDPOINT=http://127.0.0.1:4566');
+    expect(text).toContain('  npx asynctask get transcode my3-480P-mp4');
+    expect(text).toContain('  npx asynctask stop transcode my4-480P-mp4');
+    expect(text).toContain('  npx tsx examples/kafka-etl/queues.ts');
+    const other = nextSteps('http://127.0.0.1:4600', 'Other', false);
+    expect(other).toContain('  npx asynctask --stack Other list transcode');
+    expect(other).not.toContain('list etl');
   });
 });
