@@ -15,7 +15,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { buildDestinationRecord, DestinationCondition } from '../lambda/model/destination';
-import { ExecutionError, RESULT_KEY_FORMAT } from '../lambda/model/execution';
+import { CONTAINER_EXIT_CODE, ExecutionError, PERMANENT_ERROR_NAMES, RESULT_KEY_FORMAT } from '../lambda/model/execution';
 import { DestinationStatus } from '../lambda/model/record';
 import type { TaskFunctionKind } from '../lambda/model/registry';
 import { TaskStatus } from '../lambda/model/statuses';
@@ -51,6 +51,10 @@ export const STATE = {
   NextAttempt: 'NextAttempt',
   Backoff: 'Backoff',
   RetriesExhausted: 'RetriesExhausted',
+  IsExitReport: 'IsExitReport',
+  ReadExitCode: 'ReadExitCode',
+  IsPermanent: 'IsPermanent',
+  PermanentFailure: 'PermanentFailure',
   Invalid: 'Invalid',
   NotRunnable: 'NotRunnable',
 } as const;
@@ -286,6 +290,44 @@ export class TaskStateMachine extends Construct {
       onError = new sfn.Choice(this, STATE.CanRetry)
         .when(sfn.Condition.numberLessThanEquals('$.attempt.n', maxRetryAttempts), markRetrying)
         .otherwise(retriesExhausted);
+    }
+    // Permanent failures skip the retries, decided only once Run has failed: the success path
+    // keeps its 4 transitions. A Lambda names its error (PERMANENT_ERROR_NAMES); a container's
+    // helper exits with CONTAINER_EXIT_CODE.invalidInput, which runTask.sync reports only inside
+    // the Cause of States.TaskFailed (the ECS task description as JSON).
+    const permanentFailure = new sfn.Fail(this, STATE.PermanentFailure, {
+      error: ExecutionError.PermanentFailure,
+      causePath: '$.error.Cause',
+    });
+    if (runner.kind === 'lambda') {
+      run.addCatch(permanentFailure, { errors: [...PERMANENT_ERROR_NAMES], resultPath: '$.error' });
+    } else {
+      // The task definition has one container, the worker, so its exit code is Containers[0]'s.
+      // Each step is guarded: StringToJson of a Cause that is not JSON, or a Choice on a path that
+      // does not exist, would fail the execution with States.Runtime instead of retrying.
+      const exitCode = '$.error.parsedCause.task.Containers[0].ExitCode';
+      const isPermanent = new sfn.Choice(this, STATE.IsPermanent)
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent(exitCode),
+            sfn.Condition.isNumeric(exitCode),
+            sfn.Condition.numberEquals(exitCode, CONTAINER_EXIT_CODE.invalidInput),
+          ),
+          permanentFailure,
+        )
+        .otherwise(onError);
+      const readExitCode = new sfn.Pass(this, STATE.ReadExitCode, {
+        parameters: { 'task.$': 'States.StringToJson($.error.Cause)' },
+        resultPath: '$.error.parsedCause',
+      });
+      const isExitReport = new sfn.Choice(this, STATE.IsExitReport)
+        .when(
+          sfn.Condition.and(sfn.Condition.isPresent('$.error.Cause'), sfn.Condition.stringMatches('$.error.Cause', '{*}')),
+          readExitCode,
+        )
+        .otherwise(onError);
+      readExitCode.next(isPermanent);
+      run.addCatch(isExitReport, { errors: [sfn.Errors.TASKS_FAILED], resultPath: '$.error' });
     }
     run.addCatch(onError, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     loadResult?.addCatch(onError, { errors: [sfn.Errors.ALL], resultPath: '$.error' });

@@ -15,7 +15,9 @@ On SIGTERM (stop, timeout) ffmpeg is killed before the process exits.
 Files of any size: input and outputs live on the task's scratch space (TASK_WORK_DIR, on Fargate
 its ephemeral storage) and are removed afterwards; the helper streams the download and uploads
 outputs over 8 MiB in parts. A bad payload, a missing bucket or object, an unreadable input or a
-failed upload fails the task with a message naming it; no result is written then.
+failed upload fails the task with a message naming it; no result is written then. A bad payload,
+a missing bucket or object and an unreadable input raise PermanentError subclasses, so the task
+fails without its retries; a failed transfer or ffmpeg run is retried.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ for _path in (os.path.join(_HERE, "..", "..", "runtime", "python"), _HERE):
     if os.path.isfile(os.path.join(_path, "asynctask_runtime.py")):
         sys.path.insert(0, os.path.abspath(_path))
 
-from asynctask_runtime import run  # noqa: E402
+from asynctask_runtime import S3_NOT_FOUND_CODES, AwsError, PermanentError, run  # noqa: E402
 
 # Encoder settings per output format: predictable codecs every player of that container reads.
 FORMATS: dict[str, list[str]] = {
@@ -52,12 +54,12 @@ ALLOWED = ", ".join(FORMATS)
 DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 
 
-class PayloadError(ValueError):
-    """The payload is not a valid transcode request."""
+class PayloadError(PermanentError, ValueError):
+    """The payload is not a valid transcode request (not retried)."""
 
 
-class InputError(ValueError):
-    """The input object is not a video ffmpeg can read."""
+class InputError(PermanentError, ValueError):
+    """The input object is missing or not a video ffmpeg can read (not retried)."""
 
 
 def validate(payload) -> dict:
@@ -226,7 +228,12 @@ def handler(payload, task) -> dict:
         os.makedirs(out_dir)
         task.progress(0, f"downloading s3://{request['bucket']}/{request['object']}")
         location = f"s3://{request['bucket']}/{request['object']}"
-        size = task.download(request["bucket"], request["object"], source)
+        try:
+            size = task.download(request["bucket"], request["object"], source)
+        except AwsError as error:
+            if error.code in S3_NOT_FOUND_CODES:
+                raise InputError(str(error)) from None
+            raise
         duration = probe_duration(ffmpeg, source, location)
         task.log("input", bytes=size, duration_seconds=duration)
         stem, _ = output_names(request["object"], request["dst_format"])

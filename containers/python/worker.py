@@ -25,6 +25,10 @@ The report (sorted by total query time, the top N fingerprints) is written as JS
 ``report_key`` (default ``reports/<object basename without extension>.json``, or
 ``reports/<last prefix segment>.json``) in the same bucket, only once every log is parsed. The
 task result is a summary: logs, entries, fingerprints, report location, top 5.
+
+A bad payload, a missing bucket or object, an empty prefix and an empty, unreadable or
+non-slow-query log raise PermanentError subclasses (PayloadError, LogError): the task fails
+without its retries. Any other error (throttling, a 5xx, the network) is retried.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ for _path in (os.path.join(_HERE, "..", "..", "runtime", "python"), _HERE):
     if os.path.isfile(os.path.join(_path, "asynctask_runtime.py")):
         sys.path.insert(0, os.path.abspath(_path))
 
-from asynctask_runtime import run  # noqa: E402
+from asynctask_runtime import S3_NOT_FOUND_CODES, AwsError, PermanentError, run  # noqa: E402
 
 TOP_DEFAULT = 20
 TOP_MAX = 1000
@@ -63,12 +67,17 @@ READ_BLOCK = 1024 * 1024
 PROCESSES_ENV = "SQL_ANALYSIS_PROCESSES"
 
 
-class PayloadError(ValueError):
-    """The payload is not a valid analysis request."""
+class PayloadError(PermanentError, ValueError):
+    """The payload is not a valid analysis request (not retried)."""
 
 
-class LogError(ValueError):
-    """A log cannot be analysed (missing, empty, unreadable, not a slow-query log)."""
+class LogError(PermanentError, ValueError):
+    """A log cannot be analysed (missing, empty, unreadable, not a slow-query log): not retried."""
+
+
+def _not_found(error: AwsError) -> LogError | None:
+    """A missing bucket or object as a LogError (permanent); None for any other AWS error."""
+    return LogError(str(error)) if error.code in S3_NOT_FOUND_CODES else None
 
 
 def validate(payload) -> dict:
@@ -746,7 +755,10 @@ def list_logs(task, request: dict) -> list[dict]:
     bucket = request["bucket"]
     if "object" in request:
         return [{"key": request["object"], "size": None}]
-    listed = task._runtime.client.list_objects(bucket, request["prefix"])
+    try:
+        listed = task._runtime.client.list_objects(bucket, request["prefix"])
+    except AwsError as error:
+        raise (_not_found(error) or error) from None
     logs = [o for o in listed if not o["key"].endswith("/") and o["key"] != request["report_key"]]
     if not logs:
         raise LogError(f"no logs under s3://{bucket}/{request['prefix']} (ListObjectsV2 found "
@@ -774,7 +786,10 @@ def handler(payload, task) -> dict:
             name = f"s3://{bucket}/{log['key']}"
             task.progress(round(10 * index / len(logs), 1), f"downloading {name} ({index + 1}/{len(logs)})")
             path = os.path.join(workdir, f"{index:05d}" + (".log.gz" if log["key"].endswith(".gz") else ".log"))
-            sizes.append(task.download(bucket, log["key"], path))
+            try:
+                sizes.append(task.download(bucket, log["key"], path))
+            except AwsError as error:
+                raise (_not_found(error) or error) from None
             paths.append(path)
             names.append(name)
         empty = [name for name, size in zip(names, sizes) if size == 0]

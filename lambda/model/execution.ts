@@ -40,7 +40,20 @@ export const ExecutionError = {
   Invalid: 'TaskInvalid',
   /** Every attempt failed; the cause is the last attempt's. */
   RetriesExhausted: 'TaskRetriesExhausted',
+  /**
+   * An attempt failed in a way no retry can help (bad input): a Lambda error named in
+   * PERMANENT_ERROR_NAMES, or a container exit code `CONTAINER_EXIT_CODE.invalidInput`. The
+   * remaining retries are skipped; the cause is that attempt's.
+   */
+  PermanentFailure: 'TaskPermanentFailure',
 } as const;
+
+/**
+ * Error names (`error.name`, which Lambda reports as `errorType` and Step Functions matches on)
+ * with which a Lambda task function says its input is wrong: the task fails at once, without
+ * its retries. Any other error is retried up to `maxRetryAttempts`.
+ */
+export const PERMANENT_ERROR_NAMES = ['InvalidInput', 'PayloadError'] as const;
 
 /** Execution name = requestId (unique per submit/retry; a repeated StartExecution is idempotent). */
 export function executionName(requestId: string): string {
@@ -93,8 +106,13 @@ export const LOCAL_ENV = {
  */
 export const CONTAINER_EXIT_CODE = {
   succeeded: 0,
-  /** The work raised, or the result could not be written. */
+  /** The work raised, or the result could not be written: retried while retries remain. */
   failed: 1,
+  /**
+   * The work raised the helper's PermanentError (bad payload, missing or unreadable input): no
+   * retry can help, so the state machine fails the task without using its retries.
+   */
+  invalidInput: 2,
   /** The task may not be moved to Running by this attempt: the work was not run. */
   notRunnable: 3,
   /** SIGTERM (stop, timeout, Spot interruption): 128 + 15, the shell's convention. */

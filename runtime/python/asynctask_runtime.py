@@ -11,7 +11,9 @@ docs/design.md ("Runtime helper contract (containers)"):
    5 s; the last value is always written before the result).
 3. success: the JSON result is put to TASK_RESULT_BUCKET/TASK_RESULT_KEY; exit code 0.
 4. failure: ``taskErrorMessage`` is written (condition: owning execution), the traceback is
-   logged; exit code 1. SIGTERM (a stop, a timeout, a Spot interruption) ends the work with
+   logged; exit code 1, which the state machine retries while retries remain. A work that
+   raises ``PermanentError`` (bad payload, missing or unreadable input: no retry can help)
+   exits with code 2 instead, and the task fails without its retries. SIGTERM (a stop, a timeout, a Spot interruption) ends the work with
    exit code 143.
 
 Usage::
@@ -76,12 +78,15 @@ __all__ = [
     "CredentialProvider",
     "EMPTY_SHA256",
     "MultipartUploadError",
+    "PermanentError",
     "Runtime",
+    "S3_NOT_FOUND_CODES",
     "Task",
     "TaskNotRunnable",
     "TaskTerminated",
     "EXIT_SUCCEEDED",
     "EXIT_FAILED",
+    "EXIT_INVALID_INPUT",
     "EXIT_NOT_RUNNABLE",
     "EXIT_TERMINATED",
     "sign_request",
@@ -141,6 +146,7 @@ def _shared(dotted: str):
 
 EXIT_SUCCEEDED = _shared("exitCodes.succeeded")
 EXIT_FAILED = _shared("exitCodes.failed")
+EXIT_INVALID_INPUT = _shared("exitCodes.invalidInput")
 EXIT_NOT_RUNNABLE = _shared("exitCodes.notRunnable")
 EXIT_TERMINATED = _shared("exitCodes.terminated")
 
@@ -217,6 +223,24 @@ def iso_now(epoch_seconds: float | None = None) -> str:
 
 class TaskNotRunnable(Exception):
     """The task may not be moved to Running by this attempt (exit code 3)."""
+
+
+class PermanentError(Exception):
+    """The work cannot succeed on any attempt (exit code 2): a bad payload, a missing bucket or
+    object, an input that is corrupt or empty. Its message becomes the task's error message and
+    the task fails without using its retries. Any other exception is retried; so raise this
+    only for what a retry cannot change (not for throttling, a 5xx or a network error)."""
+
+
+#: S3 error codes saying the bucket or the object does not exist: a worker that reads its input
+#: from S3 raises a PermanentError for them (retrying does not make the object appear), while
+#: throttling, a 5xx or a network error stays an ordinary, retried AwsError.
+S3_NOT_FOUND_CODES = ("NoSuchKey", "NoSuchBucket")
+
+
+def exit_code_of(error: BaseException) -> int:
+    """The exit code of an attempt whose work raised ``error``."""
+    return EXIT_INVALID_INPUT if isinstance(error, PermanentError) else EXIT_FAILED
 
 
 class TaskTerminated(BaseException):
@@ -594,7 +618,7 @@ class Runtime:
             return EXIT_TERMINATED
         except Exception as error:  # noqa: BLE001
             self.fail(error)
-            return EXIT_FAILED
+            return exit_code_of(error)
         try:
             self.succeed(result)
         except Exception as error:  # noqa: BLE001
@@ -622,7 +646,7 @@ def _sigterm_raises():
 
 def run(handler, runtime: Runtime | None = None) -> None:
     """Runs handler(payload, task) → result as the container's task, then exits the process
-    (0 succeeded, 1 failed, 3 not runnable, 143 terminated)."""
+    (0 succeeded, 1 failed, 2 failed permanently (PermanentError), 3 not runnable, 143 terminated)."""
     code = (runtime or Runtime()).execute(handler)
     sys.exit(code)
 
@@ -630,8 +654,8 @@ def run(handler, runtime: Runtime | None = None) -> None:
 @contextlib.contextmanager
 def task(runtime: Runtime | None = None):
     """``with task() as t:`` — the block is the work; ``t.set_result(value)`` gives the result.
-    Exits the process with 3 when the task may not run and with 1 (143 on SIGTERM) when the block
-    raises; a block that completes writes the result and returns."""
+    Exits the process with 3 when the task may not run and with 1 (2 for a PermanentError, 143 on
+    SIGTERM) when the block raises; a block that completes writes the result and returns."""
     runtime = runtime or Runtime()
     try:
         current = runtime.start()
@@ -649,7 +673,7 @@ def task(runtime: Runtime | None = None):
         sys.exit(EXIT_TERMINATED)
     except Exception as error:  # noqa: BLE001
         runtime.fail(error)
-        sys.exit(EXIT_FAILED)
+        sys.exit(exit_code_of(error))
     try:
         runtime.succeed(current.result)
     except Exception as error:  # noqa: BLE001

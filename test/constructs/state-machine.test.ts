@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { retryDelays } from '../../lambda/model/config';
 import { buildDestinationRecord, DESTINATION_DETAIL_TYPE, DESTINATION_EVENT_SOURCE } from '../../lambda/model/destination';
 import { transitionUpdate } from '../../lambda/lib/task-writes';
-import { ExecutionError } from '../../lambda/model/execution';
+import { CONTAINER_EXIT_CODE, ExecutionError, PERMANENT_ERROR_NAMES } from '../../lambda/model/execution';
 import { TRANSITIONS } from '../../lambda/model/statuses';
 import { EventBridgeDestination, LambdaDestination, SnsDestination } from '../../lib/destinations';
 import { LambdaTaskFunction } from '../../lib/lambda-task-function';
@@ -78,6 +78,7 @@ describe('Lambda kind', () => {
         'MarkSucceeded',
         'NextAttempt',
         'NotRunnable',
+        'PermanentFailure',
         'RetriesExhausted',
         'Run',
       ].sort(),
@@ -99,9 +100,18 @@ describe('Lambda kind', () => {
     expect(run.Retry).toBeUndefined();
     expect(run.Catch).toEqual([
       { ErrorEquals: ['Lambda.ResourceNotFoundException'], ResultPath: '$.error', Next: 'Invalid' },
+      { ErrorEquals: [...PERMANENT_ERROR_NAMES], ResultPath: '$.error', Next: 'PermanentFailure' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CanRetry' },
     ]);
     expect(run.Next).toBe('MarkSucceeded');
+  });
+
+  test('a permanent error name skips the retries: Run → PermanentFailure, a Fail the finalizer maps to Failed', () => {
+    expect(PERMANENT_ERROR_NAMES).toEqual(['InvalidInput', 'PayloadError']);
+    expect(plain.States.PermanentFailure).toEqual({ Type: 'Fail', Error: ExecutionError.PermanentFailure, CausePath: '$.error.Cause' });
+    // Listed before States.ALL: Step Functions takes the first catcher that matches.
+    const names = (plain.States.Run.Catch ?? []).map((c) => c.ErrorEquals);
+    expect(names.findIndex((e) => e.includes('PayloadError'))).toBeLessThan(names.findIndex((e) => e.includes('States.ALL')));
   });
 
   test('status writes are exactly what task-writes builds for the handlers, from TRANSITIONS', () => {
@@ -180,6 +190,12 @@ describe('Lambda kind', () => {
     expect(Object.keys(none.States)).not.toEqual(expect.arrayContaining(['CanRetry']));
     for (const name of ['CanRetry', 'MarkRetrying', 'NextAttempt', 'Backoff']) expect(none.States[name]).toBeUndefined();
     expect(none.States.Run.Catch).toContainEqual({ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RetriesExhausted' });
+    // A permanent failure still ends as one, so its record says why the task was not retried.
+    expect(none.States.Run.Catch).toContainEqual({
+      ErrorEquals: [...PERMANENT_ERROR_NAMES],
+      ResultPath: '$.error',
+      Next: 'PermanentFailure',
+    });
   });
 });
 
@@ -367,8 +383,54 @@ describe('container kind', () => {
     expect(run.ResultPath).toBe('$.run');
     expect(run.Catch).toEqual([
       { ErrorEquals: ['ECS.InvalidParameterException'], ResultPath: '$.error', Next: 'Invalid' },
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'IsExitReport' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CanRetry' },
     ]);
+  });
+
+  test("a failed Run is read for the worker's exit code: invalidInput → PermanentFailure, anything else → CanRetry", () => {
+    // runTask.sync fails with States.TaskFailed and the ECS task description (JSON) as Cause.
+    expect(definition.States.IsExitReport).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.error.Cause', IsPresent: true },
+            { Variable: '$.error.Cause', StringMatches: '{*}' },
+          ],
+          Next: 'ReadExitCode',
+        },
+      ],
+      Default: 'CanRetry',
+    });
+    expect(definition.States.ReadExitCode).toEqual({
+      Type: 'Pass',
+      Parameters: { 'task.$': 'States.StringToJson($.error.Cause)' },
+      ResultPath: '$.error.parsedCause',
+      Next: 'IsPermanent',
+    });
+    const exitCode = '$.error.parsedCause.task.Containers[0].ExitCode';
+    expect(definition.States.IsPermanent).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: exitCode, IsPresent: true },
+            { Variable: exitCode, IsNumeric: true },
+            { Variable: exitCode, NumericEquals: CONTAINER_EXIT_CODE.invalidInput },
+          ],
+          Next: 'PermanentFailure',
+        },
+      ],
+      Default: 'CanRetry',
+    });
+    expect(definition.States.PermanentFailure).toEqual({
+      Type: 'Fail',
+      Error: ExecutionError.PermanentFailure,
+      CausePath: '$.error.Cause',
+    });
+    // LoadResult's failures (no result object) are never permanent.
+    expect(definition.States.LoadResult.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'CanRetry' }]);
   });
 
   test('LoadResult: s3:getObject of the result key, parsed into $.result.payload', () => {

@@ -67,6 +67,7 @@ BINDINGS = {
     "resultKeyFormat": "RESULT_KEY_FORMAT",
     "exitCodes.succeeded": "EXIT_SUCCEEDED",
     "exitCodes.failed": "EXIT_FAILED",
+    "exitCodes.invalidInput": "EXIT_INVALID_INPUT",
     "exitCodes.notRunnable": "EXIT_NOT_RUNNABLE",
     "exitCodes.terminated": "EXIT_TERMINATED",
 }

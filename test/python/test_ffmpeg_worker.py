@@ -15,6 +15,7 @@ import time
 import unittest
 
 import support
+import asynctask_runtime as rt
 from fakeaws import FakeAws
 
 worker = support.load_worker("ffmpeg")
@@ -173,7 +174,7 @@ class TranscodeProcessTest(unittest.TestCase):
 
     def test_invalid_payload_fails_without_downloading(self):
         code, out, _ = self.run_worker({"bucket": "media", "object": "clips/480P.mp4", "dst_format": "gif"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("dst_format 'gif' is not supported; allowed: mov, mp4, flv, avi, webm, m3u8",
                       self.item()["taskErrorMessage"])
         self.assertEqual(self.aws.s3_requests("GET"), [])
@@ -182,7 +183,7 @@ class TranscodeProcessTest(unittest.TestCase):
         self.aws.objects[("media", "clips/broken.mp4")] = b"this is not a video"
         code, _, _ = self.run_worker(
             {"bucket": "media", "object": "clips/broken.mp4", "output_dir": "o", "dst_format": "mov"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         message = self.item()["taskErrorMessage"]
         self.assertRegex(message, r"^InputError: s3://media/clips/broken\.mp4 is not a video ffmpeg can read: ")
         self.assertNotIn("Traceback", message)
@@ -195,16 +196,16 @@ class TranscodeProcessTest(unittest.TestCase):
                 work = tempfile.mkdtemp(prefix="missing-", dir=self.tmp)
                 code, _, _ = self.run_worker(
                     {"bucket": bucket, "object": key, "output_dir": "o", "dst_format": "mov"}, TASK_WORK_DIR=work)
-                self.assertEqual(code, 1)
+                self.assertEqual(code, rt.EXIT_INVALID_INPUT)
                 self.assertEqual(self.item()["taskErrorMessage"],
-                                 f"AwsError: s3 GetObject s3://{bucket}/{key} failed: HTTP 404 NoSuchKey: "
+                                 f"InputError: s3 GetObject s3://{bucket}/{key} failed: HTTP 404 NoSuchKey: "
                                  "The specified key does not exist.")
                 self.assertNotIn((support.RESULT_BUCKET, support.RESULT_KEY), self.aws.objects)
                 self.assertEqual(os.listdir(work), [])  # scratch space removed
 
     def test_fails_if_a_field_is_missing_naming_every_one(self):
         code, _, _ = self.run_worker({"dst_format": "mov"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertEqual(self.item()["taskErrorMessage"],
                          "PayloadError: invalid transcode payload: bucket must be a non-empty string (given None); "
                          "object must be a non-empty string (given None)")

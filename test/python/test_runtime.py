@@ -421,6 +421,26 @@ class EndTest(RuntimeCase):
         self.assertIn("Traceback (most recent call last)", last["traceback"])
         self.assertIn("ValueError: dst_format", last["traceback"])
 
+    def test_a_permanent_error_records_the_error_and_exits_2(self):
+        class PayloadError(rt.PermanentError, ValueError):
+            pass
+
+        def handler(payload, task):
+            raise PayloadError("dst_format 'mkv' is not supported")
+
+        self.assertEqual(rt.EXIT_INVALID_INPUT, 2)
+        self.assertEqual(self.runtime().execute(handler), rt.EXIT_INVALID_INPUT)
+        self.assertEqual(self.item()["taskErrorMessage"], "PayloadError: dst_format 'mkv' is not supported")
+        self.assertEqual(self.aws.s3_requests("PUT"), [])
+
+    def test_an_aws_error_stays_retryable_even_a_missing_object_unless_the_worker_says_so(self):
+        def handler(payload, task):
+            task.get_object("data", "nope.json")
+
+        self.assertEqual(self.runtime().execute(handler), rt.EXIT_FAILED)
+        self.assertIn("NoSuchKey", self.item()["taskErrorMessage"])
+        self.assertEqual(rt.S3_NOT_FOUND_CODES, ("NoSuchKey", "NoSuchBucket"))
+
     def test_a_result_over_the_limit_fails_naming_it(self):
         self.assertEqual(self.runtime().execute(lambda p, t: "x" * (200 * 1024)), rt.EXIT_FAILED)
         self.assertIn("the limit is 131072 bytes", self.item()["taskErrorMessage"])
@@ -463,6 +483,12 @@ class EndTest(RuntimeCase):
             with rt.task(runtime):
                 raise RuntimeError("nope")
         self.assertEqual(raised.exception.code, 1)
+        self.aws.put_item(support.TABLE, support.task_item(self.payload))
+        with self.assertRaises(SystemExit) as raised:
+            with rt.task(self.runtime()):
+                raise rt.PermanentError("the object is empty")
+        self.assertEqual(raised.exception.code, rt.EXIT_INVALID_INPUT)
+        self.assertEqual(self.item()["taskErrorMessage"], "PermanentError: the object is empty")
 
 
 class ProcessTest(RuntimeCase):
@@ -497,6 +523,17 @@ class ProcessTest(RuntimeCase):
         _, err = process.communicate(timeout=30)
         self.assertEqual(process.returncode, 1, err)
         self.assertEqual(self.item()["taskErrorMessage"], "ZeroDivisionError: division by zero")
+
+    def test_exit_code_2_for_a_permanent_error(self):
+        process = self.spawn("""
+            from asynctask_runtime import PermanentError
+            def handler(payload, task):
+                raise PermanentError("bucket 'nope' does not exist")
+            run(handler)
+        """)
+        _, err = process.communicate(timeout=30)
+        self.assertEqual(process.returncode, 2, err)
+        self.assertEqual(self.item()["taskErrorMessage"], "PermanentError: bucket 'nope' does not exist")
 
     def test_sigterm_ends_the_work_with_143(self):
         process = self.spawn("""

@@ -144,20 +144,30 @@ class PrefixRunTest(unittest.TestCase):
 
     def test_fails_if_the_bucket_does_not_exist(self):
         code, _ = self.execute({"bucket": "nope", "prefix": "p/"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("s3 ListObjectsV2 s3://nope/p/ failed: HTTP 404 NoSuchBucket", self.error())
+        self.assert_no_output()
+
+    def test_a_server_error_reading_a_log_stays_retryable(self):
+        with open(FIXTURE, "rb") as handle:
+            self.aws.objects[("logs", "a.log")] = handle.read()
+        for _ in range(4):  # every attempt of the client's own retries
+            self.aws.fail_next.append(lambda r: r.method == "GET" and r.path.startswith("/logs/a.log"))
+        code, out = self.execute({"bucket": "logs", "object": "a.log"})
+        self.assertEqual(code, rt.EXIT_FAILED, out)
+        self.assertIn("AwsError: s3 GetObject s3://logs/a.log failed: HTTP 500", self.error())
         self.assert_no_output()
 
     def test_fails_if_the_prefix_holds_no_log(self):
         self.aws.objects[("logs", "p/")] = b""
         code, _ = self.execute({"bucket": "logs", "prefix": "p/"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("LogError: no logs under s3://logs/p/ (ListObjectsV2 found 1 object(s), none of them a log)", self.error())
         self.assert_no_output()
 
     def test_fails_if_the_object_does_not_exist(self):
         code, _ = self.execute({"bucket": "logs", "object": "nope.log"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("s3 GetObject s3://logs/nope.log failed: HTTP 404 NoSuchKey", self.error())
         self.assert_no_output()
 
@@ -165,7 +175,7 @@ class PrefixRunTest(unittest.TestCase):
         self.upload_generated("p/")
         self.aws.objects[("logs", "p/zz-empty.log")] = b""
         code, _ = self.execute({"bucket": "logs", "prefix": "p/"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("LogError: empty log (0 bytes): s3://logs/p/zz-empty.log", self.error())
         self.assertEqual(self.aws.s3_requests("GET")[-1].path.split("?")[0], "/logs")  # nothing downloaded
         self.assert_no_output()
@@ -175,21 +185,21 @@ class PrefixRunTest(unittest.TestCase):
         with open(FIXTURE, "rb") as handle:
             self.aws.objects[("logs", "p/broken.log.gz")] = gzip.compress(handle.read())[:300]
         code, out = self.execute({"bucket": "logs", "prefix": "p/"})
-        self.assertEqual(code, 1, out)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT, out)
         self.assertRegex(self.error(), r"^LogError: s3://logs/p/broken.log.gz is not a readable gzip file \(EOFError: ")
         self.assert_no_output()
 
     def test_fails_if_a_log_has_no_entries(self):
         self.aws.objects[("logs", "p/a.log")] = b"just some text\nno slow-query entries\n"
         code, _ = self.execute({"bucket": "logs", "prefix": "p/"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("LogError: no slow-query entries (# Query_time: header and a statement) in s3://logs/p/a.log (37 bytes)",
                       self.error())
         self.assert_no_output()
 
     def test_fails_if_a_field_is_missing_or_both_are_given(self):
         code, _ = self.execute({"bucket": "logs"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("object (one log) or prefix (every log under it) is required (given neither)", self.error())
         code, _ = self.execute({"object": "a.log"})
         self.assertIn("bucket must be a non-empty string (given None)", self.error())

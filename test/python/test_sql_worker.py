@@ -188,7 +188,7 @@ class WorkerRunTest(unittest.TestCase):
 
     def test_missing_log_fails_naming_it(self):
         code, _ = self.execute({"bucket": "logs", "object": "nope.log"})
-        self.assertEqual(code, 1)
+        self.assertEqual(code, rt.EXIT_INVALID_INPUT)
         self.assertIn("s3 GetObject s3://logs/nope.log failed: HTTP 404 NoSuchKey", self.aws.item(support.TABLE, FUNCTION, support.TASK_ID)["taskErrorMessage"])
 
 
