@@ -9,14 +9,14 @@
  * an execution (the TaskApi died between its write and StartExecution: the reconciler's case);
  * it is held to the same rules only if it ended.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AsyncTaskClient } from '../../client/client';
 import { type DestinationRecord, isTerminal, type TaskRecord, TaskNotFoundError } from '../../lambda/model';
 import { queueOutputs } from './fixture/app';
-import { LOCAL_CREDENTIALS, PROJECT_ROOT, REGION, sleep, tempDir, waitUntil } from './harness';
+import { LOCAL_CREDENTIALS, PROJECT_ROOT, REGION, sleep, spawnRuntimeProcess, tempDir, waitUntil } from './harness';
 import { APPS, synthesize } from './synth';
 
 const FUNCTION = 'flaky';
@@ -42,36 +42,7 @@ let current: Runtime | undefined;
 /** Starts runtime-process.ts as the leader of a new process group (its workers join it). */
 async function startGroup(cdkOut: string): Promise<Runtime> {
   const options = { cdkOut, stackName: APPS.fixture.stackName, port: 0, workDir, dataDir, projectRoot: PROJECT_ROOT };
-  const child = spawn(
-    process.execPath,
-    ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'runtime-process.ts'), JSON.stringify(options)],
-    {
-      cwd: PROJECT_ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const ready = await new Promise<{ endpoint: string; outputs: Record<string, string> }>((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`the runtime process did not start in 60 s:\n${stderr}`)), 60_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      const line = buffer.split('\n').find((l) => l.startsWith('E2E-READY '));
-      if (line) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line.slice('E2E-READY '.length)));
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the runtime process exited (${code ?? signal}) before it was ready:\n${stderr}`));
-    });
-  });
+  const { child, exited, ready } = await spawnRuntimeProcess(options, { detached: true });
   const client = new AsyncTaskClient({ endpoint: ready.endpoint, stack: APPS.fixture.stackName, region: REGION });
   const sqs = new SQSClient({ endpoint: ready.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
   return { child, client, sqs, outputs: ready.outputs, exited };

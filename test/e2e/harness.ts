@@ -318,6 +318,53 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2ERuntime> {
 }
 
 /** A runtime started in a child process (`runtime-process.ts`), which a test can kill -9. */
+/** A local runtime in its own process (test/e2e/runtime-process.ts), once it serves. */
+export interface SpawnedRuntime {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  readonly ready: { readonly endpoint: string; readonly port: number; readonly outputs: Record<string, string> };
+}
+
+/**
+ * Starts test/e2e/runtime-process.ts with `options` (its RuntimeOptions) and resolves once it
+ * prints `E2E-READY`; rejects with its stderr if it exits first or takes over 60 s. tsx's loader
+ * runs in that process itself (not the tsx CLI, which runs the script in a child), so a signal
+ * hits the runtime. `detached` makes it the leader of a new process group (its workers join it),
+ * which a crash test kills whole with `process.kill(-pid)`.
+ */
+export async function spawnRuntimeProcess(
+  options: Record<string, unknown>,
+  spawnOptions: { detached?: boolean } = {},
+): Promise<SpawnedRuntime> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'runtime-process.ts'), JSON.stringify(options)],
+    { cwd: PROJECT_ROOT, detached: spawnOptions.detached === true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const ready = await new Promise<SpawnedRuntime['ready']>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`the runtime process did not start in 60 s:\n${stderr}`)), 60_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      buffer += d.toString();
+      const line = buffer.split('\n').find((l) => l.startsWith('E2E-READY '));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line.slice('E2E-READY '.length)));
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the runtime process exited (${code ?? signal}) before it was ready:\n${stderr}`));
+    });
+  });
+  return { child, exited, ready };
+}
+
 export interface RuntimeProcess extends E2ERuntime {
   readonly pid: number;
   /** Kills the runtime process with `signal` and resolves once it has exited. */
@@ -327,43 +374,13 @@ export interface RuntimeProcess extends E2ERuntime {
 export async function startE2EProcess(options: E2EOptions & { workDir: string }): Promise<RuntimeProcess> {
   const app = options.app ?? 'fixture';
   const cdkOut = await synthesize(app);
-  // tsx's loader in this very process (not the tsx CLI, which runs the script in a child): a
-  // SIGKILL must hit the runtime itself.
-  const args = [
-    '--require',
-    require.resolve('tsx/cjs'),
-    path.join(__dirname, 'runtime-process.ts'),
-    JSON.stringify({
-      cdkOut,
-      stackName: APPS[app].stackName,
-      port: options.port ?? 0,
-      workDir: options.workDir,
-      projectRoot: PROJECT_ROOT,
-      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-    }),
-  ];
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const ready = await new Promise<{ endpoint: string; port: number; outputs: Record<string, string> }>((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`the runtime process did not start in 60 s:\n${stderr.slice(-2000)}`)), 60_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      for (const line of buffer.split('\n')) {
-        if (line.startsWith('E2E-READY ')) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line.slice('E2E-READY '.length)));
-        }
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the runtime process exited ${code} before it was ready:\n${stderr.slice(-2000)}`));
-    });
+  const { child, exited, ready } = await spawnRuntimeProcess({
+    cdkOut,
+    stackName: APPS[app].stackName,
+    port: options.port ?? 0,
+    workDir: options.workDir,
+    projectRoot: PROJECT_ROOT,
+    ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
   });
   const runtime = bind(
     app,

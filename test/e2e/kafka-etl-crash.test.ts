@@ -9,11 +9,11 @@
  * exactly one task, and the trigger must have counted exactly the records it saw again as
  * duplicates.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { produce } from '../../client/produce';
-import { PROJECT_ROOT, tempDir, waitUntil } from './harness';
+import { PROJECT_ROOT, spawnRuntimeProcess, tempDir, waitUntil } from './harness';
 import {
   type EdgeClients,
   edgeClients,
@@ -58,32 +58,7 @@ async function startGroup(cdkOut: string): Promise<GroupRuntime> {
     projectRoot: PROJECT_ROOT,
     kafkaPoller: { retryBaseMs: 100, retryMaxMs: 500 },
   };
-  const child = spawn(
-    process.execPath,
-    ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'runtime-process.ts'), JSON.stringify(options)],
-    { cwd: PROJECT_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-  });
-  const ready = await new Promise<{ endpoint: string }>((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`the runtime process did not start in 60 s:\n${stderr}`)), 60_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      const line = buffer.split('\n').find((l) => l.startsWith('E2E-READY '));
-      if (line) {
-        clearTimeout(timer);
-        resolve(JSON.parse(line.slice('E2E-READY '.length)));
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`the runtime process exited (${code ?? signal}) before it was ready:\n${stderr}`));
-    });
-  });
+  const { child, exited, ready } = await spawnRuntimeProcess(options, { detached: true });
   const clients = edgeClients(ready.endpoint);
   // The trigger's physical name, from the template (the runtime's Lambda names are the logical ids').
   const template = JSON.parse(fs.readFileSync(path.join(cdkOut, `${STACK}.template.json`), 'utf8')) as {
