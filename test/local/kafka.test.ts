@@ -320,9 +320,23 @@ async function until(probe: () => boolean, what: string, timeoutMs = 10_000): Pr
   }
 }
 
-describe('Kafka pollers', () => {
-  const pollerOptions = { retryBaseMs: 20, retryMaxMs: 50, idleWaitMs: 100 };
+/** Pollers of one mapping on embedded topics, with short retry and idle waits. */
+function embeddedPollers(
+  topics: EmbeddedTopics,
+  one: LocalEventSourceMapping,
+  lambda: LambdaInvoker,
+  warn: (message: string) => void = () => undefined,
+): KafkaPollers {
+  return new KafkaPollers({
+    mappings: [one],
+    source: new EmbeddedKafkaSource(topics),
+    lambda,
+    warn,
+    options: { retryBaseMs: 20, retryMaxMs: 50, idleWaitMs: 100 },
+  });
+}
 
+describe('Kafka pollers', () => {
   test('batches of BatchSize in partition order; offsets committed after each batch is handled', async () => {
     const topics = new EmbeddedTopics({ partitions: 1 });
     topics.produce(
@@ -334,13 +348,7 @@ describe('Kafka pollers', () => {
       committedAtCall.push(topics.committed('g', 't', 0));
       return {};
     });
-    const pollers = new KafkaPollers({
-      mappings: [mapping()],
-      source: new EmbeddedKafkaSource(topics),
-      lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const pollers = embeddedPollers(topics, mapping(), lambda);
     await pollers.start();
     await until(() => topics.committed('g', 't', 0) === 7, 'offset 7 committed');
     await pollers.close();
@@ -353,13 +361,7 @@ describe('Kafka pollers', () => {
     const topics = new EmbeddedTopics({ partitions: 1 });
     topics.ensure('t');
     const { lambda, calls } = fakeFunction(() => ({}));
-    const pollers = new KafkaPollers({
-      mappings: [mapping({ batchSize: 10, maximumBatchingWindowInSeconds: 0.6 })],
-      source: new EmbeddedKafkaSource(topics),
-      lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const pollers = embeddedPollers(topics, mapping({ batchSize: 10, maximumBatchingWindowInSeconds: 0.6 }), lambda);
     await pollers.start();
     topics.produce('t', [{ value: text('a') }]);
     setTimeout(() => topics.produce('t', [{ value: text('b') }]), 200);
@@ -390,13 +392,7 @@ describe('Kafka pollers', () => {
       if (call === 1) return { payload: { batchItemFailures: [3, 1].map((offset) => ({ itemIdentifier: { partition: 't-0', offset } })) } };
       return { payload: { batchItemFailures: [] } };
     });
-    const pollers = new KafkaPollers({
-      mappings: [mapping({ batchSize: 4 })],
-      source: new EmbeddedKafkaSource(topics),
-      lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const pollers = embeddedPollers(topics, mapping({ batchSize: 4 }), lambda);
     await pollers.start();
     await until(() => topics.committed('g', 't', 0) === 6, 'all committed');
     await pollers.close();
@@ -413,13 +409,7 @@ describe('Kafka pollers', () => {
     const { lambda, calls } = fakeFunction((_event, call) =>
       call === 1 ? { payload: { batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 2 } }] } } : {},
     );
-    const pollers = new KafkaPollers({
-      mappings: [mapping({ batchSize: 5 })],
-      source: new EmbeddedKafkaSource(topics),
-      lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const pollers = embeddedPollers(topics, mapping({ batchSize: 5 }), lambda);
     await pollers.start();
     await until(() => topics.committed('g', 't', 0) === 5, 'all committed');
     await pollers.close();
@@ -434,13 +424,7 @@ describe('Kafka pollers', () => {
     topics.produce('t', [{ value: text('poison') }, { value: text('ok') }]);
     const warnings: string[] = [];
     const { lambda, calls } = fakeFunction(() => ({ functionError: 'Unhandled', payload: { errorType: 'Error', errorMessage: 'boom' } }));
-    const pollers = new KafkaPollers({
-      mappings: [mapping({ batchSize: 2, maximumRetryAttempts: 2 })],
-      source: new EmbeddedKafkaSource(topics),
-      lambda,
-      warn: (m) => warnings.push(m),
-      options: pollerOptions,
-    });
+    const pollers = embeddedPollers(topics, mapping({ batchSize: 2, maximumRetryAttempts: 2 }), lambda, (m) => warnings.push(m));
     await pollers.start();
     await until(() => topics.committed('g', 't', 0) === 2, 'skipped after the retries');
     await pollers.close();
@@ -467,13 +451,7 @@ describe('Kafka pollers', () => {
         for (const r of records) seen.set(r.partition, [...(seen.get(r.partition) ?? []), r.offset]);
       return {};
     });
-    const pollers = new KafkaPollers({
-      mappings: [mapping({ batchSize: 4 })],
-      source: new EmbeddedKafkaSource(topics),
-      lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const pollers = embeddedPollers(topics, mapping({ batchSize: 4 }), lambda);
     await pollers.start();
     const ends = [0, 1, 2].map((p) => topics.endOffset('t', p));
     await until(() => [0, 1, 2].every((p) => topics.committed('g', 't', p) === ends[p]), 'every partition committed');
@@ -483,13 +461,7 @@ describe('Kafka pollers', () => {
     const again = new EmbeddedTopics({ dir });
     again.produce('t', [{ value: text('new'), partition: 0 }]);
     const second = fakeFunction(() => ({}));
-    const restarted = new KafkaPollers({
-      mappings: [mapping()],
-      source: new EmbeddedKafkaSource(again),
-      lambda: second.lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const restarted = embeddedPollers(again, mapping(), second.lambda);
     await restarted.start();
     await until(() => again.committed('g', 't', 0) === ends[0] + 1, 'the new record committed');
     await restarted.close();
@@ -501,25 +473,13 @@ describe('Kafka pollers', () => {
     const topics = new EmbeddedTopics({ dir, partitions: 1 });
     topics.produce('t', [{ value: text('old') }]);
     const { lambda, calls } = fakeFunction(() => ({}));
-    const pollers = new KafkaPollers({
-      mappings: [mapping({ startingPosition: 'LATEST' })],
-      source: new EmbeddedKafkaSource(topics),
-      lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const pollers = embeddedPollers(topics, mapping({ startingPosition: 'LATEST' }), lambda);
     await pollers.start();
     await pollers.close();
     expect(topics.committed('g', 't', 0)).toBe(1);
     topics.produce('t', [{ value: text('while down') }]);
     const again = new EmbeddedTopics({ dir });
-    const restarted = new KafkaPollers({
-      mappings: [mapping({ startingPosition: 'LATEST' })],
-      source: new EmbeddedKafkaSource(again),
-      lambda,
-      warn: () => undefined,
-      options: pollerOptions,
-    });
+    const restarted = embeddedPollers(again, mapping({ startingPosition: 'LATEST' }), lambda);
     await restarted.start();
     await until(() => again.committed('g', 't', 0) === 2, 'the record produced while down');
     await restarted.close();
