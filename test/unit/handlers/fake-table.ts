@@ -204,13 +204,7 @@ export class FakeTable {
       await this.hook('put');
       const key = keyString(input.Item);
       const current = this.items.get(key);
-      this.check(
-        input.ConditionExpression,
-        current,
-        input.ExpressionAttributeNames,
-        input.ExpressionAttributeValues,
-        input.ReturnValuesOnConditionCheckFailure,
-      );
+      this.check(input, current);
       this.items.set(key, structuredClone(input.Item as Item));
       return {};
     });
@@ -218,13 +212,7 @@ export class FakeTable {
       await this.hook('update');
       const key = keyString(input.Key);
       const current = this.items.get(key);
-      this.check(
-        input.ConditionExpression,
-        current,
-        input.ExpressionAttributeNames,
-        input.ExpressionAttributeValues,
-        input.ReturnValuesOnConditionCheckFailure,
-      );
+      this.check(input, current);
       const next = applyUpdate(
         input.UpdateExpression ?? '',
         current ?? { ...input.Key },
@@ -239,13 +227,7 @@ export class FakeTable {
     mocks.ddb.on(DeleteCommand).callsFake(async (input) => {
       await this.hook('delete');
       const key = keyString(input.Key);
-      this.check(
-        input.ConditionExpression,
-        this.items.get(key),
-        input.ExpressionAttributeNames,
-        input.ExpressionAttributeValues,
-        input.ReturnValuesOnConditionCheckFailure,
-      );
+      this.check(input, this.items.get(key));
       this.items.delete(key);
       return {};
     });
@@ -319,15 +301,19 @@ export class FakeTable {
     await hook.run();
   }
 
+  /** Throws DynamoDB's ConditionalCheckFailed when the write's condition fails on `current`. */
   private check(
-    condition: string | undefined,
+    write: {
+      readonly ConditionExpression?: string;
+      readonly ExpressionAttributeNames?: Names;
+      readonly ExpressionAttributeValues?: Values;
+      readonly ReturnValuesOnConditionCheckFailure?: string;
+    },
     current: Item | undefined,
-    names: Names,
-    values: Values,
-    onFailure: string | undefined,
   ): void {
-    if (!condition || evaluate(condition, current, names, values)) return;
-    const withItem = onFailure === 'ALL_OLD' && current && !this.options.noItemOnConditionFailure;
+    const condition = write.ConditionExpression;
+    if (!condition || evaluate(condition, current, write.ExpressionAttributeNames, write.ExpressionAttributeValues)) return;
+    const withItem = write.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && current && !this.options.noItemOnConditionFailure;
     throw conditionFailed(withItem ? (current as unknown as TaskItem) : undefined);
   }
 }
