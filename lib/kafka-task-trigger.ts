@@ -498,15 +498,10 @@ export class KafkaTaskTrigger extends Construct {
     this.topics = [...topics];
     this.consumerGroupIds = consumerGroupIds;
     this.function = createTriggerFunction(this, {
-      service: props.service,
-      taskFunction: props.taskFunction,
+      ...props,
       mode: this.mode,
-      valueFormat: props.valueFormat ?? 'json',
-      onFailure: props.onFailure,
       description: `asynctask trigger: records of Kafka topics ${topics.join(', ')} become tasks of '${functionName}'`.slice(0, 256),
       timeout: props.timeout ?? Duration.minutes(5),
-      memorySize: props.memorySize,
-      logLevel: props.logLevel,
     });
     for (const topic of topics) {
       props.cluster.bind(this, this.function, {

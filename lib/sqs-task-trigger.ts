@@ -117,15 +117,10 @@ export class SqsTaskTrigger extends Construct {
     this.mode = props.mode ?? 'record';
     this.taskIdSource = taskIdSource;
     this.function = createTriggerFunction(this, {
-      service: props.service,
-      taskFunction: props.taskFunction,
+      ...props,
       mode: this.mode,
-      valueFormat: props.valueFormat ?? 'json',
-      onFailure: props.onFailure,
       description: `asynctask trigger: SQS messages become tasks of '${functionName}'`,
       timeout,
-      memorySize: props.memorySize,
-      logLevel: props.logLevel,
       environment: { [TRIGGER_ENV.taskIdSource]: taskIdSource },
     });
     this.function.addEventSource(

@@ -145,16 +145,11 @@ export function triggerPropsError(scope: IConstruct, kind: string, functionName:
 }
 
 /** What a trigger's Lambda is made with, its props already validated. */
-export interface TriggerFunctionOptions {
-  readonly service: IAsyncTaskService;
-  readonly taskFunction: ITaskFunction;
+/** The trigger's props, with what each kind of trigger settles: mode, timeout, its description and extra environment. */
+export interface TriggerFunctionOptions extends TaskTriggerProps {
   readonly mode: TriggerMode;
-  readonly valueFormat: TriggerValueFormat;
-  readonly onFailure?: ITaskDestination;
-  readonly description: string;
   readonly timeout: Duration;
-  readonly memorySize?: number;
-  readonly logLevel?: lambda.ApplicationLogLevel;
+  readonly description: string;
   /** Extra TRIGGER_ENV entries (SQS `taskIdSource`). */
   readonly environment?: Record<string, string>;
 }
@@ -173,7 +168,7 @@ export function createTriggerFunction(scope: Construct, options: TriggerFunction
     [SERVICE_ENV.retentionSeconds]: service.retention.toSeconds().toString(),
     [TRIGGER_ENV.functionName]: taskFunction.functionName,
     [TRIGGER_ENV.mode]: options.mode,
-    [TRIGGER_ENV.valueFormat]: options.valueFormat,
+    [TRIGGER_ENV.valueFormat]: options.valueFormat ?? 'json',
     ...(onFailure ? { [TRIGGER_ENV.failureDestination]: Stack.of(scope).toJsonString(onFailure.target) } : {}),
     ...options.environment,
   };
