@@ -6,7 +6,6 @@
  * not from the batch start. Bad input: an unreachable broker and a missing topic fail the start
  * naming them; a bad `produce` exits 2 naming what was wrong.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,10 +13,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { EmbeddedKafkaSource } from '../../local/kafka/source';
 import { type LocalRuntime, startRuntime } from '../../local/runtime';
 import { type Broker, describeWithBroker, startBroker } from '../kafka/broker';
-import { BATCH_SIZE, GROUP, synthKafkaFixture, TOPIC } from '../kafka/fixture';
-
-const CLI = path.resolve(__dirname, '..', '..', 'bin', 'asynctask.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { BATCH_SIZE, GROUP, KAFKA_STACK, synthKafkaFixture, TOPIC } from '../kafka/fixture';
+import { runCli, sleep } from './harness';
 
 interface Call {
   eventSource: string;
@@ -27,20 +24,9 @@ interface Call {
   failures: unknown[];
 }
 
-function runCli(args: string[], endpoint: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '--endpoint', endpoint, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+/** `asynctask <args>` against the runtime at `endpoint` (produce needs no stack). */
+function cli(args: string[], endpoint: string) {
+  return runCli(endpoint, KAFKA_STACK, args);
 }
 
 async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
@@ -99,7 +85,7 @@ function suite(mode: 'embedded' | 'broker') {
 
   test('records reach the function in partition order, in batches of the mapping size; a failure comes back from its offset', async () => {
     // One keyed record by the CLI, with headers; then 30 over the three partitions by the edge route.
-    const one = await runCli(['produce', TOPIC, '--key', 'order-0', '--header', 'trace=abc', '--value', 'first'], rt.endpoint);
+    const one = await cli(['produce', TOPIC, '--key', 'order-0', '--header', 'trace=abc', '--value', 'first'], rt.endpoint);
     expect(one.stderr).toBe('');
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(new RegExp(`^${TOPIC}/[0-2]@0\\n$`));
@@ -155,7 +141,7 @@ function suite(mode: 'embedded' | 'broker') {
   }, 90_000);
 
   test('fails if produce names a partition out of range: exit 2 naming it and the range', async () => {
-    const r = await runCli(['produce', TOPIC, '--partition', '7', '--value', 'x'], rt.endpoint);
+    const r = await cli(['produce', TOPIC, '--partition', '7', '--value', 'x'], rt.endpoint);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`partition 7 does not exist in topic '${TOPIC}'; its partitions are 0-2`);
   });
@@ -165,7 +151,7 @@ describe('Kafka mappings on the embedded topics', () => {
   suite('embedded');
 
   test('fails if a --header is not name=value: exit 2 before any call', async () => {
-    const r = await runCli(['produce', TOPIC, '--header', 'novalue', '--value', 'x'], 'http://127.0.0.1:1');
+    const r = await cli(['produce', TOPIC, '--header', 'novalue', '--value', 'x'], 'http://127.0.0.1:1');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--header must be name=value with a non-empty name (given 'novalue')");
   });
