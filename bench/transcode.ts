@@ -66,7 +66,8 @@ async function timedTask(client: AsyncTaskClient, taskId: string, payload: Recor
 /** A 2 s 320×240 clip for the warm-up task. */
 async function warmUpClip(work: string): Promise<string> {
   const file = path.join(work, 'warm-up.mp4');
-  const run = await runFfmpeg(['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-t', '2', '-pix_fmt', 'yuv420p', file]);
+  const source = ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-t', '2'];
+  const run = await runFfmpeg(['-loglevel', 'error', '-y', ...source, '-pix_fmt', 'yuv420p', file]);
   if (run.code !== 0) throw new Error(`ffmpeg could not make the warm-up clip (exit ${run.code}): ${run.stderr.slice(-1000)}`);
   return file;
 }
