@@ -6,6 +6,7 @@
  */
 import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   encodePayload,
   errorFromWire,
@@ -20,15 +21,27 @@ import {
   type OperationResults,
   parseStatuses,
   ServiceError,
+  statsWindow,
   type TaskApiRequest,
   type TaskApiResponse,
   type TaskFunctionSummary,
   type TaskRecord,
+  type TaskStats,
   type TaskStatus,
   validateListRequest,
   validateTaskId,
 } from '../lambda/model';
 import { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT } from './defaults';
+import {
+  type DeadLetter,
+  type DeadLetterQueueInfo,
+  type DeadLettersOptions,
+  deadLetterQueue,
+  deadLetters,
+  type RedriveAction,
+  type RedriveResult,
+  redriveDeadLetter,
+} from './dead-letters';
 import { TaskApiNotFoundError, WaitTimeoutError } from './errors';
 
 export { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT } from './defaults';
@@ -58,6 +71,15 @@ export interface AsyncTaskClientOptions {
   readonly lambdaClient?: LambdaClient;
   /** @default - a CloudFormationClient built from endpoint and region */
   readonly cloudFormationClient?: CloudFormationClient;
+  /** Reads and redrives the failure (dead-letter) queues. @default - an SQSClient built from endpoint and region */
+  readonly sqsClient?: SQSClient;
+}
+
+export interface StatsOptions {
+  /** startedTime window start, epoch ms. @default - `until` minus 24 hours */
+  readonly since?: number;
+  /** startedTime window end, epoch ms. @default - now */
+  readonly until?: number;
 }
 
 export interface SubmitOptions {
@@ -131,6 +153,8 @@ export class AsyncTaskClient {
   /** The clients every call goes through (built from endpoint and region unless given). */
   public readonly lambda: LambdaClient;
   public readonly cloudFormation: CloudFormationClient;
+  /** The failure queues' client (dead letters). */
+  public readonly sqs: SQSClient;
   private functionNamePromise?: Promise<string>;
 
   public constructor(options: AsyncTaskClientOptions = {}) {
@@ -145,6 +169,7 @@ export class AsyncTaskClient {
     };
     this.lambda = options.lambdaClient ?? new LambdaClient(config);
     this.cloudFormation = options.cloudFormationClient ?? new CloudFormationClient(config);
+    this.sqs = options.sqsClient ?? new SQSClient(config);
     if (options.functionName !== undefined) {
       this.functionNamePromise = Promise.resolve(validateFunctionName(options.functionName));
     }
@@ -327,6 +352,48 @@ export class AsyncTaskClient {
   /** The task functions the service knows. */
   public async functions(): Promise<readonly TaskFunctionSummary[]> {
     return this.call('functions', { op: 'functions' });
+  }
+
+  /**
+   * Counts by status of the function's tasks started in a window (default: the last 24 hours),
+   * what runs now, the success rate and p50/p95 durations (TaskApi `stats`).
+   */
+  public async stats(functionName: string, options: StatsOptions = {}): Promise<TaskStats> {
+    const name = validateFunctionName(functionName);
+    statsWindow(options);
+    return this.call('stats', {
+      op: 'stats',
+      functionName: name,
+      ...(options.since !== undefined ? { since: options.since } : {}),
+      ...(options.until !== undefined ? { until: options.until } : {}),
+    });
+  }
+
+  /**
+   * The function's failure queue (its `onFailure` destination) with its depth; undefined when
+   * the function has no failure destination, InvalidArgumentError when it is not an SQS queue.
+   */
+  public deadLetterQueue(functionName: string): Promise<DeadLetterQueueInfo | undefined> {
+    return deadLetterQueue(this, validateFunctionName(functionName));
+  }
+
+  /**
+   * The messages on the function's failure queue, decoded when they are destination records.
+   * Reading hides them for a few seconds only and releases them right after: nothing is lost.
+   */
+  public deadLetters(
+    functionName: string,
+    options: DeadLettersOptions = {},
+  ): Promise<{ queue: DeadLetterQueueInfo; letters: DeadLetter[] }> {
+    return deadLetters(this, validateFunctionName(functionName), options);
+  }
+
+  /**
+   * Redrives one message of the function's failure queue: `retry` its task, or `resubmit` an
+   * edited payload as a new task. The message is deleted only once the TaskApi accepted.
+   */
+  public redriveDeadLetter(functionName: string, messageId: string, action: RedriveAction): Promise<RedriveResult> {
+    return redriveDeadLetter(this, validateFunctionName(functionName), messageId, action);
   }
 
   /** The TaskApi function's name: the option, or the stack output read once. */

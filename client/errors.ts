@@ -14,3 +14,10 @@ export class TaskApiNotFoundError extends AsyncTaskError {
 export class WaitTimeoutError extends AsyncTaskError {
   public override name = 'WaitTimeout';
 }
+
+/** A redrive named a message that is not on the failure queue (any more). */
+export class DeadLetterNotFoundError extends AsyncTaskError {
+  public override name = 'DeadLetterNotFound';
+  public override readonly statusCode = 404;
+  public override readonly exitCode = 3;
+}

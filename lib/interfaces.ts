@@ -15,6 +15,7 @@ import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct, IConstruct } from 'constructs';
 import type { NumericBound } from '../lambda/model/config';
 import type { TaskFunctionDescriptor, TaskFunctionKind } from '../lambda/model/registry';
+import type { TriggerSummary } from '../lambda/model/trigger';
 import type { ITaskDestination } from './destinations';
 import type { RunnerDefinition } from './state-machine';
 
@@ -35,6 +36,12 @@ export interface ITaskFunction extends IConstruct {
   metricRunning(): cloudwatch.IMetric;
   /** What the registry says about the function. */
   descriptor(): TaskFunctionDescriptor;
+  /**
+   * Lists a trigger that feeds the function in its registry descriptor (the `functions`
+   * operation shows it). The trigger constructs call it; a trigger made after the function is
+   * included, the descriptor being rendered at synth.
+   */
+  addTrigger(trigger: TriggerSummary): void;
 }
 
 /** What a task function needs of the service it registers with. */

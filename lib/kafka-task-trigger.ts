@@ -99,6 +99,8 @@ export interface KafkaMappingOptions {
 export interface IKafkaCluster {
   /** `msk` or `self-managed`, for messages and docs. */
   readonly kind: string;
+  /** Where the cluster is, as the registry shows it: the MSK cluster ARN, or the bootstrap servers joined with `,`. */
+  readonly address: string;
   /** Problems with the cluster's own props, each "what, the value, what is allowed". */
   validate(): string[];
   /** Adds the event source mapping of one topic to `fn` and grants `fn` what that mapping needs. */
@@ -185,6 +187,10 @@ export class MskCluster implements IKafkaCluster {
     this.authentication = props.authentication ?? KafkaAuthenticationMethod.IAM;
   }
 
+  public get address(): string {
+    return this.props.clusterArn;
+  }
+
   public validate(): string[] {
     const { clusterArn, secret } = this.props;
     const problems: string[] = [];
@@ -258,6 +264,11 @@ export class SelfManagedKafkaCluster implements IKafkaCluster {
 
   public constructor(public readonly props: SelfManagedKafkaClusterProps) {
     this.authentication = props.authentication ?? (props.vpc ? KafkaAuthenticationMethod.NONE : undefined);
+  }
+
+  public get address(): string {
+    const servers = this.props.bootstrapServers;
+    return Token.isUnresolved(servers) ? Fn.join(',', servers) : servers.join(',');
   }
 
   public validate(): string[] {
@@ -502,6 +513,14 @@ export class KafkaTaskTrigger extends Construct {
       mode: this.mode,
       description: `asynctask trigger: records of Kafka topics ${topics.join(', ')} become tasks of '${functionName}'`.slice(0, 256),
       timeout: props.timeout ?? Duration.minutes(5),
+    });
+    props.taskFunction.addTrigger({
+      type: 'kafka',
+      topics: [...topics],
+      cluster: props.cluster.address,
+      batchSize: props.batchSize ?? b.kafkaBatchSize.default,
+      mode: this.mode,
+      startingPosition: position,
     });
     for (const topic of topics) {
       props.cluster.bind(this, this.function, {

@@ -131,6 +131,12 @@ export class SqsTaskTrigger extends Construct {
         reportBatchItemFailures: true,
       }),
     );
+    props.taskFunction.addTrigger({
+      type: 'sqs',
+      queueArn: props.queue.queueArn,
+      batchSize: props.batchSize ?? b.sqsBatchSize.default,
+      mode: this.mode,
+    });
   }
 }
 

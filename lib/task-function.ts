@@ -4,7 +4,7 @@
  * the AsyncTaskService. The runner (where an attempt runs) is an `ITaskRunner` the function binds
  * once its props are valid; `LambdaTaskFunction` and `ContainerTaskFunction` pass theirs.
  */
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -17,6 +17,7 @@ import {
   type TaskFunctionKind,
   taskStateMachineName,
 } from '../lambda/model/registry';
+import type { TriggerSummary } from '../lambda/model/trigger';
 import type { ITaskDestination } from './destinations';
 import { validationError } from './errors';
 import type { IAsyncTaskService, ITaskFunction, ITaskRunner, TaskRunnerConfig } from './interfaces';
@@ -157,6 +158,7 @@ export class TaskFunction extends Construct implements ITaskFunction {
   public readonly logGroupName: string;
 
   private readonly runnerConfig: TaskRunnerConfig;
+  private readonly triggers: TriggerSummary[] = [];
 
   public constructor(scope: Construct, id: string, props: TaskFunctionWithRunnerProps) {
     super(scope, id);
@@ -259,7 +261,8 @@ export class TaskFunction extends Construct implements ITaskFunction {
     this.registration = new ssm.StringParameter(this, 'Registration', {
       parameterName: registryParameterName(this.service.serviceName, this.functionName),
       description: `asynctask task function '${this.functionName}'`,
-      stringValue: Stack.of(this).toJsonString(this.descriptor()),
+      // Rendered at synth, so that the triggers made after the function are in it.
+      stringValue: Lazy.string({ produce: () => Stack.of(this).toJsonString(this.descriptor()) }),
     });
     this.service.register(this);
   }
@@ -267,6 +270,11 @@ export class TaskFunction extends Construct implements ITaskFunction {
   /** Backoff delays in seconds before each retry (index 0 = first retry). */
   public get retryDelays(): number[] {
     return retryDelays(this.maxRetryAttempts, this.retryDelay.toSeconds(), this.retryBackoffRate);
+  }
+
+  /** Lists a trigger feeding this function in its registry descriptor (called by the trigger constructs). */
+  public addTrigger(trigger: TriggerSummary): void {
+    this.triggers.push(trigger);
   }
 
   /** Metric of attempts running now, for the dashboard. */
@@ -290,6 +298,7 @@ export class TaskFunction extends Construct implements ITaskFunction {
       logGroupName: this.logGroupName,
       ...this.runnerConfig.descriptor,
       ...(this.description !== undefined ? { description: this.description } : {}),
+      ...(this.triggers.length > 0 ? { triggers: [...this.triggers] } : {}),
     };
   }
 }

@@ -20,6 +20,16 @@ import {
 /** Upper bound appended to `isoTime(until)` so every task id started at `until` is included. */
 export const LIST_KEY_HIGH = '#\uffff';
 
+/** listKey bounds (inclusive) of the tasks started in [since, until], epoch ms: a BETWEEN on either index. */
+export interface ListKeyRange {
+  readonly from: string;
+  readonly to: string;
+}
+
+export function listKeyRange(since: number, until: number): ListKeyRange {
+  return { from: isoTime(since), to: `${isoTime(until)}${LIST_KEY_HIGH}` };
+}
+
 export interface ListPlan {
   readonly indexName: string;
   readonly keyConditionExpression: string;

@@ -1,5 +1,5 @@
 /**
- * TaskApi operations (docs/design.md, "TaskApi"): submit, get, list, stop, retry, logs, exec, functions.
+ * TaskApi operations (docs/design.md, "TaskApi"): submit, get, list, stop, retry, logs, exec, functions, stats.
  * Each validates its input, throws errors of the model's hierarchy, and logs one structured line
  * naming the function and the task. The handler turns whatever is thrown into a wire error.
  */
@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import {
+  ACTIVE_STATUSES,
+  ALL_STATUSES,
   CONTAINER_NAME,
   ConcurrentModificationError,
   type ExecResult,
@@ -27,8 +29,11 @@ import {
   listKey,
   OPERATIONS,
   recordFromItem,
+  STATS_MAX_DURATION_SAMPLES,
   ServiceError,
+  type StatsRequest,
   type SubmitRequest,
+  statsWindow,
   statusKey,
   TaskAlreadyExistsError,
   type TaskApiRequest,
@@ -37,7 +42,9 @@ import {
   TaskNotFoundError,
   type TaskRecord,
   type TaskStatus,
+  type TaskStats,
   TaskStatus as Status,
+  TERMINAL_STATUSES,
   TRANSITIONS,
   validateTaskId,
 } from '../model';
@@ -45,7 +52,7 @@ import { type Attempt, attemptsOf } from './attempts';
 import { aws, type ServiceConfig } from './env';
 import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
-import { encodeNextToken, indexKeyOf, planList } from './list-plan';
+import { encodeNextToken, indexKeyOf, listKeyRange, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
 import { createTask, expiresAtFor, startOrUndo } from './submit';
 import { storedEvent, type TaskRef, TaskStore, type TransitionOptions } from './task-store';
@@ -437,7 +444,65 @@ export async function functions(config: ServiceConfig): Promise<TaskFunctionSumm
     ...(d.onFailure ? { onFailure: d.onFailure.arn } : {}),
     stateMachineArn: d.stateMachineArn,
     ...(d.description !== undefined ? { description: d.description } : {}),
+    runnerArn: d.runnerArn,
+    ...(d.onSuccess ? { onSuccessDestination: d.onSuccess } : {}),
+    ...(d.onFailure ? { onFailureDestination: d.onFailure } : {}),
+    ...(d.logGroupName !== undefined ? { logGroupName: d.logGroupName } : {}),
+    ...(d.triggers !== undefined && d.triggers.length > 0 ? { triggers: d.triggers } : {}),
   }));
+}
+
+/** Nearest-rank percentile of ascending `sorted` (non-empty), `p` in (0, 1]. */
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
+}
+
+/**
+ * Counts by status over a startedTime window, what runs now, the success rate and duration
+ * percentiles: every number from Query, never Scan — a `Select: 'COUNT'` per status on the
+ * ByStatus index (BETWEEN on listKey for the window), the same without the window for what is
+ * active now, and one ByTime query of the window reading only status, start and end.
+ */
+export async function stats(config: ServiceConfig, request: Omit<StatsRequest, 'op'>, now: number = Date.now()): Promise<TaskStats> {
+  const descriptor = await config.registry.get(request.functionName);
+  const { since, until } = statsWindow(request, now);
+  const store = new TaskStore(config.table);
+  const window = listKeyRange(since, until);
+  const [inWindow, activeCounts, times] = await Promise.all([
+    Promise.all(ALL_STATUSES.map((status) => store.countByStatus(descriptor.name, status, window))),
+    Promise.all(ACTIVE_STATUSES.map((status) => store.countByStatus(descriptor.name, status))),
+    store.taskTimes(descriptor.name, window, TERMINAL_STATUSES, STATS_MAX_DURATION_SAMPLES),
+  ]);
+  const counts = Object.fromEntries(ALL_STATUSES.map((status, i) => [status, inWindow[i]])) as Record<TaskStatus, number>;
+  const total = inWindow.reduce((sum, n) => sum + n, 0);
+  const terminal = TERMINAL_STATUSES.reduce((sum, status) => sum + counts[status], 0);
+  const durations = times.items
+    .filter((t) => t.endedAt !== undefined)
+    .map((t) => Date.parse(t.endedAt as string) - Date.parse(t.startedAt))
+    .filter((ms) => Number.isFinite(ms) && ms >= 0)
+    .sort((a, b) => a - b);
+  logger.info('stats', { since, until, total, terminal, samples: durations.length });
+  return {
+    functionName: descriptor.name,
+    since,
+    until,
+    counts,
+    total,
+    runningNow: activeCounts[ACTIVE_STATUSES.indexOf(Status.Running)],
+    activeNow: activeCounts.reduce((sum, n) => sum + n, 0),
+    ...(terminal > 0 ? { successRate: counts.Succeeded / terminal } : {}),
+    ...(durations.length > 0
+      ? {
+          durationMs: {
+            p50: percentile(durations, 0.5),
+            p95: percentile(durations, 0.95),
+            samples: durations.length,
+            // The counts say whether the unread pages held terminal tasks at all.
+            sampled: times.more && terminal > times.items.length,
+          },
+        }
+      : {}),
+  };
 }
 
 /** Dispatches one request; throws model errors (and AWS errors, wrapped by the handler). */
@@ -467,5 +532,7 @@ export async function dispatch(config: ServiceConfig, request: unknown): Promise
       return exec(config, r.functionName, r.taskId);
     case 'functions':
       return functions(config);
+    case 'stats':
+      return stats(config, r);
   }
 }

@@ -23,7 +23,7 @@ import {
   tableKey,
 } from '../model';
 import { aws } from './env';
-import type { ListPlan } from './list-plan';
+import type { ListKeyRange, ListPlan } from './list-plan';
 import {
   buildUpdate,
   type Condition,
@@ -91,6 +91,9 @@ export interface IndexPage {
   readonly items: TaskItem[];
   readonly lastKey?: Record<string, unknown>;
 }
+
+/** The attributes of a task that its duration is computed from. */
+export type TaskTimes = Pick<TaskItem, 'status' | 'startedAt' | 'endedAt'>;
 
 export class TaskStore {
   public constructor(public readonly table: string) {}
@@ -310,6 +313,81 @@ export class TaskStore {
       }),
     );
     return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * How many tasks of a function are in `status` now (ByStatus index, `Select: 'COUNT'`, every
+   * page: DynamoDB counts at most 1 MB of items a page), only those started within `window` when
+   * given.
+   */
+  public async countByStatus(functionName: string, status: TaskStatus, window?: ListKeyRange): Promise<number> {
+    const keyCondition = `#${TABLE.statusKey} = :statusKey${window ? ` AND #${TABLE.listKey} BETWEEN :from AND :to` : ''}`;
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await aws.ddb().send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: TABLE.byStatusIndex,
+          KeyConditionExpression: keyCondition,
+          ExpressionAttributeNames: namesOf(keyCondition),
+          ExpressionAttributeValues: {
+            ':statusKey': statusKey(functionName, status),
+            ...(window ? { ':from': window.from, ':to': window.to } : {}),
+          },
+          Select: 'COUNT',
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      count += result.Count ?? 0;
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
+  /**
+   * Status, start and end of a function's tasks started within `window` whose status is one of
+   * `statuses`, newest first (ByTime index, only those attributes read back), at most `max`.
+   * `more`: reading stopped at `max` with items left to read (which the filter may still drop).
+   */
+  public async taskTimes(
+    functionName: string,
+    window: ListKeyRange,
+    statuses: readonly TaskStatus[],
+    max: number,
+  ): Promise<{ readonly items: TaskTimes[]; readonly more: boolean }> {
+    const keyCondition = `#${TABLE.partitionKey} = :functionName AND #${TABLE.listKey} BETWEEN :from AND :to`;
+    const placeholders = statuses.map((_, i) => `:status${i}`);
+    const filter = `#${ITEM_ATTRIBUTE.status} IN (${placeholders.join(', ')})`;
+    const projection = `#${ITEM_ATTRIBUTE.status}, #${ITEM_ATTRIBUTE.startedAt}, #${ITEM_ATTRIBUTE.endedAt}`;
+    const items: TaskTimes[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    for (;;) {
+      const result = await aws.ddb().send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: TABLE.byTimeIndex,
+          KeyConditionExpression: keyCondition,
+          FilterExpression: filter,
+          ProjectionExpression: projection,
+          ExpressionAttributeNames: namesOf(keyCondition, filter, projection),
+          ExpressionAttributeValues: {
+            ':functionName': functionName,
+            ':from': window.from,
+            ':to': window.to,
+            ...Object.fromEntries(statuses.map((status, i) => [placeholders[i], status])),
+          },
+          ScanIndexForward: false,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      const page = (result.Items ?? []) as TaskTimes[];
+      const room = max - items.length;
+      items.push(...page.slice(0, room));
+      startKey = result.LastEvaluatedKey;
+      if (items.length >= max) return { items, more: page.length > room || startKey !== undefined };
+      if (!startKey) return { items, more: false };
+    }
   }
 
   private async update(ref: TaskRef, parts: UpdateParts<unknown>, returnValues: 'ALL_NEW' | 'ALL_OLD'): Promise<WriteResult> {

@@ -3,10 +3,12 @@
  * Request `{ op, ... }`; response `{ ok: true, result }` or `{ ok: false, error: WireError }`.
  * The SDK (client/) and the handler (lambda/handlers/task-api.ts) both use these types.
  */
+import type { DestinationTarget } from './destination';
 import { InvalidArgumentError, type WireError } from './errors';
 import type { TaskRecord } from './record';
 import type { TaskFunctionKind } from './registry';
 import { ALL_STATUSES, isTaskStatus, type TaskStatus } from './statuses';
+import type { TriggerSummary } from './trigger';
 
 export const LIST_LIMIT = { min: 1, max: 100, default: 20 } as const;
 export type SortOrder = 'asc' | 'desc';
@@ -74,9 +76,47 @@ export interface FunctionsRequest {
   readonly op: 'functions';
 }
 
-export type TaskApiRequest = SubmitRequest | TaskKeyRequest | ListRequest | LogsRequest | ExecRequest | FunctionsRequest;
+/** Default `stats` window: the last 24 hours up to now. */
+export const STATS_DEFAULT_WINDOW_MS = 24 * 3600 * 1000;
+/** Most task durations `stats` reads for its percentiles (newest first); beyond, `durationMs.sampled` is true. */
+export const STATS_MAX_DURATION_SAMPLES = 10_000;
+
+/** Counts, success rate and durations of one function's tasks (the console's functions page). */
+export interface StatsRequest {
+  readonly op: 'stats';
+  readonly functionName: string;
+  /** startedTime window, epoch ms, inclusive. @default - `until` minus 24 hours */
+  readonly since?: number;
+  /** @default - now */
+  readonly until?: number;
+}
+
+export interface TaskStats {
+  readonly functionName: string;
+  /** The window used (epoch ms, inclusive), defaults applied. */
+  readonly since: number;
+  readonly until: number;
+  /** Tasks whose startedTime is in the window, by current status; every status present (0 when none). */
+  readonly counts: Readonly<Record<TaskStatus, number>>;
+  /** Sum of `counts`. */
+  readonly total: number;
+  /** Tasks Running now, whatever their startedTime. */
+  readonly runningNow: number;
+  /** Tasks in an active status (ACTIVE_STATUSES) now, whatever their startedTime. */
+  readonly activeNow: number;
+  /** Succeeded / terminal tasks in the window, 0..1; absent when the window holds no terminal task. */
+  readonly successRate?: number;
+  /**
+   * endTime − startedTime of the terminal tasks in the window (nearest-rank percentiles); at most
+   * STATS_MAX_DURATION_SAMPLES are read, newest first, and `sampled` says there were more.
+   * Absent when no terminal task of the window has an end time.
+   */
+  readonly durationMs?: { readonly p50: number; readonly p95: number; readonly samples: number; readonly sampled: boolean };
+}
+
+export type TaskApiRequest = SubmitRequest | TaskKeyRequest | ListRequest | LogsRequest | ExecRequest | FunctionsRequest | StatsRequest;
 export type TaskApiOperation = TaskApiRequest['op'];
-export const OPERATIONS: readonly TaskApiOperation[] = ['submit', 'get', 'list', 'stop', 'retry', 'logs', 'exec', 'functions'];
+export const OPERATIONS: readonly TaskApiOperation[] = ['submit', 'get', 'list', 'stop', 'retry', 'logs', 'exec', 'functions', 'stats'];
 
 export interface ListResult {
   readonly tasks: readonly TaskRecord[];
@@ -109,10 +149,22 @@ export interface TaskFunctionSummary {
   readonly maxEventAgeSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxConcurrency?: number;
+  /** ARN of the success destination. */
   readonly onSuccess?: string;
+  /** ARN of the failure destination. */
   readonly onFailure?: string;
   readonly stateMachineArn: string;
   readonly description?: string;
+  /** Lambda function ARN or ECS task definition ARN: the `functionArn` of the function's destination records. */
+  readonly runnerArn: string;
+  /** The success destination: type, ARN and, for a queue, its URL. */
+  readonly onSuccessDestination?: DestinationTarget;
+  /** The failure destination: type, ARN and, for a queue (a dead-letter queue), its URL. */
+  readonly onFailureDestination?: DestinationTarget;
+  /** Where the runner logs. */
+  readonly logGroupName?: string;
+  /** The Kafka and SQS triggers feeding the function. */
+  readonly triggers?: readonly TriggerSummary[];
 }
 
 export interface OperationResults {
@@ -124,6 +176,7 @@ export interface OperationResults {
   logs: LogsResult;
   exec: ExecResult;
   functions: readonly TaskFunctionSummary[];
+  stats: TaskStats;
 }
 
 export type TaskApiResponse<T = unknown> = { readonly ok: true; readonly result: T } | { readonly ok: false; readonly error: WireError };
@@ -153,17 +206,7 @@ export function validateListRequest(request: Omit<ListRequest, 'op'>): void {
   if (order !== undefined && order !== 'asc' && order !== 'desc') {
     throw new InvalidArgumentError(`order must be 'asc' or 'desc' (given '${order}')`);
   }
-  for (const [name, value] of [
-    ['since', since],
-    ['until', until],
-  ] as const) {
-    if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
-      throw new InvalidArgumentError(`${name} must be a time in epoch milliseconds (given ${value})`);
-    }
-  }
-  if (since !== undefined && until !== undefined && since > until) {
-    throw new InvalidArgumentError(`since (${new Date(since).toISOString()}) is after until (${new Date(until).toISOString()})`);
-  }
+  validateTimeWindow(since, until);
   if (prefix !== undefined && prefix !== '') {
     // A prefix must itself be the start of a valid id.
     if (!/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/.test(prefix)) {
@@ -173,4 +216,33 @@ export function validateListRequest(request: Omit<ListRequest, 'op'>): void {
     }
   }
   if (status !== undefined) parseStatuses(status);
+}
+
+/** since/until: times in epoch milliseconds, since not after until (list and stats). */
+function validateTimeWindow(since: number | undefined, until: number | undefined): void {
+  for (const [name, value] of [
+    ['since', since],
+    ['until', until],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+      throw new InvalidArgumentError(
+        `${name} must be a time in epoch milliseconds (given ${typeof value === 'string' ? `'${value}'` : String(value)})`,
+      );
+    }
+  }
+  if (since !== undefined && until !== undefined && since > until) {
+    throw new InvalidArgumentError(`since (${new Date(since).toISOString()}) is after until (${new Date(until).toISOString()})`);
+  }
+}
+
+/**
+ * Validates a `stats` request and applies the window's defaults (until: now, or `since` when that
+ * is later; since: 24 hours before until, not before the epoch). Shared by TaskApi and the SDK,
+ * which checks before calling.
+ */
+export function statsWindow(request: Pick<StatsRequest, 'since' | 'until'>, now: number = Date.now()): { since: number; until: number } {
+  validateTimeWindow(request.since, request.until);
+  const until = request.until ?? Math.max(now, request.since ?? 0);
+  const since = request.since ?? Math.max(0, until - STATS_DEFAULT_WINDOW_MS);
+  return { since, until };
 }

@@ -102,3 +102,42 @@ export function buildDestinationRecord(input: DestinationRecordInput): Destinati
     responsePayload: input.responsePayload ?? null,
   };
 }
+
+/**
+ * The destination record a message body holds, or undefined when it is not one (a failure queue
+ * may also receive other messages): JSON with version '1.0' and a requestContext naming the
+ * task, its condition and the runner.
+ */
+export function parseDestinationRecord(body: string | undefined): DestinationRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body ?? '');
+  } catch {
+    return undefined;
+  }
+  const record = value as Partial<DestinationRecord> | null;
+  const context = record?.requestContext as Partial<DestinationRecord['requestContext']> | undefined;
+  if (
+    record === null ||
+    typeof record !== 'object' ||
+    record.version !== '1.0' ||
+    context === null ||
+    typeof context !== 'object' ||
+    typeof context.taskId !== 'string' ||
+    typeof context.functionArn !== 'string' ||
+    !(Object.values(DestinationCondition) as string[]).includes(String(context.condition))
+  ) {
+    return undefined;
+  }
+  return record as DestinationRecord;
+}
+
+/** The `{errorType, errorMessage}` of a failure record's responsePayload, when it has them. */
+export function destinationError(record: DestinationRecord): { errorType?: string; errorMessage?: string } {
+  const payload = record.responsePayload as { errorType?: unknown; errorMessage?: unknown } | null;
+  if (payload === null || typeof payload !== 'object') return {};
+  return {
+    ...(typeof payload.errorType === 'string' ? { errorType: payload.errorType } : {}),
+    ...(typeof payload.errorMessage === 'string' ? { errorMessage: payload.errorMessage } : {}),
+  };
+}

@@ -7,6 +7,7 @@
  * (lambda/lib/registry.ts) and the local runtime serves the same parameters from the templates.
  */
 import type { DestinationTarget } from './destination';
+import type { TriggerSummary } from './trigger';
 
 export type TaskFunctionKind = 'lambda' | 'container';
 
@@ -27,6 +28,8 @@ export interface TaskFunctionDescriptor {
   /** Containers: the awslogs stream prefix (`<prefix>/<container>/<ecs task id>`). */
   readonly logStreamPrefix?: string;
   readonly description?: string;
+  /** The Kafka and SQS triggers feeding the function (each trigger construct adds itself). */
+  readonly triggers?: readonly TriggerSummary[];
 }
 
 /** Environment variables of the service's own Lambda functions. */

@@ -37,6 +37,28 @@ export const TRIGGER_BOUNDS = {
   kafkaMaxRecordAgeSeconds: { min: 60, max: 604_800 },
 } as const;
 
+/**
+ * What the registry says about a trigger of a task function (the `functions` operation shows
+ * it): written by the trigger construct into the function's descriptor.
+ */
+export type TriggerSummary =
+  | {
+      readonly type: 'kafka';
+      readonly topics: readonly string[];
+      /** The MSK cluster ARN, or the self-managed bootstrap servers joined with `,`. */
+      readonly cluster: string;
+      readonly batchSize: number;
+      readonly mode: TriggerMode;
+      /** `LATEST`, `TRIM_HORIZON` or `AT_TIMESTAMP`. */
+      readonly startingPosition?: string;
+    }
+  | {
+      readonly type: 'sqs';
+      readonly queueArn: string;
+      readonly batchSize: number;
+      readonly mode: TriggerMode;
+    };
+
 /** Kafka starting positions Lambda offers. */
 export const KAFKA_STARTING_POSITIONS = ['LATEST', 'TRIM_HORIZON', 'AT_TIMESTAMP'] as const;
 export type KafkaStartingPosition = (typeof KAFKA_STARTING_POSITIONS)[number];

@@ -48,6 +48,7 @@ export const FUNCTIONS: TaskFunctionSummary[] = [
     maxEventAgeSeconds: 18_000,
     timeoutSeconds: 7_200,
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:transcode',
+    runnerArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/transcode:1',
     description: 'FFmpeg transcoding',
   },
   {
@@ -58,6 +59,7 @@ export const FUNCTIONS: TaskFunctionSummary[] = [
     timeoutSeconds: 900,
     maxConcurrency: 10,
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:etl',
+    runnerArn: 'arn:aws:lambda:us-east-1:000000000000:function:etl',
   },
 ];
 
@@ -181,6 +183,35 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
       };
     case 'functions':
       return { ok: true, result: FUNCTIONS };
+    case 'stats': {
+      const since = request.since ?? STARTED - 24 * 3600 * 1000;
+      const counts = {
+        Enqueued: 0,
+        Dequeued: 0,
+        Running: 1,
+        Retrying: 0,
+        Succeeded: 1,
+        Failed: 1,
+        Stopping: 0,
+        Stopped: 0,
+        Expired: 0,
+        Invalid: 0,
+      };
+      return {
+        ok: true,
+        result: {
+          functionName: request.functionName,
+          since,
+          until: request.until ?? STARTED,
+          counts,
+          total: 3,
+          runningNow: 1,
+          activeNow: 1,
+          successRate: 0.5,
+          durationMs: { p50: 1500, p95: 65_000, samples: 2, sampled: false },
+        },
+      };
+    }
   }
 }
 

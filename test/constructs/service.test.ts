@@ -290,6 +290,9 @@ describe('grants', () => {
     expect(actionsOf(statements)).toEqual(
       expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem']),
     );
+    // list and stats query the ByTime and ByStatus indexes (stats with Select COUNT): Query on index/*.
+    const query = statements.find((s) => actionsOf([s]).includes('dynamodb:Query'));
+    expect(JSON.stringify(query?.Resource)).toContain('/index/*');
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'states:StartExecution', Resource: machines }));
     expect(statements).toContainEqual(
       expect.objectContaining({

@@ -474,6 +474,63 @@ describe('across stacks', () => {
     expect(() => app.synth()).not.toThrow();
     expect(serviceStack.dependencies).not.toContain(team);
     Template.fromStack(serviceStack).resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    // The function's registry entry lists both triggers, the queue ARN read from the service stack.
+    const triggers = registryDescriptor(Template.fromStack(team)).triggers as Array<Record<string, unknown>>;
+    expect(triggers.map((t) => t.type)).toEqual(['kafka', 'sqs']);
+    expect(triggers[1].queueArn).toMatch(/^<(import:|Fn::GetStackOutput)/);
+  });
+});
+
+/**
+ * The registry parameter's value with each reference made a readable placeholder (`<Logical.Attr>`,
+ * `<import:Name>`), parsed: the descriptor as it will be after deployment.
+ */
+function registryDescriptor(template: Template, functionName = 'etl'): Record<string, unknown> {
+  const params = Object.values(template.findResources('AWS::SSM::Parameter')).filter((p) =>
+    JSON.stringify(p.Properties.Name).endsWith(`/functions/${functionName}"`),
+  );
+  expect(params).toHaveLength(1);
+  const placeholder = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const intrinsic = part as Record<string, unknown>;
+    if ('Ref' in intrinsic) return `<${String(intrinsic.Ref)}>`;
+    if ('Fn::GetAtt' in intrinsic) return `<${(intrinsic['Fn::GetAtt'] as string[]).join('.')}>`;
+    if ('Fn::ImportValue' in intrinsic) return `<import:${JSON.stringify(intrinsic['Fn::ImportValue']).replace(/"/g, '')}>`;
+    return `<${Object.keys(intrinsic)[0]}>`;
+  };
+  const value = params[0].Properties.Value as string | { 'Fn::Join': [string, unknown[]] };
+  const text = typeof value === 'string' ? value : value['Fn::Join'][1].map(placeholder).join(value['Fn::Join'][0]);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+describe('the registry descriptor of the task function', () => {
+  test('lists a Kafka trigger made after the function: topics, cluster, batch size, mode, starting position', () => {
+    const { template } = kafkaTrigger(() => ({ topics: ['orders-a', 'orders-b'], batchSize: 50, startingPosition: 'TRIM_HORIZON' }));
+    expect(registryDescriptor(template).triggers).toEqual([
+      { type: 'kafka', topics: ['orders-a', 'orders-b'], cluster: MSK_ARN, batchSize: 50, mode: 'batch', startingPosition: 'TRIM_HORIZON' },
+    ]);
+  });
+
+  test('lists an SQS trigger with its queue ARN resolved in the template, and self-managed brokers joined', () => {
+    const { stack, service, fn } = lambdaTask();
+    const queue = new sqs.Queue(stack, 'Input');
+    new SqsTaskTrigger(stack, 'EtlSqs', { service, taskFunction: fn, queue, mode: 'batch' });
+    new KafkaTaskTrigger(stack, 'EtlKafka', {
+      service,
+      taskFunction: fn,
+      cluster: KafkaCluster.selfManaged({ bootstrapServers: ['b-1:9092', 'b-2:9092'], vpc: new ec2.Vpc(stack, 'Vpc', { natGateways: 0 }) }),
+      topics: ['orders'],
+    });
+    const queueId = stack.getLogicalId(queue.node.defaultChild as sqs.CfnQueue);
+    expect(registryDescriptor(Template.fromStack(stack)).triggers).toEqual([
+      { type: 'sqs', queueArn: `<${queueId}.Arn>`, batchSize: 10, mode: 'batch' },
+      { type: 'kafka', topics: ['orders'], cluster: 'b-1:9092,b-2:9092', batchSize: 100, mode: 'batch', startingPosition: 'LATEST' },
+    ]);
+  });
+
+  test('has no triggers entry for a function no trigger feeds', () => {
+    const { stack } = lambdaTask();
+    expect(registryDescriptor(Template.fromStack(stack))).not.toHaveProperty('triggers');
   });
 });
 

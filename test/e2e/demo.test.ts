@@ -45,3 +45,11 @@ test('functions lists the three example task functions', async () => {
   const names = (JSON.parse(out.stdout) as Array<{ name: string }>).map((f) => f.name).sort();
   expect(names).toEqual(['etl', 'sql-log-analysis', 'transcode']);
 });
+
+test("etl's triggers come from its registry parameter, the SQS queue's ARN resolved by the local runtime", async () => {
+  const etl = (await rt().client.functions()).find((f) => f.name === 'etl');
+  expect(etl?.triggers).toEqual([
+    expect.objectContaining({ type: 'kafka', topics: ['connector-demo'], mode: 'batch' }),
+    { type: 'sqs', queueArn: expect.stringMatching(/^arn:aws:sqs:us-east-1:\d{12}:/), batchSize: 10, mode: 'record' },
+  ]);
+});

@@ -284,6 +284,7 @@ function bind(
       stopped = true;
       client.lambda.destroy();
       client.cloudFormation.destroy();
+      client.sqs.destroy();
       sqs.destroy();
       sfn.destroy();
       await stopRuntime();

@@ -278,6 +278,17 @@ describe('operations', () => {
     expect(requests()).toEqual([{ op: 'functions' }]);
   });
 
+  it('stats sends the function and the window, and returns the service answer', async () => {
+    const answer = { functionName: 'etl', since: 1000, until: 2000, counts: {}, total: 0, runningNow: 0, activeNow: 0 };
+    serve(() => answer);
+    await expect(client().stats('etl', { since: 1000, until: 2000 })).resolves.toEqual(answer);
+    await client().stats('etl');
+    expect(requests()).toEqual([
+      { op: 'stats', functionName: 'etl', since: 1000, until: 2000 },
+      { op: 'stats', functionName: 'etl' },
+    ]);
+  });
+
   it('logsPage sends key, token and limit', async () => {
     serve(() => ({ events: [], status: 'Running' }));
     await client().logsPage({ functionName: 'transcode', taskId: 'my1', nextToken: 't', limit: 50 });
@@ -326,6 +337,14 @@ describe('input is checked before any call', () => {
       /unknown status 'Done'/,
     ],
     ['list with since after until', (c) => c.list({ functionName: 'f', since: 2000, until: 1000 }), InvalidArgumentError, /is after until/],
+    ['stats with since after until', (c) => c.stats('f', { since: 2000, until: 1000 }), InvalidArgumentError, /is after until/],
+    [
+      'stats with a since that is not a time',
+      (c) => c.stats('f', { since: Number.NaN }),
+      InvalidArgumentError,
+      /since must be a time in epoch milliseconds \(given NaN\)/,
+    ],
+    ['stats with an empty function name', (c) => c.stats(''), InvalidArgumentError, /function name must be a non-empty string/],
     [
       'listAll with a bad order',
       (c) => c.listAll({ functionName: 'f', order: 'up' as 'asc' }).next(),

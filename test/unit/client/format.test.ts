@@ -184,6 +184,7 @@ describe('renderFunctionTable and renderLogEvent', () => {
           timeoutSeconds: 900,
           maxConcurrency: 5,
           stateMachineArn: 'arn',
+          runnerArn: 'arn:aws:lambda:us-east-1:000000000000:function:etl',
         },
       ]),
     ).toBe('NAME  KIND    RETRIES  MAX EVENT AGE  TIMEOUT  CONCURRENCY  DESCRIPTION\netl   lambda  2        1d00h          15m00s   5\n');

@@ -24,6 +24,7 @@ import {
   failed,
   ok,
   quietLogs,
+  setServiceEnv,
   useHandlerTestEnv,
 } from './fixtures';
 
@@ -269,6 +270,10 @@ describe('functions', () => {
         onFailure: ETL.onFailure?.arn,
         stateMachineArn: ETL.stateMachineArn,
         description: 'Kafka ETL',
+        runnerArn: ETL.runnerArn,
+        onSuccessDestination: ETL.onSuccess,
+        onFailureDestination: ETL.onFailure,
+        logGroupName: ETL.logGroupName,
       },
       {
         name: 'transcode',
@@ -279,6 +284,9 @@ describe('functions', () => {
         maxConcurrency: 2,
         onFailure: TRANSCODE.onFailure?.arn,
         stateMachineArn: TRANSCODE.stateMachineArn,
+        runnerArn: TRANSCODE.runnerArn,
+        onFailureDestination: TRANSCODE.onFailure,
+        logGroupName: TRANSCODE.logGroupName,
       },
       {
         name: 'plain',
@@ -287,8 +295,22 @@ describe('functions', () => {
         maxEventAgeSeconds: 60,
         timeoutSeconds: 60,
         stateMachineArn: PLAIN.stateMachineArn,
+        runnerArn: PLAIN.runnerArn,
       },
     ]);
+  });
+
+  test("shows each function's triggers from its descriptor", async () => {
+    const triggers = [
+      { type: 'kafka', topics: ['orders'], cluster: 'b-1:9092', batchSize: 100, mode: 'batch', startingPosition: 'LATEST' },
+      { type: 'sqs', queueArn: 'arn:aws:sqs:us-east-1:123456789012:etl-in', batchSize: 10, mode: 'record' },
+    ] as const;
+    setServiceEnv([{ ...ETL, triggers }, PLAIN]);
+
+    const summaries = ok<TaskFunctionSummary[]>(await handler({ op: 'functions' }));
+
+    expect(summaries[0].triggers).toEqual(triggers);
+    expect(summaries[1]).not.toHaveProperty('triggers');
   });
 });
 
@@ -298,7 +320,7 @@ describe('the handler', () => {
 
     expect(error).toEqual({
       name: 'InvalidArgument',
-      message: 'unknown operation "delete"; allowed: submit, get, list, stop, retry, logs, exec, functions',
+      message: 'unknown operation "delete"; allowed: submit, get, list, stop, retry, logs, exec, functions, stats',
     });
   });
 
