@@ -27,6 +27,7 @@ import type { AsyncTaskClient, ListOptions } from './client';
 import { DEFAULT_STACK, ENDPOINT_ENV } from './defaults';
 import { renderFunctionTable, renderLogEvent, renderTask, renderTaskTable } from './format';
 import { parseTimeExpression, TIME_EXPRESSION_RULE } from './time';
+import { DEFAULT_CONSOLE_HOST, DEFAULT_CONSOLE_PORT } from '../console/defaults';
 
 /** Exit code of usage errors (commander's own included): invalid input, nothing called. */
 export const USAGE_EXIT_CODE = 2;
@@ -51,6 +52,10 @@ export interface RunDevOptions {
   readonly kafkaPartitions?: number;
   /** `--demo` (true) / `--no-demo` (false); default: the demo runs on a first start. */
   readonly demo?: boolean;
+  /** `--console-port`: port of the task console; default 4567. */
+  readonly consolePort?: number;
+  /** `--no-console` (false): serve no task console; default true. */
+  readonly console?: boolean;
 }
 /** What commander parses of `dev`'s flags (`demo` stays undefined unless --demo or --no-demo is given). */
 interface DevFlags {
@@ -60,6 +65,9 @@ interface DevFlags {
   readonly kafkaBrokers?: string;
   readonly kafkaPartitions?: string;
   readonly demo?: boolean;
+  readonly consolePort?: string;
+  /** False with --no-console (commander's default for a negated option is true). */
+  readonly console?: boolean;
 }
 export interface LocalRuntimeModule {
   runDev(options: RunDevOptions): Promise<number>;
@@ -71,7 +79,7 @@ interface GlobalOptions {
   readonly region?: string;
 }
 
-const COMMANDS = ['invoke', 'get', 'list', 'stop', 'retry', 'logs', 'exec', 'functions', 'produce', 'dev'] as const;
+const COMMANDS = ['invoke', 'get', 'list', 'stop', 'retry', 'logs', 'exec', 'functions', 'produce', 'dev', 'console'] as const;
 
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
@@ -139,10 +147,10 @@ export function parseLimit(text: string): number {
   return limit;
 }
 
-export function parsePort(text: string): number {
+export function parsePort(text: string, what = '--port'): number {
   const port = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new InvalidArgumentError(`--port must be an integer between 1 and 65535 inclusive (given '${text}')`);
+    throw new InvalidArgumentError(`${what} must be an integer between 1 and 65535 inclusive (given '${text}')`);
   }
   return port;
 }
@@ -476,8 +484,11 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
       'upload a test video and slow logs, submit the five transcodes and an analysis, produce Kafka records (default: on a first start)',
     )
     .option('--no-demo', 'do not run the demo, even on a first start')
+    .option('--console-port <n>', `port of the task console on 127.0.0.1 (default: ${DEFAULT_CONSOLE_PORT})`)
+    .option('--no-console', 'do not serve the task console')
     .action(async (options: DevFlags) => {
       const port = parsePort(options.port);
+      const consolePort = options.consolePort !== undefined ? parsePort(options.consolePort, '--console-port') : undefined;
       const kafkaBrokers = options.kafkaBrokers !== undefined ? parseBrokerList(options.kafkaBrokers) : undefined;
       const kafkaPartitions = options.kafkaPartitions !== undefined ? parseKafkaPartitions(options.kafkaPartitions) : undefined;
       const runtime = loadLocalRuntime();
@@ -492,8 +503,53 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
         ...(kafkaBrokers ? { kafkaBrokers } : {}),
         ...(kafkaPartitions !== undefined ? { kafkaPartitions } : {}),
         ...(options.demo !== undefined ? { demo: options.demo } : {}),
+        ...(consolePort !== undefined ? { consolePort } : {}),
+        ...(options.console === false ? { console: false } : {}),
       });
       state.exitCode = code;
+    });
+
+  program
+    .command('console')
+    .description(
+      'serve the task console (functions, tasks, stop, retry, bulk actions, dead letters in a browser) against the stack, with your AWS credentials',
+    )
+    .option('--port <n>', `port to listen on`, String(DEFAULT_CONSOLE_PORT))
+    .option(
+      '--host <address>',
+      `address to listen on (another address lets anyone who reaches it act on your tasks with your credentials)`,
+      DEFAULT_CONSOLE_HOST,
+    )
+    .action(async (options: { port: string; host: string }, command: Command) => {
+      const port = parsePort(options.port);
+      const host = options.host.trim();
+      if (host === '')
+        throw new InvalidArgumentError(`--host must be an address to listen on, such as 127.0.0.1 (given '${options.host}')`);
+      const client = clientFor(command);
+      // Loaded on first use, like dev's runtime: the other commands never load the web server.
+      const { startConsole } = require('../console/server') as typeof import('../console/server');
+      const region = await client.lambda.config.region().catch(() => undefined);
+      const label = client.endpoint
+        ? `stack ${client.stack} at ${client.endpoint}`
+        : `stack ${client.stack} in ${region ?? 'no region (pass --region)'}`;
+      const running = await startConsole({ client, host, port, label });
+      process.stdout.write(`console: ${running.url}\n  serving ${label}; Ctrl-C stops it.\n`);
+      if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+        process.stderr.write(
+          `asynctask console: listening on ${host}: anyone who can reach it can see and act on the tasks with your AWS credentials\n`,
+        );
+      }
+      // Said once at start-up too, so a wrong stack or missing credentials show before a page is opened.
+      client.taskApiFunctionName().catch((error: Error) => {
+        process.stderr.write(`asynctask console: note: ${oneLine(error.message)} (the pages say how to fix it)\n`);
+      });
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          running.close().then(resolve, resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
     });
 
   return program;

@@ -1,16 +1,23 @@
 /**
- * `asynctask dev [--port N] [--data-dir DIR] [--synth] [--demo | --no-demo]`: (optionally
- * synthesizes the app, then) runs the stacks of cdk.out on this machine, prints the endpoint, the
- * stacks, the task functions and an example command, runs the demo on a first start
- * (./demo.ts), and stays up until SIGINT/SIGTERM.
+ * `asynctask dev [--port N] [--data-dir DIR] [--synth] [--demo | --no-demo] [--console-port N |
+ * --no-console]`: (optionally synthesizes the app, then) runs the stacks of cdk.out on this
+ * machine, serves the task console (../console) on a port of its own against the runtime's
+ * endpoint, prints the endpoint, the console's address, the stacks, the task functions and an
+ * example command, runs the demo on a first start (./demo.ts), and stays up until SIGINT/SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { DEFAULT_STACK } from '../client/defaults';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { AsyncTaskClient } from '../client/client';
+import { DEFAULT_STACK, LOCAL_CREDENTIALS } from '../client/defaults';
+import { DEFAULT_CONSOLE_PORT, type RunningConsole, startConsole } from '../console/server';
 import { DEMO_BUCKET_OUTPUT, DEMO_TOPIC, demoDecision, runDemo, writeDemoMarker } from './demo';
 import { type LocalRuntime, startRuntime } from './runtime';
 import { KafkaInputError, KafkaUnavailableError } from './kafka/topics';
 import { TemplateError } from './template';
+import { LOCAL_REGION } from './types';
 
 export interface RunDevOptions {
   readonly port: number;
@@ -28,6 +35,10 @@ export interface RunDevOptions {
    * @default - on a first start: always without a data dir, once per data dir with one
    */
   readonly demo?: boolean;
+  /** Port of the task console on 127.0.0.1 (0: any free port). @default 4567 */
+  readonly consolePort?: number;
+  /** `--no-console` (false) serves no console. @default true */
+  readonly console?: boolean;
 }
 
 const isTty = Boolean(process.stderr.isTTY);
@@ -78,6 +89,8 @@ export function banner(
     readonly model?: { readonly eventSourceMappings: ReadonlyArray<{ readonly topics?: readonly string[] }> };
   },
   dataDir?: string,
+  /** The task console's address, or why it is not served. */
+  consoleLine?: string,
 ): string {
   const names = rt.stacks.map((s) => s.stackName);
   const lines = [
@@ -115,6 +128,7 @@ export function banner(
   const stack = service && service.stackName !== DEFAULT_STACK ? ` --stack ${service.stackName}` : '';
   // A Kafka mapping's topic: producing to it is the trigger's own way in.
   const topic = rt.model?.eventSourceMappings.find((m) => m.topics?.length)?.topics?.[0];
+  if (consoleLine) lines.push('', `console: ${consoleLine}`);
   lines.push(
     '',
     'try:',
@@ -156,7 +170,8 @@ export async function runDev(options: RunDevOptions): Promise<number> {
     process.stderr.write(`asynctask dev: ${known ? e.message : (e.stack ?? e.message)}\n`);
     return 1;
   }
-  process.stdout.write(banner(rt, options.dataDir));
+  const served = options.console === false ? undefined : await serveConsole(rt, options.consolePort ?? DEFAULT_CONSOLE_PORT);
+  process.stdout.write(banner(rt, options.dataDir, served?.line));
   let stopping = false;
   startDemo(rt, options, () => stopping);
   return new Promise<number>((resolve) => {
@@ -167,20 +182,50 @@ export async function runDev(options: RunDevOptions): Promise<number> {
       }
       stopping = true;
       process.stderr.write(`\nasynctask dev: ${signal}, stopping …\n`);
-      rt.stop().then(
-        () => {
-          process.stderr.write('asynctask dev: stopped\n');
-          resolve(0);
-        },
-        (error: Error) => {
-          process.stderr.write(`asynctask dev: stop failed: ${error.message}\n`);
-          resolve(1);
-        },
-      );
+      (served?.console?.close() ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => rt.stop())
+        .then(
+          () => {
+            process.stderr.write('asynctask dev: stopped\n');
+            resolve(0);
+          },
+          (error: Error) => {
+            process.stderr.write(`asynctask dev: stop failed: ${error.message}\n`);
+            resolve(1);
+          },
+        );
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+}
+
+/**
+ * Serves the task console against the runtime's own endpoint and the stack whose TaskApi the CLI
+ * would use (DEFAULT_STACK when it is loaded, else the first with task functions), with the local
+ * credentials whatever the environment holds. A console that cannot start (its port taken) is
+ * reported in the banner; the runtime keeps serving.
+ */
+async function serveConsole(rt: LocalRuntime, port: number): Promise<{ line: string; console?: RunningConsole }> {
+  const service =
+    rt.services.find((s) => s.stackName === DEFAULT_STACK) ?? rt.services.find((s) => s.functions.length > 0) ?? rt.services[0];
+  if (!service) return { line: 'not served (no stack of the assembly has a TaskApi)' };
+  const config = { endpoint: rt.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const client = new AsyncTaskClient({
+    endpoint: rt.endpoint,
+    region: LOCAL_REGION,
+    stack: service.stackName,
+    lambdaClient: new LambdaClient(config),
+    cloudFormationClient: new CloudFormationClient(config),
+    sqsClient: new SQSClient(config),
+  });
+  try {
+    const running = await startConsole({ client, port, label: `local runtime at ${rt.endpoint}, stack ${service.stackName}` });
+    return { line: running.url, console: running };
+  } catch (error) {
+    return { line: `not served: ${(error as Error).message}` };
+  }
 }
 
 /** The topics the runtime's Kafka mappings read. */
