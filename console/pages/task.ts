@@ -11,12 +11,12 @@ import {
   buildDestinationRecord,
   DestinationCondition,
   type DestinationRecord,
+  destinationConditionOf,
   type LogEvent,
   RETRYABLE_STATUSES,
   STOPPABLE_STATUSES,
   type TaskFunctionSummary,
   type TaskRecord,
-  type TaskStatus,
 } from '../../lambda/model';
 import { csrfField, h, type Html, actionError, jsonBlock, jsonText, layout, live, notice, path, statusBadge, time } from '../html';
 
@@ -103,14 +103,6 @@ export async function loadTaskView(client: AsyncTaskClient, functionName: string
   return { task, attempts, attemptCount, ...(fn ? { fn } : {}) };
 }
 
-const CONDITION_OF: Partial<Record<TaskStatus, DestinationCondition>> = {
-  Succeeded: DestinationCondition.Success,
-  Failed: DestinationCondition.RetriesExhausted,
-  Stopped: DestinationCondition.Stopped,
-  Expired: DestinationCondition.EventAgeExceeded,
-  Invalid: DestinationCondition.Invalid,
-};
-
 /**
  * The record the destination received, rebuilt from the task with the model's builder (the same
  * fields the finalizer and the state machine send). The failure's errorType is not kept on the
@@ -118,7 +110,7 @@ const CONDITION_OF: Partial<Record<TaskStatus, DestinationCondition>> = {
  */
 export function deliveredRecord(task: TaskRecord, fn: TaskFunctionSummary | undefined): DestinationRecord | undefined {
   if (task.destinationStatus !== 'Succeeded' && task.destinationStatus !== 'Pending') return undefined;
-  const condition = CONDITION_OF[task.status];
+  const condition = destinationConditionOf(task.status);
   if (!condition) return undefined;
   const success = condition === DestinationCondition.Success;
   return buildDestinationRecord({

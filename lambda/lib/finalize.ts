@@ -13,6 +13,7 @@ import {
   canTransition,
   DestinationCondition,
   DestinationStatus,
+  destinationConditionOf,
   ExecutionError,
   isoTime,
   isTerminal,
@@ -60,14 +61,6 @@ export interface FinalizeResult {
 /** Error name Step Functions reports for an execution stopped through TaskApi (StopExecution `error`). */
 export const STOPPED_ERROR = 'TaskStopped';
 
-const CONDITION_OF: Partial<Record<TaskStatus, DestinationCondition>> = {
-  Succeeded: DestinationCondition.Success,
-  Failed: DestinationCondition.RetriesExhausted,
-  Stopped: DestinationCondition.Stopped,
-  Expired: DestinationCondition.EventAgeExceeded,
-  Invalid: DestinationCondition.Invalid,
-};
-
 /** The finalizer table of docs/design.md: terminal status for an active task and its execution's end. */
 export function terminalStatusFor(item: TaskItem, end: ExecutionEnd, nowIso: string): TaskStatus {
   if (item.status === TaskStatus.Stopping || end.status === 'ABORTED') return TaskStatus.Stopped;
@@ -78,7 +71,7 @@ export function terminalStatusFor(item: TaskItem, end: ExecutionEnd, nowIso: str
 }
 
 export function conditionFor(status: TaskStatus): DestinationCondition {
-  return CONDITION_OF[status] ?? DestinationCondition.RetriesExhausted;
+  return destinationConditionOf(status) ?? DestinationCondition.RetriesExhausted;
 }
 
 /**

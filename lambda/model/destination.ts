@@ -5,6 +5,7 @@
  * The success path of every state machine builds the same shape in ASL (see
  * lib/state-machine.ts); a test keeps the two in step.
  */
+import type { TaskStatus } from './statuses';
 import type { TaskSource } from './trigger';
 
 export const DestinationCondition = {
@@ -15,6 +16,19 @@ export const DestinationCondition = {
   Invalid: 'Invalid',
 } as const;
 export type DestinationCondition = (typeof DestinationCondition)[keyof typeof DestinationCondition];
+
+const CONDITION_OF_STATUS: Partial<Record<TaskStatus, DestinationCondition>> = {
+  Succeeded: DestinationCondition.Success,
+  Failed: DestinationCondition.RetriesExhausted,
+  Stopped: DestinationCondition.Stopped,
+  Expired: DestinationCondition.EventAgeExceeded,
+  Invalid: DestinationCondition.Invalid,
+};
+
+/** The record's `condition` for a task that ended in `status`; undefined for a status that is not terminal. */
+export function destinationConditionOf(status: TaskStatus): DestinationCondition | undefined {
+  return CONDITION_OF_STATUS[status];
+}
 
 /** Where a record goes. `arn` is a queue ARN, topic ARN, event bus ARN or function ARN. */
 export const DestinationType = {
