@@ -86,6 +86,16 @@ export class ConcurrentModificationError extends AsyncTaskError {
   public override readonly statusCode = 409;
 }
 
+/**
+ * IAM refused the call (API Gateway's 403 on `execute-api:Invoke`): the caller may not take this
+ * action on this function. Exit code 6.
+ */
+export class AccessDeniedError extends AsyncTaskError {
+  public override name = 'AccessDenied';
+  public override readonly statusCode = 403;
+  public override readonly exitCode = 6;
+}
+
 /** The service (or an AWS API behind it) failed; nothing was accepted. */
 export class ServiceError extends AsyncTaskError {
   public override name = 'ServiceError';
@@ -126,6 +136,7 @@ const FACTORIES: Record<string, ErrorFactory> = {
   TaskAlreadyExists: (m, d) => new TaskAlreadyExistsError(m, (d?.existingTask ?? {}) as TaskRecord, { details: d }),
   InvalidTaskState: (m, d) => new InvalidTaskStateError(m, { details: d }),
   ConcurrentModification: (m, d) => new ConcurrentModificationError(m, { details: d }),
+  AccessDenied: (m, d) => new AccessDeniedError(m, { details: d }),
   ServiceError: (m, d) => new ServiceError(m, { details: d }),
 };
 

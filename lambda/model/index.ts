@@ -4,6 +4,7 @@ export * from './config';
 export * from './destination';
 export * from './errors';
 export * from './execution';
+export * from './http';
 export * from './payload';
 export * from './record';
 export * from './registry';
