@@ -171,7 +171,9 @@ export function renderTask(task: TaskRecord, options: { color: boolean }): strin
   if (task.events.length > 0) {
     lines.push('events:');
     for (const e of task.events) {
-      lines.push(`  ${formatTime(e.timestamp)}  ${colorStatus(e.status, options.color)}${e.detail ? `  ${e.detail}` : ''}`);
+      lines.push(
+        `  ${formatTime(e.timestamp)}  ${colorStatus(e.status, options.color)}${e.detail ? `  ${e.detail}` : ''}${e.caller ? `  by ${e.caller}` : ''}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

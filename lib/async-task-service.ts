@@ -6,6 +6,9 @@
  * registry parameter, grants on its destinations, its dashboard row and alarms) lives in the
  * function's stack, and the service grants its Lambdas once, by name prefix, on every state
  * machine `<serviceName>-*` and log group `/asynctask/<serviceName>/*` (docs/design.md "Registry").
+ * Callers reach the TaskApi through the service's REST API (lib/task-http-api.ts), `AWS_IAM` on
+ * every route, so an IAM policy says who may submit to, read or operate which function; the
+ * `grant*` methods write those policies.
  */
 import * as path from 'node:path';
 import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
@@ -15,17 +18,21 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
+import { TASK_API_ACCESS, type TaskApiAccess } from '../lambda/model/http';
 import { registryPath, SERVICE_ENV, SERVICE_NAME_PATTERN, serviceLogGroupPrefix, stateMachineNamePrefix } from '../lambda/model/registry';
 import { TABLE } from '../lambda/model/table';
 import { validationError } from './errors';
 import type { IAsyncTaskService, ITaskFunction } from './interfaces';
 import { acknowledge, acknowledgeWildcardResources, LAMBDA_BASIC_EXECUTION_ROLE_FINDING } from './nag';
 import { checkQuotas, type QuotaUsage } from './quotas';
+import { checkTaskHttpApiProps, type TaskApiThrottle, TaskHttpApi } from './task-http-api';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -76,6 +83,40 @@ export interface AsyncTaskServiceProps {
    * @default lambda.ApplicationLogLevel.INFO
    */
   readonly logLevel?: lambda.ApplicationLogLevel;
+  /**
+   * Throttling of the task API's stage (every method of every function): requests per second
+   * (1–10,000) and burst (1–5,000).
+   * @default - 100 requests per second, bursts of 200 (`DEFAULT_TASK_API_THROTTLE`: the
+   * Step Functions StartExecution rate behind `submit` is shared with the triggers)
+   */
+  readonly apiThrottle?: TaskApiThrottle;
+  /**
+   * Throttling of single task functions by name, instead of `apiThrottle` (same bounds). Each
+   * named function, which must be a task function of this service, gets 8 resources and 8 methods
+   * of its own in the REST API (`/functions/<name>/...`, which API Gateway prefers over
+   * `{functionName}`; at most 36 functions, API Gateway's 300 resources per API); grants and
+   * URLs are unchanged.
+   * @default - every function has the stage throttling
+   */
+  readonly functionThrottles?: Readonly<Record<string, TaskApiThrottle>>;
+  /**
+   * ARN of a regional AWS WAFv2 web ACL to associate with the task API's stage.
+   * @default - no web ACL: every method needs a SigV4 signature of a principal allowed to call it
+   */
+  readonly webAclArn?: string;
+  /**
+   * Create the role API Gateway writes access and execution logs with, and set it in the
+   * account's API Gateway settings (one per account and region; the role is kept when the stack
+   * is deleted). Give `false` when the account already has one (another stack, a landing zone).
+   * @default true
+   */
+  readonly apiCloudWatchRole?: boolean;
+  /**
+   * How long the task API's access logs (who called what, and the answer) and execution logs
+   * are kept; they are removed with the stack by `removalPolicy`.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly apiLogRetention?: logs.RetentionDays;
 }
 
 /** What differs between the Lambdas that run this project's handlers (lambda/handlers/). */
@@ -138,6 +179,12 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
   public readonly table: dynamodb.Table;
   public readonly resultsBucket: s3.Bucket;
   public readonly taskApi: nodejs.NodejsFunction;
+  /** The REST API in front of the TaskApi: `AWS_IAM` on every route, stage `v1`. */
+  public readonly httpApi: apigateway.RestApi;
+  /** Its construct: access and execution log groups, throttles, `grant(...)`. */
+  public readonly taskHttpApi: TaskHttpApi;
+  /** The stage URL, `https://<api id>.execute-api.<region>.amazonaws.com/v1/` (stack output `TaskApiUrl`). */
+  public readonly taskApiUrl: string;
   public readonly finalizer: nodejs.NodejsFunction;
   public readonly reconciler: nodejs.NodejsFunction;
   /** The finalizer's status-change rule: every state machine named `<serviceName>-*`. */
@@ -164,15 +211,18 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
   public constructor(scope: Construct, id: string, props: AsyncTaskServiceProps = {}) {
     super(scope, id);
     this.retention = props.retention ?? Duration.seconds(ASYNC_CONFIG_BOUNDS.retentionSeconds.default);
+    const problems: string[] = [];
     if (!this.retention.isUnresolved()) {
       const problem = checkRange('retention', this.retention.toSeconds({ integral: false }), ASYNC_CONFIG_BOUNDS.retentionSeconds, 's');
-      if (problem) {
-        throw validationError(
-          'InvalidAsyncTaskServiceProps',
-          `Invalid props for AsyncTaskService (${this.node.path}):\n  - ${problem}`,
-          this,
-        );
-      }
+      if (problem) problems.push(problem);
+    }
+    problems.push(...checkTaskHttpApiProps(props));
+    if (problems.length > 0) {
+      throw validationError(
+        'InvalidAsyncTaskServiceProps',
+        `Invalid props for AsyncTaskService (${this.node.path}):\n  - ${problems.join('\n  - ')}`,
+        this,
+      );
     }
     this.serviceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: DEFAULT_SERVICE_NAME_LENGTH, separator: '' });
     if (!Token.isUnresolved(this.serviceName) && !SERVICE_NAME_PATTERN.test(this.serviceName)) {
@@ -251,6 +301,18 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
       'asynctask reconciler: repairs tasks whose execution ended without a final write',
       Duration.minutes(5),
     );
+    this.taskHttpApi = new TaskHttpApi(this, 'HttpApi', {
+      handler: this.taskApi,
+      restApiName: `asynctask-${this.serviceName}`,
+      apiThrottle: props.apiThrottle,
+      functionThrottles: props.functionThrottles,
+      webAclArn: props.webAclArn,
+      cloudWatchRole: props.apiCloudWatchRole,
+      logRetention: props.apiLogRetention,
+      removalPolicy,
+    });
+    this.httpApi = this.taskHttpApi.restApi;
+    this.taskApiUrl = this.taskHttpApi.url;
     const stack = Stack.of(this);
     // Every state machine of the service is named `<serviceName>-<functionName>` (any stack of the
     // app), so one statement per role covers them all and no grant grows with the functions.
@@ -317,7 +379,7 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
       defaultInterval: Duration.hours(3),
     });
     this.stacks.add(stack);
-    this.node.addValidation({ validate: () => this.checkQuotas().problems });
+    this.node.addValidation({ validate: () => [...this.checkQuotas().problems, ...this.unknownThrottledFunctions()] });
 
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
@@ -346,6 +408,41 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
   /** Task functions registered so far. */
   public get functions(): readonly ITaskFunction[] {
     return this.registered;
+  }
+
+  /**
+   * Lets `grantee` submit tasks to every task function of the service (`POST
+   * /functions/*\/tasks`), including functions added later.
+   */
+  public grantSubmit(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTaskApiAccess(grantee, ['submit']);
+  }
+
+  /**
+   * Lets `grantee` list the functions (`GET /functions`: what the SDK's `functions()` and the
+   * console's function list call) and read the tasks, logs and stats of every function.
+   */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTaskApiAccess(grantee, ['read']);
+  }
+
+  /** Lets `grantee` stop, retry and exec into the tasks of every function. */
+  public grantOperate(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTaskApiAccess(grantee, ['operate']);
+  }
+
+  /** `grantSubmit`, `grantRead` and `grantOperate` in one statement: every route of the task API. */
+  public grantFullAccess(grantee: iam.IGrantable): iam.Grant {
+    return this.grantTaskApiAccess(grantee, TASK_API_ACCESS);
+  }
+
+  /**
+   * Lets `grantee` call the task API routes of `access` for `functionName`, or for every
+   * function (and the function list, with `read`) when none is given: `execute-api:Invoke` on
+   * exactly those routes' ARNs of stage `v1`, in the grantee's policy (its own stack).
+   */
+  public grantTaskApiAccess(grantee: iam.IGrantable, access: readonly TaskApiAccess[], functionName?: string): iam.Grant {
+    return this.taskHttpApi.grant(grantee, access, functionName);
   }
 
   /** VPC of container task functions that give none: the `vpc` prop, or one created on first use. */
@@ -509,6 +606,17 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
         ],
       }),
     );
+  }
+
+  /** `functionThrottles` names that are no task function of this service (known at synth, when every function has registered). */
+  private unknownThrottledFunctions(): string[] {
+    const names = this.registered.map((fn) => fn.functionName);
+    return Object.keys(this.taskHttpApi.functionThrottles)
+      .filter((name) => !names.includes(name))
+      .map(
+        (name) =>
+          `functionThrottles names '${name}', which is not a task function of ${this.node.path} (its functions: ${names.join(', ') || 'none'})`,
+      );
   }
 
   private addAlarm(alarm: cloudwatch.Alarm): void {

@@ -24,6 +24,7 @@ import { type IKafkaCluster, KafkaCluster, type KafkaAuthenticationMethod, Kafka
 import { LambdaTaskFunction } from './lambda-task-function';
 import { SqsTaskTrigger } from './sqs-task-trigger';
 import type { TaskFunction } from './task-function';
+import { TASK_API_URL_OUTPUT } from './task-http-api';
 
 export const DEMO_STACK_ID = 'AsyncTaskDemo';
 
@@ -264,6 +265,7 @@ export class AsyncTaskDemoStack extends Stack {
 
     const outputs: Array<[string, string]> = [
       ['TaskApiFunctionName', this.service.taskApi.functionName],
+      [TASK_API_URL_OUTPUT, this.service.taskApiUrl],
       ['DataBucketName', this.dataBucket.bucketName],
       ['EtlSuccessQueueUrl', etlQueues.success.queueUrl],
       ['EtlFailureQueueUrl', etlQueues.failure.queueUrl],

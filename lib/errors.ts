@@ -9,6 +9,7 @@ import type { IConstruct } from 'constructs';
 /** Names of the validation errors this library throws. */
 export type AsyncTaskValidationErrorName =
   | 'InvalidAsyncTaskServiceProps'
+  | 'InvalidTaskHttpApiProps'
   | 'InvalidTaskFunctionProps'
   | 'DuplicateTaskFunctionName'
   | 'InvalidTaskTriggerProps'

@@ -6,14 +6,17 @@
  * `IEcsLaunchTarget`.
  */
 import type { Duration } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct, IConstruct } from 'constructs';
 import type { NumericBound } from '../lambda/model/config';
+import type { TaskApiAccess } from '../lambda/model/http';
 import type { TaskFunctionDescriptor, TaskFunctionKind } from '../lambda/model/registry';
 import type { TriggerSummary } from '../lambda/model/trigger';
 import type { ITaskDestination } from './destinations';
@@ -42,6 +45,18 @@ export interface ITaskFunction extends IConstruct {
    * included, the descriptor being rendered at synth.
    */
   addTrigger(trigger: TriggerSummary): void;
+  /** Lets `grantee` submit tasks to this function (`POST /functions/<name>/tasks`). */
+  grantSubmit(grantee: iam.IGrantable): iam.Grant;
+  /**
+   * Lets `grantee` list this function's tasks, get one, read its logs and the function's stats
+   * (`GET /functions/<name>/tasks`, `.../tasks/*`, `.../stats`). Not the function list
+   * (`GET /functions`): that is the service's `grantRead`.
+   */
+  grantRead(grantee: iam.IGrantable): iam.Grant;
+  /** Lets `grantee` stop, retry and exec into this function's tasks (`POST .../tasks/*\/stop`, `/retry`, `/exec`). */
+  grantOperate(grantee: iam.IGrantable): iam.Grant;
+  /** `grantSubmit`, `grantRead` and `grantOperate` in one statement. */
+  grantFullAccess(grantee: iam.IGrantable): iam.Grant;
 }
 
 /** What a task function needs of the service it registers with. */
@@ -58,6 +73,24 @@ export interface IAsyncTaskService extends IConstruct {
   readonly resultsBucket: s3.IBucket;
   /** VPC of container functions that give none. */
   readonly defaultVpc: ec2.IVpc;
+  /** The task API (API Gateway REST API, `AWS_IAM` on every route) in front of the TaskApi. */
+  readonly httpApi: apigateway.IRestApi;
+  /** The task API's stage URL. */
+  readonly taskApiUrl: string;
+  /**
+   * Lets `grantee` call the task API routes of `access` for `functionName`, or for every
+   * function (and, with `read`, the function list) when none is given: `execute-api:Invoke` on
+   * exactly those routes. What a task function's `grant*` methods call.
+   */
+  grantTaskApiAccess(grantee: iam.IGrantable, access: readonly TaskApiAccess[], functionName?: string): iam.Grant;
+  /** Submit to every function of the service. */
+  grantSubmit(grantee: iam.IGrantable): iam.Grant;
+  /** The function list, and the tasks, logs and stats of every function. */
+  grantRead(grantee: iam.IGrantable): iam.Grant;
+  /** Stop, retry and exec of every function's tasks. */
+  grantOperate(grantee: iam.IGrantable): iam.Grant;
+  /** Every route of the task API. */
+  grantFullAccess(grantee: iam.IGrantable): iam.Grant;
   /**
    * Adds a function: grants its failure destination to the service's roles, adds its dashboard
    * row and alarms (in the function's stack). Called by the task function's constructor.

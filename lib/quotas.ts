@@ -59,6 +59,13 @@ export const QUOTAS = {
     unit: 'characters',
     source: 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html',
   },
+  /** 300 by default, adjustable; the task API has 10 (the root `/` and 9), and 8 more per function with a throttle of its own. */
+  apiResources: {
+    name: 'API Gateway resources per REST API',
+    limit: 300,
+    unit: 'resources',
+    source: 'https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html',
+  },
   dashboardWidgets: {
     name: 'CloudWatch widgets per dashboard',
     limit: 500,
@@ -206,6 +213,15 @@ export function stackUsage(stack: StackTemplate): QuotaUsage[] {
         break;
     }
   }
+  // Resources of each REST API of the stack, its root `/` included (API Gateway lists it among them).
+  const apiResources = new Map<string, number>();
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::ApiGateway::Resource') continue;
+    const api = (resource.Properties?.RestApiId as { Ref?: unknown } | undefined)?.Ref;
+    const key = typeof api === 'string' ? api : JSON.stringify(resource.Properties?.RestApiId);
+    apiResources.set(key, (apiResources.get(key) ?? 1) + 1);
+  }
+  for (const [api, count] of apiResources) usage.push({ quota: 'apiResources', path: stack.pathOf(api), value: count });
   return usage;
 }
 

@@ -6,10 +6,12 @@
  */
 import { Duration, Lazy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS, checkRange, type NumericBound, retryDelays } from '../lambda/model/config';
+import { TASK_API_ACCESS } from '../lambda/model/http';
 import {
   registryParameterName,
   STATE_MACHINE_NAME_MAX_LENGTH,
@@ -275,6 +277,33 @@ export class TaskFunction extends Construct implements ITaskFunction {
   /** Lists a trigger feeding this function in its registry descriptor (called by the trigger constructs). */
   public addTrigger(trigger: TriggerSummary): void {
     this.triggers.push(trigger);
+  }
+
+  /**
+   * Lets `grantee` submit tasks to this function: `execute-api:Invoke` on
+   * `POST /functions/<name>/tasks` of the service's task API.
+   */
+  public grantSubmit(grantee: iam.IGrantable): iam.Grant {
+    return this.service.grantTaskApiAccess(grantee, ['submit'], this.functionName);
+  }
+
+  /**
+   * Lets `grantee` read this function's tasks: `GET /functions/<name>/tasks` (list),
+   * `.../tasks/*` (get, and logs: IAM's `*` spans `/`) and `.../stats`. The function list
+   * (`GET /functions`, the SDK's `functions()`) needs the service's `grantRead`.
+   */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    return this.service.grantTaskApiAccess(grantee, ['read'], this.functionName);
+  }
+
+  /** Lets `grantee` stop, retry and exec into this function's tasks: `POST .../tasks/*\/stop`, `/retry`, `/exec`. */
+  public grantOperate(grantee: iam.IGrantable): iam.Grant {
+    return this.service.grantTaskApiAccess(grantee, ['operate'], this.functionName);
+  }
+
+  /** Every route of this function: `grantSubmit`, `grantRead` and `grantOperate` in one statement. */
+  public grantFullAccess(grantee: iam.IGrantable): iam.Grant {
+    return this.service.grantTaskApiAccess(grantee, TASK_API_ACCESS, this.functionName);
   }
 
   /** Metric of attempts running now, for the dashboard. */

@@ -236,7 +236,7 @@ ${sourceBlock(task)}
 <section aria-labelledby="events-title"><h2 id="events-title">Events</h2>
 <ol id="events" class="timeline">${task.events.map(
     (e) =>
-      h`<li data-status="${e.status}">${time(e.timestamp)} ${statusBadge(e.status)}${e.detail ? h` <span class="detail">${e.detail}</span>` : ''}</li>`,
+      h`<li data-status="${e.status}">${time(e.timestamp)} ${statusBadge(e.status)}${e.detail ? h` <span class="detail">${e.detail}</span>` : ''}${e.caller ? h` <span class="caller">by <code>${e.caller}</code></span>` : ''}</li>`,
   )}</ol></section>
 ${
   record

@@ -53,12 +53,17 @@ export async function startOrUndo(
   }
 }
 
-/** A task to create: its id (already valid), payload and, for a trigger's task, its lineage. */
+/** A task to create: its id (already valid), payload, who creates it and, for a trigger's task, its lineage. */
 export interface NewTask {
   readonly taskId: string;
   /** Any JSON value; `{}` when undefined. */
   readonly payload?: unknown;
   readonly source?: TaskSource;
+  /**
+   * Who creates it, recorded on its first event: the TaskApi request's caller, or the trigger's
+   * source (model `callerOfSource`).
+   */
+  readonly caller: string;
 }
 
 /**
@@ -92,7 +97,9 @@ export async function createTask(
     alreadyRetriedTimes: 0,
     startedAt,
     deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
-    events: [storedEvent(TaskStatus.Enqueued, startedAt, task.source ? `created by a ${task.source.type} trigger` : 'submitted')],
+    events: [
+      storedEvent(TaskStatus.Enqueued, startedAt, task.source ? `created by a ${task.source.type} trigger` : 'submitted', task.caller),
+    ],
     executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)),
     expiresAt: expiresAtFor(config, descriptor, now),
     ...(task.source ? { source: task.source } : {}),
@@ -106,6 +113,12 @@ export async function createTask(
     failure: `could not start task '${taskId}' of function '${descriptor.name}'`,
     outcome: task.source ? 'the task was not created; its records are retried' : 'the task was not accepted, submit it again',
   });
-  logger.info('task submitted', { functionName: descriptor.name, taskId, requestId, ...(task.source ? { source: task.source } : {}) });
+  logger.info('task submitted', {
+    functionName: descriptor.name,
+    taskId,
+    requestId,
+    caller: task.caller,
+    ...(task.source ? { source: task.source } : {}),
+  });
   return { created: true, item };
 }

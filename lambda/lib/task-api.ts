@@ -58,6 +58,15 @@ import { createTask, expiresAtFor, startOrUndo } from './submit';
 import { storedEvent, type TaskRef, TaskStore, type TransitionOptions } from './task-store';
 import { DELIVERY_CLAIM } from './task-writes';
 
+/**
+ * What the handler knows about a request besides its fields: who made it. `caller` is recorded on
+ * the events the request writes (submit, stop, retry): the IAM principal of an API Gateway
+ * request, `lambda:Invoke` (model DIRECT_INVOKE_CALLER) for a direct invoke.
+ */
+export interface RequestContext {
+  readonly caller: string;
+}
+
 /** Query pages read at most per `list` call when filters leave pages sparse. */
 export const LIST_MAX_PAGES = 10;
 /** Items read per Query page when a filter applies (Limit counts before filtering). */
@@ -93,11 +102,17 @@ function notATask(marker: KafkaRangeMarker): TaskNotFoundError {
   );
 }
 
-export async function submit(config: ServiceConfig, request: SubmitRequest, now: number = Date.now()): Promise<TaskRecord> {
-  const descriptor = await config.registry.get(request.functionName);
+export async function submit(
+  config: ServiceConfig,
+  request: SubmitRequest,
+  context: RequestContext,
+  now: number = Date.now(),
+): Promise<TaskRecord> {
+  // The id before the registry: a bad id is refused without reading anything.
   const taskId = request.taskId === undefined ? generateTaskId() : validateTaskId(request.taskId);
+  const descriptor = await config.registry.get(request.functionName);
   appendTaskKeys({ functionName: descriptor.name, taskId });
-  const outcome = await createTask(config, descriptor, { taskId, payload: request.payload }, now);
+  const outcome = await createTask(config, descriptor, { taskId, payload: request.payload, caller: context.caller }, now);
   if (!outcome.created) {
     const existing = outcome.existing;
     if (!existing) {
@@ -114,8 +129,8 @@ export async function submit(config: ServiceConfig, request: SubmitRequest, now:
 }
 
 export async function get(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
-  const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
+  const descriptor = await config.registry.get(functionName);
   return recordFromItem(await readItem(new TaskStore(config.table), descriptor.name, taskId));
 }
 
@@ -189,15 +204,15 @@ async function moveTask(store: TaskStore, ref: TaskRef, to: TaskStatus, action: 
   throw invalidState(ref.taskId, existing.status, allowed, action);
 }
 
-export async function stop(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
-  const descriptor = await config.registry.get(functionName);
+export async function stop(config: ServiceConfig, functionName: string, taskId: string, context: RequestContext): Promise<TaskRecord> {
   validateTaskId(taskId);
+  const descriptor = await config.registry.get(functionName);
   const store = new TaskStore(config.table);
   const ref = { functionName: descriptor.name, taskId };
   // From TRANSITIONS.Stopping (the active statuses): once the terminal status is written — the
   // state machine's MarkSucceeded, the finalizer — the task has ended and the stop is refused.
   const stopping = await moveTask(store, ref, Status.Stopping, 'stopped', {
-    event: storedEvent(Status.Stopping, isoTime(), 'stop requested'),
+    event: storedEvent(Status.Stopping, isoTime(), 'stop requested', context.caller),
   });
   logger.info('task stopping', { executionArn: stopping.executionArn });
   if (!stopping.executionArn) {
@@ -241,13 +256,19 @@ const RETRY_REMOVES = [
   'taskErrorMessage',
 ] as const;
 
-export async function retry(config: ServiceConfig, functionName: string, taskId: string, now: number = Date.now()): Promise<TaskRecord> {
-  const descriptor = await config.registry.get(functionName);
+export async function retry(
+  config: ServiceConfig,
+  functionName: string,
+  taskId: string,
+  context: RequestContext,
+  now: number = Date.now(),
+): Promise<TaskRecord> {
   validateTaskId(taskId);
+  const descriptor = await config.registry.get(functionName);
   const store = new TaskStore(config.table);
   const requestId = randomUUID();
   const startedAt = isoTime(now);
-  const event = storedEvent(Status.Enqueued, startedAt, 'retry requested');
+  const event = storedEvent(Status.Enqueued, startedAt, 'retry requested', context.caller);
   const changes = {
     requestId,
     deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
@@ -357,8 +378,8 @@ async function attemptPage(
  * No nextToken: nothing more for now (call again with the same token while the task runs).
  */
 export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op'>): Promise<LogsResult> {
-  const descriptor = await config.registry.get(request.functionName);
   validateTaskId(request.taskId);
+  const descriptor = await config.registry.get(request.functionName);
   const { limit, nextToken, attempt } = request;
   if (limit !== undefined && (!Number.isInteger(limit) || limit < LOGS_LIMIT.min || limit > LOGS_LIMIT.max)) {
     throw new InvalidArgumentError(`limit must be an integer between ${LOGS_LIMIT.min} and ${LOGS_LIMIT.max} inclusive (given ${limit})`);
@@ -406,8 +427,8 @@ export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op
  * and container. The task must be Running (the helper wrote Running with the task ARN).
  */
 export async function exec(config: ServiceConfig, functionName: string, taskId: string): Promise<ExecResult> {
-  const descriptor = await config.registry.get(functionName);
   validateTaskId(taskId);
+  const descriptor = await config.registry.get(functionName);
   if (descriptor.kind !== 'container') {
     throw new InvalidArgumentError(
       `function '${descriptor.name}' is a ${descriptor.kind} task function; exec needs a Running container task (Lambda gives no shell into an invocation)`,
@@ -505,8 +526,13 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
   };
 }
 
-/** Dispatches one request; throws model errors (and AWS errors, wrapped by the handler). */
-export async function dispatch(config: ServiceConfig, request: unknown): Promise<unknown> {
+/**
+ * Dispatches one request, the same whichever way it came (a direct invoke's `{op, ...}` or an API
+ * Gateway request mapped by model `requestFromHttp`); `context.caller` is recorded on the events
+ * it writes. A `caller` field in the request itself is ignored: only the handler says who called.
+ * Throws model errors (and AWS errors, wrapped by the handler).
+ */
+export async function dispatch(config: ServiceConfig, request: unknown, context: RequestContext): Promise<unknown> {
   if (request === null || typeof request !== 'object' || Array.isArray(request)) {
     throw new InvalidArgumentError(`the request must be a JSON object with an 'op' (given ${JSON.stringify(request) ?? typeof request})`);
   }
@@ -517,13 +543,13 @@ export async function dispatch(config: ServiceConfig, request: unknown): Promise
   const r = request as TaskApiRequest;
   switch (r.op) {
     case 'submit':
-      return submit(config, r);
+      return submit(config, r, context);
     case 'get':
       return get(config, r.functionName, r.taskId);
     case 'stop':
-      return stop(config, r.functionName, r.taskId);
+      return stop(config, r.functionName, r.taskId, context);
     case 'retry':
-      return retry(config, r.functionName, r.taskId);
+      return retry(config, r.functionName, r.taskId, context);
     case 'list':
       return list(config, r);
     case 'logs':

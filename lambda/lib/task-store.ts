@@ -47,10 +47,18 @@ export interface StoredEvent {
   readonly status: TaskStatus;
   readonly at: string;
   readonly detail?: string;
+  /** Who caused it (model TaskEvent `caller`): only on the events a caller's own request writes. */
+  readonly caller?: string;
 }
 
-export function storedEvent(status: TaskStatus, at: string, detail?: string): StoredEvent {
-  return detail === undefined ? { status, at } : { status, at, detail };
+/** An entry of the `events` list; `caller` for the events a request writes (submit, stop, retry, a trigger's create). */
+export function storedEvent(status: TaskStatus, at: string, detail?: string, caller?: string): StoredEvent {
+  return {
+    status,
+    at,
+    ...(detail !== undefined ? { detail } : {}),
+    ...(caller !== undefined ? { caller } : {}),
+  };
 }
 
 /**

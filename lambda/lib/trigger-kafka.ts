@@ -12,6 +12,7 @@
  */
 import { TextDecoder } from 'node:util';
 import {
+  callerOfSource,
   type KafkaRangeMarker,
   type KafkaTaskRecord,
   kafkaTaskId,
@@ -324,7 +325,7 @@ export async function handlePartition(
             const outcome = await createTask(
               config,
               descriptor,
-              { taskId, payload: trigger.mode === 'record' ? tasks[0] : tasks, source },
+              { taskId, payload: trigger.mode === 'record' ? tasks[0] : tasks, source, caller: callerOfSource(source) },
               ctx.now(),
             );
             taken = !outcome.created;

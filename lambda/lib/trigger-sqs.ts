@@ -8,7 +8,7 @@
  * the batching (docs/design.md, "Triggers"). Messages that cannot become tasks are quarantined
  * and deleted; a transient failure reports the message in `batchItemFailures`.
  */
-import { MAX_PAYLOAD_BYTES, type TaskFunctionDescriptor, type TaskSource, sqsTaskId } from '../model';
+import { callerOfSource, MAX_PAYLOAD_BYTES, type TaskFunctionDescriptor, type TaskSource, sqsTaskId } from '../model';
 import type { ServiceConfig } from './env';
 import { logger } from './logger';
 import { createTask } from './submit';
@@ -178,7 +178,7 @@ async function createFor(
     const outcome = await createTask(
       config,
       descriptor,
-      { taskId, payload: batch ? messages.map((m) => m.payload) : messages[0].payload, source },
+      { taskId, payload: batch ? messages.map((m) => m.payload) : messages[0].payload, source, caller: callerOfSource(source) },
       now(),
     );
     if (outcome.created) return 'created';

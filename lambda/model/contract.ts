@@ -60,7 +60,8 @@ export function buildContract() {
       progress: ITEM_ATTRIBUTE.progress,
       taskErrorMessage: ITEM_ATTRIBUTE.taskErrorMessage,
     },
-    event: { ...EVENT_ATTRIBUTE },
+    /** Fields of the events the helper writes (Running); `caller` is only on events a request writes. */
+    event: { status: EVENT_ATTRIBUTE.status, at: EVENT_ATTRIBUTE.at, detail: EVENT_ATTRIBUTE.detail },
     progress: { ...PROGRESS_ATTRIBUTE },
     limits: {
       /** The result becomes the record's returnPayload. */

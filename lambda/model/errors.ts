@@ -96,6 +96,12 @@ export class AccessDeniedError extends AsyncTaskError {
   public override readonly exitCode = 6;
 }
 
+/** API Gateway refused the call over the stage's (or the function's) throttling limit; nothing was accepted. Retry later. */
+export class ThrottledError extends AsyncTaskError {
+  public override name = 'Throttled';
+  public override readonly statusCode = 429;
+}
+
 /** The service (or an AWS API behind it) failed; nothing was accepted. */
 export class ServiceError extends AsyncTaskError {
   public override name = 'ServiceError';
@@ -137,6 +143,7 @@ const FACTORIES: Record<string, ErrorFactory> = {
   InvalidTaskState: (m, d) => new InvalidTaskStateError(m, { details: d }),
   ConcurrentModification: (m, d) => new ConcurrentModificationError(m, { details: d }),
   AccessDenied: (m, d) => new AccessDeniedError(m, { details: d }),
+  Throttled: (m, d) => new ThrottledError(m, { details: d }),
   ServiceError: (m, d) => new ServiceError(m, { details: d }),
 };
 

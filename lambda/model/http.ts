@@ -6,6 +6,7 @@
  * local runtime's API Gateway and the SDK (a request → method, path, query and body).
  */
 import type { TaskApiOperation, TaskApiRequest } from './api';
+import type { HttpIdentity } from './audit';
 import { InvalidArgumentError } from './errors';
 import type { TaskStatus } from './statuses';
 
@@ -252,4 +253,62 @@ export function httpCallFor(request: TaskApiRequest): HttpCall {
     return { method: route.method, path, query, body: JSON.stringify(body) };
   }
   return { method: route.method, path, query };
+}
+
+/**
+ * An API Gateway REST API Lambda proxy event, the fields the TaskApi reads (the shape of
+ * `@types/aws-lambda`'s APIGatewayProxyEvent): what API Gateway sends on AWS and the local
+ * runtime's API Gateway sends locally.
+ */
+export interface ApiGatewayProxyEvent {
+  readonly httpMethod: string;
+  /** The request path below the stage (HttpRequestParts `path`). */
+  readonly path: string;
+  readonly resource?: string;
+  readonly multiValueQueryStringParameters?: Readonly<Record<string, readonly string[] | undefined>> | null;
+  readonly queryStringParameters?: Readonly<Record<string, string | undefined>> | null;
+  readonly headers?: Readonly<Record<string, string | undefined>> | null;
+  readonly body?: string | null;
+  readonly isBase64Encoded?: boolean;
+  readonly requestContext: {
+    /** API Gateway's id of the request. */
+    readonly requestId?: string;
+    /** Who signed the request (AWS_IAM): `userArn` is the IAM principal. */
+    readonly identity?: HttpIdentity | null;
+  };
+}
+
+/** A Lambda proxy integration's response: the TaskApi's `{ok, result | error}` as the JSON body. */
+export interface ApiGatewayProxyResult {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/**
+ * True for an API Gateway REST proxy event (`httpMethod` and `requestContext`); a direct invoke's
+ * `{op, ...}` has neither.
+ */
+export function isApiGatewayProxyEvent(event: unknown): event is ApiGatewayProxyEvent {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return false;
+  const e = event as { httpMethod?: unknown; requestContext?: unknown };
+  return typeof e.httpMethod === 'string' && e.requestContext !== null && typeof e.requestContext === 'object';
+}
+
+/**
+ * The parts of a proxy event that requestFromHttp maps: the query from
+ * `multiValueQueryStringParameters` (repeated names kept), else from `queryStringParameters`.
+ */
+export function httpRequestPartsOf(event: ApiGatewayProxyEvent): HttpRequestParts {
+  const single = event.queryStringParameters;
+  const query =
+    event.multiValueQueryStringParameters ??
+    (single ? Object.fromEntries(Object.entries(single).flatMap(([name, value]) => (value === undefined ? [] : [[name, [value]]]))) : null);
+  return {
+    method: event.httpMethod,
+    path: typeof event.path === 'string' ? event.path : '',
+    query,
+    body: event.body ?? null,
+    ...(event.isBase64Encoded !== undefined ? { isBase64Encoded: event.isBase64Encoded } : {}),
+  };
 }

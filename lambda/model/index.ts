@@ -1,5 +1,6 @@
 /** The task model, written once: imported by constructs, handlers, local runtime, SDK and CLI. */
 export * from './api';
+export * from './audit';
 export * from './config';
 export * from './destination';
 export * from './errors';

@@ -12,6 +12,13 @@ export interface TaskEvent {
   /** Epoch milliseconds. */
   readonly timestamp: number;
   readonly detail?: string;
+  /**
+   * Who caused it, on the events a request writes (submit, stop, retry, a trigger's create): the
+   * IAM principal ARN of an API Gateway request, `lambda:Invoke` for a direct invoke, or the
+   * trigger's source (`kafka:<topic>/<partition>@<first>-<last>`, `sqs:<queue ARN>`); absent on
+   * what the state machine, the finalizer and the helper write (lambda/model/audit.ts).
+   */
+  readonly caller?: string;
 }
 
 export interface TaskProgress {
@@ -103,7 +110,13 @@ export interface TaskItem {
   readonly deadline: string;
   readonly destinationStatus?: DestinationStatus;
   readonly progress?: { readonly percent?: number; readonly message?: string; readonly updatedAt?: string };
-  readonly events: ReadonlyArray<{ readonly status: TaskStatus; readonly at: string; readonly detail?: string }>;
+  readonly events: ReadonlyArray<{
+    readonly status: TaskStatus;
+    readonly at: string;
+    readonly detail?: string;
+    /** Who caused it (TaskEvent `caller`). */
+    readonly caller?: string;
+  }>;
   readonly executionArn?: string;
   readonly runnerId?: string;
   readonly logStream?: string;
@@ -153,6 +166,7 @@ export const EVENT_ATTRIBUTE = {
   status: 'status',
   at: 'at',
   detail: 'detail',
+  caller: 'caller',
 } as const satisfies { readonly [K in keyof TaskItem['events'][number]]-?: K };
 
 /** Fields of the item's `progress` map. */
@@ -214,6 +228,7 @@ export function recordFromItem(item: TaskItem, now: number = Date.now()): TaskRe
       status: e.status,
       timestamp: ms(e.at) ?? 0,
       ...(e.detail !== undefined ? { detail: e.detail } : {}),
+      ...(e.caller !== undefined ? { caller: e.caller } : {}),
     })),
     ...(item.executionArn !== undefined ? { executionArn: item.executionArn } : {}),
     ...(item.runnerId !== undefined ? { runnerId: item.runnerId } : {}),

@@ -209,7 +209,7 @@ describe('pages are safe to show user data', () => {
         returnPayload: HOSTILE,
         taskErrorMessage: HOSTILE,
         progress: { percent: 50, message: HOSTILE },
-        events: [{ status: 'Failed', timestamp: NOW, detail: HOSTILE }],
+        events: [{ status: 'Failed', timestamp: NOW, detail: HOSTILE, caller: HOSTILE }],
         runnerId: HOSTILE,
         source: { type: 'sqs', queue: HOSTILE, messageIds: [HOSTILE] },
         destinationStatus: 'Succeeded',
@@ -228,6 +228,25 @@ describe('pages are safe to show user data', () => {
     expect(body).toContain('<script src="/assets/console.js" defer></script>');
     // The destination record is rebuilt with the model's builder and shown (escaped) too.
     expect(body).toMatch(/id="destination-record"[^>]*>[^<]*&quot;condition&quot;: &quot;RetriesExhausted&quot;/);
+  });
+
+  it('shows who caused each event that a caller caused in #events', async () => {
+    const alice = 'arn:aws:iam::123456789012:user/alice';
+    handlers.get = (r) =>
+      task((r as { taskId: string }).taskId, 'Stopped', {
+        events: [
+          { status: 'Enqueued', timestamp: NOW - 2000, detail: 'submitted', caller: alice },
+          { status: 'Stopping', timestamp: NOW - 1000, detail: 'stop requested', caller: 'lambda:Invoke' },
+          { status: 'Stopped', timestamp: NOW },
+        ],
+      });
+    const body = await (await app().request('/functions/transcode/tasks/audit1')).text();
+    const events = body.slice(body.indexOf('<ol id="events"'), body.indexOf('</ol>', body.indexOf('<ol id="events"')));
+    const items = events.split('<li').slice(1);
+    expect(items).toHaveLength(3);
+    expect(items[0]).toContain(`<span class="caller">by <code>${alice}</code></span>`);
+    expect(items[1]).toContain('<span class="caller">by <code>lambda:Invoke</code></span>');
+    expect(items[2]).not.toContain('class="caller"');
   });
 
   it('escapes the live rows fragment', async () => {

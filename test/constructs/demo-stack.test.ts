@@ -1,6 +1,6 @@
 /**
  * The example app's stack AsyncTaskDemo: its three workloads, etl's Kafka and SQS triggers and
- * the `asynctask:kafka` context, outputs, least privilege (no wildcard action anywhere), cdk-nag
+ * the `asynctask:kafka` context, outputs, the task API, least privilege (no wildcard action anywhere), cdk-nag
  * AwsSolutions with zero unacknowledged findings, and one whole-stack snapshot (bundling
  * skipped, asset hashes masked).
  */
@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { HTTP_ROUTES } from '../../lambda/model/http';
 import { TRIGGER_ENV } from '../../lambda/model/trigger';
 import { AsyncTaskDemoStack, KAFKA_CONTEXT_KEY } from '../../lib/demo-stack';
 import { definitionOf, testApp } from './app';
@@ -37,6 +38,7 @@ describe('AsyncTaskDemo', () => {
     expect(Object.keys(json.Outputs).sort()).toEqual(
       [
         'TaskApiFunctionName',
+        'TaskApiUrl',
         'DataBucketName',
         'EtlSuccessQueueUrl',
         'EtlFailureQueueUrl',
@@ -49,9 +51,33 @@ describe('AsyncTaskDemo', () => {
       ].sort(),
     );
     template.hasOutput('TaskApiFunctionName', { Value: { Ref: Match.stringLikeRegexp('^ServiceTaskApi') } });
+    template.hasOutput('TaskApiUrl', {
+      Value: {
+        'Fn::Join': [
+          '',
+          [
+            'https://',
+            { Ref: Match.stringLikeRegexp('^ServiceHttpApi') },
+            '.execute-api.',
+            { Ref: 'AWS::Region' },
+            '.',
+            { Ref: 'AWS::URLSuffix' },
+            '/',
+            { Ref: Match.stringLikeRegexp('^ServiceHttpApiDeploymentStagev1') },
+            '/',
+          ],
+        ],
+      },
+    });
     template.hasOutput('EtlFailureQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^EtlFailureQueue') } });
     template.hasOutput('EtlInputQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^EtlInputQueue') } });
     template.hasOutput('EtlQuarantineQueueUrl', { Value: { Ref: Match.stringLikeRegexp('^EtlQuarantineQueue') } });
+  });
+
+  test('the task API: AWS_IAM on every method, one per route', () => {
+    const methods = template.findResources('AWS::ApiGateway::Method');
+    expect(Object.keys(methods)).toHaveLength(HTTP_ROUTES.length);
+    for (const method of Object.values(methods)) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 
   test("six destination queues, etl's input and quarantine queues, SSE and SSL enforced", () => {

@@ -14,6 +14,7 @@ import { ContainerTaskFunction } from '../../lib/container-task-function';
 import { SqsDestination } from '../../lib/destinations';
 import { LambdaTaskFunction } from '../../lib/lambda-task-function';
 import type { TaskFunction } from '../../lib/task-function';
+import { TASK_API_URL_OUTPUT } from '../../lib/task-http-api';
 import { testApp } from './app';
 
 export const SERVICE_STACK_ID = 'AsyncTaskService';
@@ -80,6 +81,7 @@ export function buildManyFunctionsApp(options: ManyFunctionsAppOptions = {}): Ma
   const service = new AsyncTaskService(serviceStack, 'Service', { serviceName: 'bulk', removalPolicy: RemovalPolicy.DESTROY });
   // What the SDK and CLI look the TaskApi up by (`--stack AsyncTaskService`).
   new CfnOutput(serviceStack, 'TaskApiFunctionName', { value: service.taskApi.functionName });
+  new CfnOutput(serviceStack, TASK_API_URL_OUTPUT, { value: service.taskApiUrl });
 
   const teamStacks: Stack[] = [];
   const functions: TaskFunction[] = [];

@@ -78,6 +78,7 @@ describe('100 task functions from ten team stacks', () => {
           'ssmStandardParameter',
           'stateMachineDefinition',
           'eventPattern',
+          'apiResources',
           'dashboardWidgets',
         ] as QuotaId[]
       ).sort(),

@@ -154,6 +154,17 @@ describe('quota checks', () => {
     ]);
   });
 
+  test('fails if a REST API has more than 300 resources, its root included', () => {
+    const resources = (n: number) => ({
+      Api: { Type: 'AWS::ApiGateway::RestApi' },
+      ...many(n, () => ({ Type: 'AWS::ApiGateway::Resource', Properties: { RestApiId: { Ref: 'Api' }, PathPart: 'p' } })),
+    });
+    expect(problemsOf(stackOf({ Resources: resources(299) }))).toEqual([]);
+    expect(problemsOf(stackOf({ Resources: resources(300) }))).toEqual([
+      `API Gateway resources per REST API exceeded at Team/Api: 301 resources, the limit is 300 (${QUOTAS.apiResources.source})`,
+    ]);
+  });
+
   test('fails if a dashboard has more than 500 widgets', () => {
     const body = (n: number) => ({ 'Fn::Join': ['', [JSON.stringify({ widgets: Array.from({ length: n }, () => ({ type: 'text' })) })]] });
     expect(

@@ -170,6 +170,30 @@ describe('renderTask', () => {
     expect(sqs).toContain('source:     sqs orders-in message m-1 (+2 more)\n');
     expect(renderTask(task('t', 'Enqueued'), { color: false })).not.toContain('source:');
   });
+
+  it('prints who caused each event that a caller caused (the audit trail)', () => {
+    const text = renderTask(
+      task('t3', 'Enqueued', {
+        events: [
+          { status: 'Enqueued', timestamp: STARTED, detail: 'submitted', caller: 'arn:aws:iam::123456789012:user/alice' },
+          { status: 'Stopping', timestamp: STARTED + 1000, detail: 'stop requested', caller: 'lambda:Invoke' },
+          { status: 'Stopped', timestamp: STARTED + 2000 },
+          { status: 'Enqueued', timestamp: STARTED + 3000, caller: 'sqs:arn:aws:sqs:us-east-1:1:orders-in' },
+        ],
+      }),
+      { color: false },
+    );
+    expect(text).toContain(
+      [
+        'events:',
+        '  2026-11-25T12:00:00Z  Enqueued  submitted  by arn:aws:iam::123456789012:user/alice',
+        '  2026-11-25T12:00:01Z  Stopping  stop requested  by lambda:Invoke',
+        '  2026-11-25T12:00:02Z  Stopped',
+        '  2026-11-25T12:00:03Z  Enqueued  by sqs:arn:aws:sqs:us-east-1:1:orders-in',
+        '',
+      ].join('\n'),
+    );
+  });
 });
 
 describe('renderFunctionTable and renderLogEvent', () => {

@@ -41,7 +41,7 @@ describe('stop', () => {
       ':status': 'Stopping',
       ':statusKey': 'etl#Stopping',
       ':noEvents': [],
-      ':event': [{ status: 'Stopping', at: '2026-11-25T12:30:00.000Z', detail: 'stop requested' }],
+      ':event': [{ status: 'Stopping', at: '2026-11-25T12:30:00.000Z', detail: 'stop requested', caller: 'lambda:Invoke' }],
     });
     expect(mocks.sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
       executionArn: stopping.executionArn,
@@ -177,7 +177,7 @@ describe('retry', () => {
       ':deadline': '2026-11-25T13:30:00.000Z',
       ':alreadyRetriedTimes': 0,
       ':executionArn': executionArn(ETL.stateMachineArn, requestId),
-      ':event': [{ status: 'Enqueued', at: '2026-11-25T12:30:00.000Z', detail: 'retry requested' }],
+      ':event': [{ status: 'Enqueued', at: '2026-11-25T12:30:00.000Z', detail: 'retry requested', caller: 'lambda:Invoke' }],
     });
     expect(mocks.sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       stateMachineArn: ETL.stateMachineArn,

@@ -56,7 +56,7 @@ describe('submit', () => {
       alreadyRetriedTimes: 0,
       startedAt: '2026-11-25T12:00:00.000Z',
       deadline: '2026-11-25T13:00:00.000Z',
-      events: [{ status: 'Enqueued', at: '2026-11-25T12:00:00.000Z', detail: 'submitted' }],
+      events: [{ status: 'Enqueued', at: '2026-11-25T12:00:00.000Z', detail: 'submitted', caller: 'lambda:Invoke' }],
       expiresAt: NOW / 1000 + 3600 + 7 * 24 * 3600,
     });
     expect(item.requestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -85,7 +85,7 @@ describe('submit', () => {
       startedTime: NOW,
       alreadyRetriedTimes: 0,
       executionArn: item.executionArn,
-      events: [{ status: 'Enqueued', timestamp: NOW, detail: 'submitted' }],
+      events: [{ status: 'Enqueued', timestamp: NOW, detail: 'submitted', caller: 'lambda:Invoke' }],
     });
   });
 

@@ -160,7 +160,12 @@ describe('Kafka batch mode', () => {
       lastOffset: 16,
       cluster: event.eventSourceArn,
     });
+    // The audit trail: the trigger's source created the task.
+    expect(task.events).toEqual([
+      { status: 'Enqueued', at: '2026-11-25T12:00:00.000Z', detail: 'created by a kafka trigger', caller: 'kafka:orders/0@15-16' },
+    ]);
     const other = table.get('etl', kafkaTaskId('orders', 3, 7)) as TaskItem;
+    expect(other.events[0].caller).toBe('kafka:orders/3@7-7');
     expect(JSON.parse(other.taskPayload)).toEqual([expect.objectContaining({ offset: 7, headers: [{ trace: 't-7' }] })]);
     expect(tasks()).toHaveLength(2);
 
@@ -169,6 +174,9 @@ describe('Kafka batch mode', () => {
 
     const fromApi = ok(await taskApi({ op: 'get', functionName: 'etl', taskId: task.taskId }));
     expect(fromApi.source).toEqual(task.source);
+    expect(fromApi.events).toEqual([
+      { status: 'Enqueued', timestamp: NOW, detail: 'created by a kafka trigger', caller: 'kafka:orders/0@15-16' },
+    ]);
     expect(summaries()).toEqual([expect.objectContaining({ level: 'INFO', created: 2, duplicates: 0, quarantined: 0, failures: 0 })]);
   });
 
@@ -440,7 +448,7 @@ describe('Kafka transient failures', () => {
   });
 });
 
-function ok(response: Awaited<ReturnType<typeof taskApi>>): { source?: unknown } {
+function ok(response: Awaited<ReturnType<typeof taskApi>>): { source?: unknown; events?: unknown } {
   if (!response.ok) throw new Error(`expected ok, got ${JSON.stringify(response.error)}`);
-  return response.result as { source?: unknown };
+  return response.result as { source?: unknown; events?: unknown };
 }

@@ -74,6 +74,11 @@ describe('SQS record mode', () => {
       [sqsTaskId('m-1'), { orderId: 1 }, { type: 'sqs', queue: QUEUE, messageIds: ['m-1'] }],
       [sqsTaskId('m-2'), { orderId: 2 }, { type: 'sqs', queue: QUEUE, messageIds: ['m-2'] }],
     ]);
+    // The audit trail: the queue created each task (its first and only event).
+    expect(tasks().map((t) => t.events)).toEqual([
+      [{ status: 'Enqueued', at: '2026-11-25T12:00:00.000Z', detail: 'created by a sqs trigger', caller: `sqs:${QUEUE}` }],
+      [{ status: 'Enqueued', at: '2026-11-25T12:00:00.000Z', detail: 'created by a sqs trigger', caller: `sqs:${QUEUE}` }],
+    ]);
     expect(mocks.sfn.commandCalls(StartExecutionCommand)).toHaveLength(2);
   });
 

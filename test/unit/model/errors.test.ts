@@ -1,4 +1,5 @@
 import {
+  AccessDeniedError,
   AsyncTaskError,
   ConcurrentModificationError,
   errorFromWire,
@@ -11,6 +12,7 @@ import {
   TaskDidNotSucceedError,
   TaskFunctionNotFoundError,
   TaskNotFoundError,
+  ThrottledError,
   type TaskRecord,
   toAsyncTaskError,
   ValidationError,
@@ -29,6 +31,8 @@ describe('error hierarchy', () => {
     [new TaskAlreadyExistsError('m', task), 'TaskAlreadyExists', 409, 4],
     [new InvalidTaskStateError('m'), 'InvalidTaskState', 409, 1],
     [new ConcurrentModificationError('m'), 'ConcurrentModification', 409, 1],
+    [new AccessDeniedError('m'), 'AccessDenied', 403, 6],
+    [new ThrottledError('m'), 'Throttled', 429, 1],
     [new ServiceError('m'), 'ServiceError', 500, 1],
     [new TaskDidNotSucceedError(task), 'TaskDidNotSucceed', 500, 5],
   ] as const)('%p has a fixed name, status code and exit code', (error, name, statusCode, exitCode) => {
@@ -47,6 +51,8 @@ describe('error hierarchy', () => {
     'TaskNotFound',
     'InvalidTaskState',
     'ConcurrentModification',
+    'AccessDenied',
+    'Throttled',
     'ServiceError',
   ])('%s survives the wire round trip', (name) => {
     const wire = { name, message: `a ${name}`, details: { x: 1 } };

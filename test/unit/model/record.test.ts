@@ -30,7 +30,7 @@ const item: TaskItem = {
   destinationStatus: 'Succeeded',
   progress: { percent: 40, message: 'decoding', updatedAt: '2026-11-25T12:00:01.000Z' },
   events: [
-    { status: 'Enqueued', at: '2026-11-25T12:00:00.000Z', detail: 'submitted' },
+    { status: 'Enqueued', at: '2026-11-25T12:00:00.000Z', detail: 'submitted', caller: 'arn:aws:iam::1:user/a' },
     { status: 'Failed', at: '2026-11-25T12:00:02.500Z' },
   ],
   executionArn: 'arn:aws:states:us-east-1:1:execution:etl:r1',
@@ -57,7 +57,8 @@ describe('record conversion', () => {
       destinationStatus: 'Succeeded',
       progress: { percent: 40, message: 'decoding', updatedTime: t0 + 1000 },
       events: [
-        { status: 'Enqueued', timestamp: t0, detail: 'submitted' },
+        // The caller travels on the events a request wrote; the others have none.
+        { status: 'Enqueued', timestamp: t0, detail: 'submitted', caller: 'arn:aws:iam::1:user/a' },
         { status: 'Failed', timestamp: t0 + 2500 },
       ],
       executionArn: 'arn:aws:states:us-east-1:1:execution:etl:r1',
