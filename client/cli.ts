@@ -1,7 +1,8 @@
 /**
  * The `asynctask` CLI (commander). Its commands, options, outputs and exit codes are a contract
  * (docs/cli.md): 0 success, 2 invalid input found before any call, 3 task or function
- * not found, 4 duplicate task id, 5 `--wait` ended other than Succeeded, 1 anything else.
+ * not found, 4 duplicate task id, 5 `--wait` ended other than Succeeded, 6 access denied (IAM
+ * refused the REST API call), 1 anything else: each typed error carries its `exitCode`.
  * Errors are one stderr line; `--json` puts nothing but JSON on stdout.
  */
 import { readFileSync } from 'node:fs';
@@ -243,7 +244,11 @@ function buildProgram(state: { exitCode?: number }): Command {
     .addOption(
       new Option('--endpoint <url>', 'endpoint of every AWS call, e.g. a local runtime at http://127.0.0.1:4566').env(ENDPOINT_ENV),
     )
-    .option('--stack <name>', 'CloudFormation stack whose output TaskApiFunctionName names the TaskApi function', DEFAULT_STACK)
+    .option(
+      '--stack <name>',
+      'CloudFormation stack whose outputs locate the TaskApi: TaskApiUrl (its REST API, signed with SigV4), else TaskApiFunctionName',
+      DEFAULT_STACK,
+    )
     .option('--region <region>', 'AWS region (default: AWS_REGION or the AWS configuration; us-east-1 with --endpoint)')
     .configureHelp({ showGlobalOptions: true })
     .configureOutput({
@@ -259,7 +264,8 @@ function buildProgram(state: { exitCode?: number }): Command {
       'after',
       `
 Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function not found;
-4 duplicate task id; 5 with --wait, the task ended other than Succeeded; 1 anything else.`,
+4 duplicate task id; 5 with --wait, the task ended other than Succeeded; 6 access denied
+(IAM does not allow the call); 1 anything else.`,
     );
 
   program
@@ -540,7 +546,7 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
         );
       }
       // Said once at start-up too, so a wrong stack or missing credentials show before a page is opened.
-      client.taskApiFunctionName().catch((error: Error) => {
+      client.taskApi().catch((error: Error) => {
         process.stderr.write(`asynctask console: note: ${oneLine(error.message)} (the pages say how to fix it)\n`);
       });
       await new Promise<void>((resolve) => {

@@ -1,11 +1,14 @@
 /**
- * AsyncTaskClient: the SDK over the TaskApi Lambda. It finds the TaskApi function through the
- * stack's `TaskApiFunctionName` output (CloudFormation `DescribeStacks`, once) and calls it with
- * `lambda:Invoke`; a local runtime is the same path with only the endpoint changed. Inputs are
- * checked with the task model before any call, and failures come back as the model's typed errors.
+ * AsyncTaskClient: the SDK over the TaskApi. It finds the TaskApi through the stack's outputs
+ * (CloudFormation `DescribeStacks`, once): `TaskApiUrl` → the REST API, every request signed with
+ * SigV4 (./http-api.ts), so IAM decides who may do what to which function; a stack without it
+ * (deployed before the REST API) → `TaskApiFunctionName`, invoked directly (./transport.ts). A
+ * local runtime is the same path with only the endpoint changed. Inputs are checked with the task
+ * model before any call, and failures come back as the model's typed errors.
  */
-import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
-import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
+import { CloudFormationClient, type CloudFormationClientConfig, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   encodePayload,
@@ -23,7 +26,6 @@ import {
   ServiceError,
   statsWindow,
   type TaskApiRequest,
-  type TaskApiResponse,
   type TaskFunctionSummary,
   type TaskRecord,
   type TaskStats,
@@ -31,7 +33,7 @@ import {
   validateListRequest,
   validateTaskId,
 } from '../lambda/model';
-import { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT } from './defaults';
+import { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT, TASK_API_URL_OUTPUT } from './defaults';
 import {
   type DeadLetter,
   type DeadLetterQueueInfo,
@@ -43,8 +45,15 @@ import {
   redriveDeadLetter,
 } from './dead-letters';
 import { TaskApiNotFoundError, WaitTimeoutError } from './errors';
+import { HttpTaskApi } from './http-api';
+import { describeError, LambdaTaskApi, type TaskApiTransport } from './transport';
 
-export { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT } from './defaults';
+export { DEFAULT_STACK, ENDPOINT_ENV, LOCAL_CREDENTIALS, LOCAL_REGION, TASK_API_OUTPUT, TASK_API_URL_OUTPUT } from './defaults';
+export { HttpTaskApi, localApiUrl, parseExecuteApiUrl } from './http-api';
+export { LambdaTaskApi, type TaskApiTransport } from './transport';
+
+/** Credentials of every call: fixed ones, or a provider (the AWS SDK's credential chain). */
+export type ClientCredentials = NonNullable<CloudFormationClientConfig['credentials']>;
 
 export interface AsyncTaskClientOptions {
   /**
@@ -53,7 +62,7 @@ export interface AsyncTaskClientOptions {
    */
   readonly endpoint?: string;
   /**
-   * Stack whose `TaskApiFunctionName` output names the TaskApi function.
+   * Stack whose outputs locate the TaskApi: `TaskApiUrl` (its REST API), else `TaskApiFunctionName`.
    * @default 'AsyncTaskDemo'
    */
   readonly stack?: string;
@@ -63,10 +72,23 @@ export interface AsyncTaskClientOptions {
    */
   readonly region?: string;
   /**
-   * Name of the TaskApi function; skips the stack lookup.
-   * @default - read from the stack's outputs
+   * Name of the TaskApi function: invoke it directly (`lambda:Invoke`), skipping the stack lookup.
+   * Not with `taskApiUrl`.
+   * @default - the stack's outputs decide
    */
   readonly functionName?: string;
+  /**
+   * URL of the TaskApi's REST API stage (`https://<apiId>.execute-api.<region>.amazonaws.com/v1/`):
+   * call it, skipping the stack lookup. Not with `functionName`.
+   * @default - the stack's `TaskApiUrl` output
+   */
+  readonly taskApiUrl?: string;
+  /**
+   * Credentials of every call, the REST API's signatures included.
+   * @default - `test`/`test` with an endpoint and no credentials in the environment, else the AWS
+   * SDK's chain (the CloudFormation client's, `defaultProvider` of `@aws-sdk/credential-provider-node`)
+   */
+  readonly credentials?: ClientCredentials;
   /** @default - a LambdaClient built from endpoint and region */
   readonly lambdaClient?: LambdaClient;
   /** @default - a CloudFormationClient built from endpoint and region */
@@ -129,11 +151,6 @@ export interface WaitOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message ? `${error.name}: ${error.message}` : error.name;
-  return String(error);
-}
-
 function validateFunctionName(functionName: unknown): string {
   if (typeof functionName !== 'string' || functionName.trim() === '') {
     throw new InvalidArgumentError(
@@ -147,6 +164,21 @@ function environmentHasCredentials(): boolean {
   return Boolean(process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE);
 }
 
+function validateUrl(url: unknown): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) {
+    throw new InvalidArgumentError(
+      `taskApiUrl must be the http(s) URL of the TaskApi's REST API stage, e.g. https://abc123defg.execute-api.us-east-1.amazonaws.com/v1/ (given ${JSON.stringify(url)})`,
+    );
+  }
+  return String(url);
+}
+
 export class AsyncTaskClient {
   public readonly endpoint?: string;
   public readonly stack: string;
@@ -155,23 +187,37 @@ export class AsyncTaskClient {
   public readonly cloudFormation: CloudFormationClient;
   /** The failure queues' client (dead letters). */
   public readonly sqs: SQSClient;
-  private functionNamePromise?: Promise<string>;
+  /** What signs the REST API's requests: the credentials given (or the local ones), else the CloudFormation client's. */
+  private readonly credentials: ClientCredentials;
+  private readonly region?: string;
+  private transportPromise?: Promise<TaskApiTransport>;
 
   public constructor(options: AsyncTaskClientOptions = {}) {
     this.endpoint = options.endpoint || process.env[ENDPOINT_ENV] || undefined;
     this.stack = options.stack ?? DEFAULT_STACK;
     const region =
       options.region ?? (this.endpoint ? (process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? LOCAL_REGION) : undefined);
+    this.region = region;
+    const given = options.credentials ?? (this.endpoint && !environmentHasCredentials() ? LOCAL_CREDENTIALS : undefined);
     const config = {
       ...(region ? { region } : {}),
       ...(this.endpoint ? { endpoint: this.endpoint } : {}),
-      ...(this.endpoint && !environmentHasCredentials() ? { credentials: LOCAL_CREDENTIALS } : {}),
+      ...(given ? { credentials: given } : {}),
     };
     this.lambda = options.lambdaClient ?? new LambdaClient(config);
     this.cloudFormation = options.cloudFormationClient ?? new CloudFormationClient(config);
     this.sqs = options.sqsClient ?? new SQSClient(config);
+    // The REST API's signatures use what DescribeStacks uses: one credential chain, resolved once.
+    this.credentials = given ?? this.cloudFormation.config.credentials ?? defaultProvider();
+    if (options.functionName !== undefined && options.taskApiUrl !== undefined) {
+      throw new InvalidArgumentError(
+        `give functionName (invoke the TaskApi function) or taskApiUrl (call its REST API), not both (given '${options.functionName}' and '${options.taskApiUrl}')`,
+      );
+    }
     if (options.functionName !== undefined) {
-      this.functionNamePromise = Promise.resolve(validateFunctionName(options.functionName));
+      this.transportPromise = Promise.resolve(this.lambdaTransport(validateFunctionName(options.functionName)));
+    } else if (options.taskApiUrl !== undefined) {
+      this.transportPromise = Promise.resolve(this.httpTransport(validateUrl(options.taskApiUrl)));
     }
   }
 
@@ -317,9 +363,12 @@ export class AsyncTaskClient {
         body: JSON.stringify({ taskArn: target.taskArn, container: target.container }),
       });
     } catch (error) {
-      throw new ServiceError(`cannot reach the local runtime at ${this.endpoint} (${describe(error)}); is \`asynctask dev\` running?`, {
-        cause: error,
-      });
+      throw new ServiceError(
+        `cannot reach the local runtime at ${this.endpoint} (${describeError(error)}); is \`asynctask dev\` running?`,
+        {
+          cause: error,
+        },
+      );
     }
     const body = (await response.json().catch(() => ({}))) as Partial<LocalExecTarget> & { error?: string };
     if (response.status === 404) {
@@ -396,15 +445,19 @@ export class AsyncTaskClient {
     return redriveDeadLetter(this, validateFunctionName(functionName), messageId, action);
   }
 
-  /** The TaskApi function's name: the option, or the stack output read once. */
-  public taskApiFunctionName(): Promise<string> {
-    if (this.functionNamePromise === undefined) {
-      this.functionNamePromise = this.discover().catch((error: unknown) => {
-        this.functionNamePromise = undefined;
+  /**
+   * How the calls reach the TaskApi: the REST API of the stack's `TaskApiUrl` output (or the
+   * `taskApiUrl` option), else the function its `TaskApiFunctionName` output (or the
+   * `functionName` option) names. The stack is read once; a failed read is tried again on the next call.
+   */
+  public taskApi(): Promise<TaskApiTransport> {
+    if (this.transportPromise === undefined) {
+      this.transportPromise = this.discover().catch((error: unknown) => {
+        this.transportPromise = undefined;
         throw error;
       });
     }
-    return this.functionNamePromise;
+    return this.transportPromise;
   }
 
   private key(functionName: string, taskId: string): { functionName: string; taskId: string } {
@@ -433,7 +486,7 @@ export class AsyncTaskClient {
     return this.endpoint ? `${region} at ${this.endpoint}` : region;
   }
 
-  private async discover(): Promise<string> {
+  private async discover(): Promise<TaskApiTransport> {
     let stacks: Stack[] | undefined;
     try {
       stacks = (await this.cloudFormation.send(new DescribeStacksCommand({ StackName: this.stack }))).Stacks;
@@ -445,7 +498,7 @@ export class AsyncTaskClient {
           { cause: error, details: { stack: this.stack } },
         );
       }
-      throw new ServiceError(`cannot describe stack '${this.stack}' in ${where}: ${describe(error)}`, {
+      throw new ServiceError(`cannot describe stack '${this.stack}' in ${where}: ${describeError(error)}`, {
         cause: error,
       });
     }
@@ -455,57 +508,34 @@ export class AsyncTaskClient {
         details: { stack: this.stack },
       });
     }
-    const output = stack.Outputs?.find((o) => o.OutputKey === TASK_API_OUTPUT);
-    if (!output?.OutputValue) {
-      const keys = (stack.Outputs ?? []).map((o) => o.OutputKey).join(', ') || 'none';
-      throw new TaskApiNotFoundError(
-        `stack '${this.stack}' in ${await this.where()} has no output '${TASK_API_OUTPUT}' (its outputs: ${keys}); is it an asynctask stack?`,
-        { details: { stack: this.stack } },
-      );
-    }
-    return output.OutputValue;
+    const output = (key: string) => stack.Outputs?.find((o) => o.OutputKey === key)?.OutputValue || undefined;
+    const url = output(TASK_API_URL_OUTPUT);
+    if (url !== undefined) return this.httpTransport(url);
+    const functionName = output(TASK_API_OUTPUT);
+    if (functionName !== undefined) return this.lambdaTransport(functionName);
+    const keys = (stack.Outputs ?? []).map((o) => o.OutputKey).join(', ') || 'none';
+    throw new TaskApiNotFoundError(
+      `stack '${this.stack}' in ${await this.where()} has no output '${TASK_API_URL_OUTPUT}' nor '${TASK_API_OUTPUT}' (its outputs: ${keys}); is it an asynctask stack?`,
+      { details: { stack: this.stack } },
+    );
+  }
+
+  private httpTransport(url: string): HttpTaskApi {
+    return new HttpTaskApi({
+      url,
+      ...(this.endpoint ? { endpoint: this.endpoint } : {}),
+      region: async () => this.region ?? (await this.cloudFormation.config.region()),
+      credentials: this.credentials,
+    });
+  }
+
+  private lambdaTransport(functionName: string): LambdaTaskApi {
+    return new LambdaTaskApi({ lambda: this.lambda, functionName, where: () => this.where() });
   }
 
   private async call<Op extends keyof OperationResults>(_op: Op, request: TaskApiRequest & { op: Op }): Promise<OperationResults[Op]> {
-    const functionName = await this.taskApiFunctionName();
-    let output: InvokeCommandOutput;
-    try {
-      output = await this.lambda.send(
-        new InvokeCommand({
-          FunctionName: functionName,
-          InvocationType: 'RequestResponse',
-          Payload: new TextEncoder().encode(JSON.stringify(request)),
-        }),
-      );
-    } catch (error) {
-      throw new ServiceError(`cannot invoke the TaskApi function '${functionName}' (${await this.where()}): ${describe(error)}`, {
-        cause: error,
-      });
-    }
-    const text = output.Payload ? new TextDecoder().decode(output.Payload) : '';
-    if (output.FunctionError) {
-      let detail = text;
-      try {
-        const failure = JSON.parse(text) as { errorType?: string; errorMessage?: string };
-        if (failure.errorMessage !== undefined) detail = `${failure.errorType ?? 'Error'}: ${failure.errorMessage}`;
-      } catch {
-        // Not JSON: keep the text.
-      }
-      throw new ServiceError(`the TaskApi function '${functionName}' failed (${output.FunctionError}): ${detail}`, {
-        details: { functionError: output.FunctionError },
-      });
-    }
-    let response: TaskApiResponse<OperationResults[Op]>;
-    try {
-      response = JSON.parse(text) as TaskApiResponse<OperationResults[Op]>;
-    } catch (error) {
-      throw new ServiceError(`the TaskApi function '${functionName}' answered something that is not JSON: '${text.slice(0, 200)}'`, {
-        cause: error,
-      });
-    }
-    if (response === null || typeof response !== 'object' || typeof response.ok !== 'boolean') {
-      throw new ServiceError(`the TaskApi function '${functionName}' answered without 'ok': '${text.slice(0, 200)}'`);
-    }
+    const transport = await this.taskApi();
+    const response = await transport.call(request);
     if (!response.ok) {
       const wire = response.error;
       throw errorFromWire({
@@ -514,6 +544,6 @@ export class AsyncTaskClient {
         ...(wire?.details ? { details: wire.details } : {}),
       });
     }
-    return response.result;
+    return response.result as OperationResults[Op];
   }
 }

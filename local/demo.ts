@@ -238,7 +238,12 @@ export async function runDemo(props: DemoProps): Promise<DemoResult> {
   if (!bucket) {
     fail('no inputs uploaded', new Error(`the stack has no output '${DEMO_BUCKET_OUTPUT}' to upload the demo's video and logs to`));
   }
-  const client = new AsyncTaskClient({ endpoint: props.endpoint, stack: props.stackName ?? DEFAULT_STACK, region: LOCAL_REGION });
+  const client = new AsyncTaskClient({
+    endpoint: props.endpoint,
+    stack: props.stackName ?? DEFAULT_STACK,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
   const s3 = new S3Client({ endpoint: props.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
   const submit = async (functionName: string, taskId: string, payload: unknown) => {
     try {

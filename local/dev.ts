@@ -87,6 +87,8 @@ export function banner(
   rt: Pick<LocalRuntime, 'endpoint' | 'stacks' | 'services' | 'notes'> & {
     /** The Kafka mappings' topics give the `produce` example. */
     readonly model?: { readonly eventSourceMappings: ReadonlyArray<{ readonly topics?: readonly string[] }> };
+    /** The REST APIs and where they are served. */
+    readonly apiGateway?: Pick<LocalRuntime['apiGateway'], 'urls'>;
   },
   dataDir?: string,
   /** The task console's address, or why it is not served. */
@@ -100,6 +102,9 @@ export function banner(
     `  state      ${dataDir ? `kept in ${dataDir}` : 'in memory (use --data-dir DIR to keep it)'}`,
   ];
   if (names.length > 1) lines.push(`  stacks     ${names.join(', ')} (in deployment order)`);
+  for (const { api, url } of rt.apiGateway?.urls(rt.endpoint) ?? []) {
+    lines.push(`  REST API   ${url} (${api.stackName}/${api.logicalId}; any signed request is accepted, IAM is not evaluated locally)`);
+  }
   lines.push('');
   if (rt.services.length === 0) lines.push('  task functions: none found (no TaskApi with ASYNCTASK_REGISTRY_PATH in the stacks)');
   for (const service of rt.services) {
@@ -216,6 +221,7 @@ async function serveConsole(rt: LocalRuntime, port: number): Promise<{ line: str
     endpoint: rt.endpoint,
     region: LOCAL_REGION,
     stack: service.stackName,
+    credentials: LOCAL_CREDENTIALS,
     lambdaClient: new LambdaClient(config),
     cloudFormationClient: new CloudFormationClient(config),
     sqsClient: new SQSClient(config),

@@ -10,6 +10,7 @@
  * | `X-Amz-Target: AmazonSSM.*` | the templates' SSM parameters (read-only) |
  * | `X-Amz-Target: AmazonSQS.*`, SNS query, S3 REST (path-style), STS GetCallerIdentity | fauxqs (proxied) |
  * | `POST /2015-03-31/functions/{name}/invocations` | the Lambda runner |
+ * | `/restapis/{apiId}/{stage}/_user_request_/{path}` (LocalStack's path) | the templates' REST APIs (./apigateway.ts) |
  * | CloudFormation query `Action=DescribeStacks` | the loaded stacks with their resolved outputs (XML) |
  * | `GET /_ecs/metadata/{task}/{container}[/task]` | ECS task metadata of local ECS tasks |
  * | `POST /_local/kafka/topics/{topic}/records`, `GET /_local/kafka/topics` | the Kafka source (`asynctask produce`) |
@@ -20,6 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RestApiRequest, RestApiResponse } from './apigateway';
 import type { KafkaSource } from './kafka/source';
 import { KafkaInputError, type ProduceRecord } from './kafka/topics';
 import { AwsError, type JsonService, LOCAL_ACCOUNT, LOCAL_REGION, type LambdaInvokeResult } from './types';
@@ -70,6 +72,8 @@ export interface EdgeBackends {
   readonly ecsExec?: (taskArn: string, container?: string) => EcsExecTarget | undefined;
   /** Kafka: where `asynctask produce` writes, and the topics each Kafka event source mapping reads. */
   readonly kafka?: { readonly source: KafkaSource; readonly readers: ReadonlyMap<string, readonly string[]> };
+  /** API Gateway: the templates' REST APIs at `/restapis/{apiId}/{stage}/_user_request_/…`. */
+  readonly apiGateway?: { handle(request: RestApiRequest): Promise<RestApiResponse> };
 }
 
 /** One record of `POST /_local/kafka/topics/{topic}/records`. */
@@ -308,6 +312,7 @@ export class Edge {
       }
     }
 
+    if (url.pathname.startsWith('/restapis/')) return this.restApi(b, req, res, body);
     if (url.pathname.startsWith('/_ecs/metadata/')) return this.ecsMetadata(b, res, url);
     if (url.pathname.startsWith('/_local/kafka/')) return this.kafka(b, req, res, url, body);
     if (url.pathname === '/_local/ecs/exec') return this.ecsExec(b, req, res, body);
@@ -352,6 +357,22 @@ export class Edge {
 
     if (service === undefined || service === 's3') return this.proxy(req, res, b.fauxqsPort, body, req.headers.host);
     throw unsupported(`the local runtime does not serve ${service} ${req.method} ${url.pathname}`);
+  }
+
+  private async restApi(b: EdgeBackends, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    if (!b.apiGateway) {
+      sendJson(res, 404, { message: 'this local runtime serves no REST API (the stacks have no AWS::ApiGateway::RestApi)' });
+      return;
+    }
+    const answer = await b.apiGateway.handle({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      rawHeaders: req.rawHeaders,
+      body,
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    });
+    res.writeHead(answer.statusCode, { ...answer.headers, 'content-length': String(answer.body.length) });
+    res.end(answer.body);
   }
 
   private endpointHost(): string {

@@ -5,7 +5,9 @@
  * cross-stack reads `Fn::ImportValue` and `Fn::GetStackOutput` against the outputs of the stacks
  * loaded before (`LoadedOutputs`).
  * Physical names are deterministic (`<stack>-<logicalId>` unless the template names the
- * resource); ARNs have AWS's format in region us-east-1, account 000000000000.
+ * resource); ARNs have AWS's format in region us-east-1, account 000000000000. API Gateway's ids
+ * (REST API, root resource, resources, deployments) are short lowercase hashes of stack and logical
+ * id, as AWS's look, so an execute-api URL built from them is a valid host name.
  */
 import { createHash } from 'node:crypto';
 import { type Template, TemplateError, type TemplateResource } from './assembly';
@@ -90,6 +92,16 @@ function truncateName(name: string, max: number): string {
   if (name.length <= max) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
   return `${name.slice(0, max - hash.length - 1)}-${hash}`;
+}
+
+/**
+ * A stable API Gateway id: `length` lowercase letters and digits from a hash of `parts` (AWS's ids
+ * are 10 characters for a REST API and its root resource, 6 for a resource or deployment).
+ */
+export function apiGatewayId(length: number, ...parts: string[]): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const digest = createHash('sha256').update(parts.join('/')).digest();
+  return Array.from(digest.subarray(0, length), (byte) => alphabet[byte % alphabet.length]).join('');
 }
 
 /** Resolves the intrinsics of one stack's template to local values. */
@@ -250,6 +262,17 @@ export class TemplateResolver {
         return arn('ecs', `task-definition/${name}:1`);
       case 'AWS::SNS::Subscription':
         return `${arn('sns', 'subscription')}:${logicalId}`;
+      case 'AWS::ApiGateway::RestApi':
+        return apiGatewayId(10, this.stackName, logicalId);
+      case 'AWS::ApiGateway::Resource':
+      case 'AWS::ApiGateway::Deployment':
+        return apiGatewayId(6, this.stackName, logicalId);
+      case 'AWS::ApiGateway::Stage': {
+        const stageName = r.Properties?.StageName;
+        if (stageName === undefined)
+          throw new TemplateError(`API Gateway stage '${logicalId}' of stack '${this.stackName}' has no StageName`);
+        return String(this.resolveIn(`resource '${logicalId}'`, stageName));
+      }
       default:
         return name;
     }
@@ -304,6 +327,12 @@ export class TemplateResolver {
         return `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}`;
       case 'AWS::IAM::Role.RoleId':
         return `AROA${logicalId.toUpperCase().slice(0, 17)}`;
+      case 'AWS::ApiGateway::RestApi.RestApiId':
+        return apiGatewayId(10, this.stackName, logicalId);
+      case 'AWS::ApiGateway::RestApi.RootResourceId':
+        return apiGatewayId(10, this.stackName, logicalId, 'root');
+      case 'AWS::ApiGateway::Resource.ResourceId':
+        return apiGatewayId(6, this.stackName, logicalId);
     }
     if (attribute === 'Arn') return arn(t.split('::')[1]?.toLowerCase() ?? 'unknown', name);
     // Attributes of infrastructure that has no local meaning (VPC ids, security groups…): a stable placeholder.

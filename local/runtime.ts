@@ -2,8 +2,8 @@
  * The local runtime: runs the stacks of a synthesized app (cdk.out) on this machine behind one
  * endpoint. Creates the stacks' tables, queues, topics, buckets and log groups in the local
  * backends (idempotently: a restart with the same data dir finds them), wires the Lambda runner,
- * the Step Functions emulation, EventBridge rules, SSM parameters, TTL expiry and the edge, and
- * returns when ready.
+ * the Step Functions emulation, EventBridge rules, SSM parameters, the REST APIs (API Gateway), TTL
+ * expiry and the edge, and returns when ready.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { SNSClient, PublishCommand } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { TASK_API_OUTPUT } from '../client/defaults';
 import { parseDescriptor, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
+import { LocalApiGateway } from './apigateway';
 import { type EcsExecTarget, Edge, type EcsTaskMetadata } from './edge';
 import { queueUrlOf, SqsPollers } from './event-sources';
 import { ClusterKafkaSource } from './kafka/cluster';
@@ -110,6 +111,8 @@ export interface LocalRuntime {
   readonly kafka: KafkaSource;
   /** The Step Functions emulation, when local/sfn is available. */
   readonly stepFunctions?: JsonService & { close?(): Promise<void> };
+  /** The stacks' REST APIs, served on the edge at `/restapis/{apiId}/{stage}/_user_request_/`. */
+  readonly apiGateway: LocalApiGateway;
   stop(): Promise<void>;
 }
 
@@ -496,6 +499,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     }
 
     const ecsTask = (id: string): EcsTaskMetadata | undefined => sfn?.liveEcsTasks().find((t) => t.localTaskId === id);
+    const apiGateway = new LocalApiGateway({ apis: model.restApis, lambda, warn: log });
 
     edge.setBackends({
       dynamodbPort: dyn.port,
@@ -514,6 +518,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       ecsTask,
       ecsExec: (taskArn: string, container?: string) => sfn?.ecs.execTarget(taskArn, container),
       kafka: { source: kafka, readers },
+      ...(model.restApis.length > 0 ? { apiGateway } : {}),
     });
 
     const ttl = new TtlSweeper(ddb, model.tables, options.ttlIntervalMs ?? 10_000);
@@ -571,6 +576,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       ttl,
       kafka,
       ...(sfn ? { stepFunctions: sfn } : {}),
+      apiGateway,
       stop: () => {
         stopped ??= runCleanups();
         return stopped;

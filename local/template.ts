@@ -1,17 +1,19 @@
 /**
  * The local runtime's model of a cloud assembly: what it creates (tables, queues, topics,
  * subscriptions, buckets, Lambda functions, state machines, ECS task definitions, event rules,
- * log groups, SSM parameters, event source mappings) and each stack's outputs. `loadAssembly`
+ * log groups, SSM parameters, event source mappings, REST APIs) and each stack's outputs. `loadAssembly`
  * takes the stacks of ./assembly.ts in deployment order, resolves each with ./intrinsics.ts
  * (reading the outputs of the stacks before it), maps its resources to these types and merges
  * the stacks into one model, refusing two resources with one physical name.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { API_GATEWAY_TYPES, type LocalRestApi, restApisOf } from './apigateway-template';
 import { type AssemblyStack, readAssembly, TemplateError } from './assembly';
 import { LoadedOutputs, TemplateResolver } from './intrinsics';
 import type { LocalContainer, LocalTaskDefinition } from './types';
 
+export type { LocalApiMethod, LocalApiResource, LocalGatewayResponse, LocalRestApi } from './apigateway-template';
 export { TemplateError } from './assembly';
 
 export interface LoadOptions {
@@ -182,6 +184,8 @@ export interface LocalResources {
   readonly logGroups: LocalLogGroup[];
   readonly parameters: LocalParameter[];
   readonly eventSourceMappings: LocalEventSourceMapping[];
+  /** API Gateway REST APIs (./apigateway-template.ts), served by the local API Gateway. */
+  readonly restApis: LocalRestApi[];
 }
 
 export interface StackOutput {
@@ -255,6 +259,8 @@ const IGNORED = new Set([
   'AWS::ECS::Cluster',
   'AWS::KMS::Key',
   'AWS::KMS::Alias',
+  // API Gateway's CloudWatch role setting (access logs): nothing to do locally.
+  'AWS::ApiGateway::Account',
 ]);
 
 function str(v: unknown): string | undefined {
@@ -303,6 +309,7 @@ function emptyResources(): LocalResources {
     logGroups: [],
     parameters: [],
     eventSourceMappings: [],
+    restApis: [],
   };
 }
 
@@ -420,6 +427,8 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
       throw new TemplateError(`malformed ${where(id)}: no Type`);
     }
     if (!r.resourceEnabled(id)) continue;
+    // Read together, as one API each, after this loop.
+    if (API_GATEWAY_TYPES.has(res.Type)) continue;
     if (!SUPPORTED.has(res.Type)) {
       if (!IGNORED.has(res.Type)) unsupported.set(res.Type, [...(unsupported.get(res.Type) ?? []), id]);
       continue;
@@ -645,6 +654,10 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
     }
   }
 
+  const { apis, notes } = restApisOf(template, r);
+  model.restApis.push(...apis);
+  model.notes.push(...notes);
+
   for (const [key, out] of Object.entries(template.Outputs ?? {})) {
     if (out.Condition && !r.condition(out.Condition)) continue;
     const value = r.resolveIn(`output '${key}'`, out.Value);
@@ -692,6 +705,7 @@ const PHYSICAL_NAMES: Record<keyof LocalResources, { readonly what: string; read
   logGroups: { what: 'log group', name: (g: LocalLogGroup) => g.name },
   parameters: { what: 'SSM parameter', name: (p: LocalParameter) => p.name },
   eventSourceMappings: { what: 'event source mapping' },
+  restApis: { what: 'REST API id', name: (a: LocalRestApi) => a.id },
 };
 
 /** One model of the stacks: their resources together; two resources with one physical name are an error naming both. */

@@ -8,8 +8,18 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import type { ListRequest, SubmitRequest, TaskRecord } from '../../lambda/model';
-import { type FakeTaskApi, FUNCTIONS, STACK_WITHOUT_OUTPUT, startFakeTaskApi, TASK_API } from './fake-task-api';
+import type { ListRequest, SubmitRequest, TaskApiRequest, TaskRecord } from '../../lambda/model';
+import {
+  API_ID,
+  type FakeCall,
+  type FakeTaskApi,
+  FUNCTIONS,
+  IAM_DENIAL,
+  LEGACY_STACK,
+  STACK_WITHOUT_OUTPUT,
+  startFakeTaskApi,
+  TASK_API,
+} from './fake-task-api';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'asynctask.js');
@@ -278,6 +288,11 @@ function cases(): Record<string, Case> {
     'logs --attempt 2': { args: ['logs', 'transcode', 'retried', '--attempt', '2'] },
     'logs --attempt 3': { args: ['logs', 'transcode', 'retried', '--attempt', '3'] },
     'exec finished': { args: ['exec', 'transcode', 'done', '--', 'pwd'] },
+    'stop forbidden': { args: ['stop', 'forbidden', 'my1'] },
+    'invoke forbidden typed': { args: ['invoke', 'forbidden-typed', '--task-id', 'my1', '--json'] },
+    'list forbidden --all': { args: ['list', 'forbidden', '--all'] },
+    'legacy stack: functions': { args: ['--stack', LEGACY_STACK, 'functions', '--json'] },
+    'legacy stack: invoke crash': { args: ['--stack', LEGACY_STACK, 'invoke', 'transcode', '--task-id', 'crash'] },
     functions: { args: ['functions'] },
     'functions --json': { args: ['functions', '--json'] },
     'missing stack': { args: ['--stack', 'Nope', '--region', 'eu-west-1', 'functions'] },
@@ -345,6 +360,10 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function result(name: string): Run {
   const run = results.get(name);
   if (!run) throw new Error(`no run named '${name}'`);
@@ -365,11 +384,13 @@ function expectOk(name: string): Run {
   return run;
 }
 
+/** The TaskApi requests the fake received, over the REST API or the Lambda path. */
+function requests(calls: readonly FakeCall[] = api.calls): TaskApiRequest[] {
+  return calls.flatMap((c) => (c.service !== 'cloudformation' && c.request ? [c.request] : []));
+}
+
 function submitted(taskId: string): SubmitRequest | undefined {
-  for (const call of api.calls) {
-    if (call.service === 'lambda' && call.request.op === 'submit' && call.request.taskId === taskId) return call.request;
-  }
-  return undefined;
+  return requests().find((r): r is SubmitRequest => r.op === 'submit' && r.taskId === taskId);
 }
 
 describe('invoke', () => {
@@ -402,9 +423,17 @@ describe('invoke', () => {
     expect(expectOk('invoke via ASYNCTASK_ENDPOINT').stdout).toContain('task id: generated_1\n');
   });
 
-  it('resolves the TaskApi function through the stack output and invokes it', () => {
+  it('finds the REST API through the stack output TaskApiUrl and signs every call with SigV4 (test/test locally)', () => {
     expect(api.calls).toContainEqual({ service: 'cloudformation', action: 'DescribeStacks', stackName: 'AsyncTaskDemo' });
-    expect(api.calls.filter((c) => c.service === 'lambda' && c.functionName !== TASK_API)).toEqual([]);
+    const http = api.calls.filter((c) => c.service === 'http');
+    expect(http.length).toBeGreaterThan(20);
+    for (const call of http) {
+      expect(call.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/us-east-1\/execute-api\/aws4_request, SignedHeaders=\S*host\S*, Signature=[0-9a-f]{64}$/,
+      );
+    }
+    // The stack has both outputs: only the legacy stack's calls go to the function.
+    expect(api.calls.filter((c) => c.service === 'lambda').map((c) => c.request.op)).toEqual(['functions', 'submit']);
   });
 
   it('fails with exit 4 on a duplicate task id', () => {
@@ -415,8 +444,14 @@ describe('invoke', () => {
     expectError('invoke unknown function', 3, /task function 'nofn' does not exist/);
   });
 
-  it('fails with exit 1 when the TaskApi function crashes, reports a ServiceError or an unknown error', () => {
-    expectError('invoke crash', 1, /the TaskApi function '.*' failed \(Unhandled\): TypeError: x is undefined/);
+  it('fails with exit 1 when the TaskApi crashes, reports a ServiceError or an unknown error', () => {
+    expectError(
+      'invoke crash',
+      1,
+      new RegExp(
+        `the TaskApi at http://127\\.0\\.0\\.1:\\d+/restapis/${API_ID}/v1/_user_request_/ answered POST /functions/transcode/tasks with HTTP 502 and no TaskApi response: Internal server error`,
+      ),
+    );
     expectError('invoke service error', 1, /StartExecution failed: throttled/);
     expectError('invoke unknown error name', 1, /SomethingNew: an error this client does not know/);
   });
@@ -505,8 +540,7 @@ describe('list', () => {
 
   it('sends every filter, times resolved to epoch milliseconds', () => {
     expectOk('list filters');
-    const call = api.calls.find((c) => c.service === 'lambda' && c.request.op === 'list' && c.request.prefix === 'filtered');
-    const request = (call as { request: ListRequest }).request;
+    const request = requests().find((r): r is ListRequest => r.op === 'list' && r.prefix === 'filtered') as ListRequest;
     expect(request).toEqual({
       op: 'list',
       functionName: 'transcode',
@@ -578,11 +612,42 @@ describe('locating the TaskApi', () => {
     expectError('missing stack', 1, /stack 'Nope' does not exist in region eu-west-1 at http:\/\/127\.0\.0\.1:\d+/);
   });
 
-  it('fails if the stack has no TaskApiFunctionName output', () => {
+  it('fails if the stack has neither a TaskApiUrl nor a TaskApiFunctionName output', () => {
     expectError(
       'stack without output',
       1,
-      /stack 'NotAsyncTask' in region us-east-1 .* has no output 'TaskApiFunctionName' \(its outputs: BucketName\)/,
+      /stack 'NotAsyncTask' in region us-east-1 .* has no output 'TaskApiUrl' nor 'TaskApiFunctionName' \(its outputs: BucketName\)/,
+    );
+  });
+
+  it('invokes the TaskApi function of a stack without TaskApiUrl (deployed before the REST API)', () => {
+    expect(JSON.parse(expectOk('legacy stack: functions').stdout)).toEqual(FUNCTIONS);
+    expectError('legacy stack: invoke crash', 1, /the TaskApi function '.*' failed \(Unhandled\): TypeError: x is undefined/);
+    expect(api.calls.filter((c) => c.service === 'lambda' && c.functionName !== TASK_API)).toEqual([]);
+  });
+});
+
+describe('access denied', () => {
+  it("exits 6 on API Gateway's IAM 403, naming the function, the action and IAM's message", () => {
+    expectError(
+      'stop forbidden',
+      6,
+      new RegExp(
+        `^asynctask: AccessDenied: not allowed to stop tasks of function 'forbidden' \\(POST /functions/forbidden/tasks/my1/stop\\): ${escapeRegExp(IAM_DENIAL('POST', '/functions/forbidden/tasks/my1/stop'))}\n$`,
+      ),
+    );
+  });
+
+  it('exits 6 on a typed AccessDenied body too, with nothing on stdout even with --json', () => {
+    expectError(
+      'invoke forbidden typed',
+      6,
+      /^asynctask: AccessDenied: not allowed to submit tasks to function 'forbidden-typed' \(POST \/functions\/forbidden-typed\/tasks\): User: arn:aws:iam::123456789012:user\/alice is not authorized/,
+    );
+    expectError(
+      'list forbidden --all',
+      6,
+      /AccessDenied: not allowed to list the tasks of function 'forbidden' \(GET \/functions\/forbidden\/tasks\)/,
     );
   });
 

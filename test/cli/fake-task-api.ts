@@ -1,14 +1,35 @@
 /**
- * A fake AWS endpoint for the CLI tests: CloudFormation `DescribeStacks` (awsQuery, XML) and
- * Lambda `Invoke` of the TaskApi function answering canned TaskApi responses chosen by `op`,
- * function name and task id. It records every call so tests can assert that bad input made none.
+ * A fake AWS endpoint for the CLI tests: CloudFormation `DescribeStacks` (awsQuery, XML), the
+ * TaskApi's REST API at LocalStack's path (`/restapis/{apiId}/v1/_user_request_/…`, the requests
+ * mapped back with the model's `requestFromHttp`, as the TaskApi handler does) and Lambda `Invoke`
+ * of the TaskApi function (stacks without `TaskApiUrl`), both answering canned TaskApi responses
+ * chosen by `op`, function name and task id. Function `forbidden` gets API Gateway's own IAM 403,
+ * `forbidden-typed` a typed AccessDenied 403. It records every call so tests can assert that bad
+ * input made none.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TaskApiRequest, TaskFunctionSummary, TaskRecord, TaskStatus, WireError } from '../../lambda/model';
+import {
+  errorFromWire,
+  requestFromHttp,
+  type TaskApiRequest,
+  type TaskFunctionSummary,
+  type TaskRecord,
+  type TaskStatus,
+  toAsyncTaskError,
+  type WireError,
+} from '../../lambda/model';
 
 export const STACK = 'AsyncTaskDemo';
 export const TASK_API = 'AsyncTaskDemo-TaskApi-1A2B3C';
+/** The REST API of STACK: its `TaskApiUrl` output names AWS's host; the CLI with --endpoint calls the fake at LocalStack's path. */
+export const API_ID = 'fakeapi001';
+export const TASK_API_URL = `https://${API_ID}.execute-api.us-east-1.amazonaws.com/v1/`;
+/** A stack deployed before the REST API: only `TaskApiFunctionName` (the direct Lambda path). */
+export const LEGACY_STACK = 'LegacyTaskApi';
+/** What API Gateway says when IAM denies `execute-api:Invoke` (function `forbidden`). */
+export const IAM_DENIAL = (method: string, path: string) =>
+  `User: arn:aws:iam::123456789012:user/alice is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:********9012:${API_ID}/v1/${method}${path}`;
 /** A stack that exists but is not an asynctask stack. */
 export const STACK_WITHOUT_OUTPUT = 'NotAsyncTask';
 /** A stack whose output names a Lambda function that does not exist. */
@@ -17,7 +38,16 @@ export const STARTED = Date.parse('2026-11-25T12:00:00.000Z');
 
 export type FakeCall =
   | { readonly service: 'cloudformation'; readonly action: string; readonly stackName?: string }
-  | { readonly service: 'lambda'; readonly functionName: string; readonly request: TaskApiRequest };
+  | { readonly service: 'lambda'; readonly functionName: string; readonly request: TaskApiRequest }
+  | {
+      readonly service: 'http';
+      readonly method: string;
+      /** Below the stage, as requested (`/functions/transcode/tasks?…`). */
+      readonly path: string;
+      readonly authorization?: string;
+      /** What the request stands for, when it maps to one. */
+      readonly request?: TaskApiRequest;
+    };
 
 export interface FakeTaskApi {
   readonly url: string;
@@ -232,12 +262,14 @@ function xml(res: ServerResponse, status: number, body: string): void {
 function describeStacks(res: ServerResponse, stackName: string | undefined): void {
   const outputs =
     stackName === STACK
-      ? { TaskApiFunctionName: TASK_API, DataBucketName: 'data' }
-      : stackName === STACK_WITH_GONE_FUNCTION
-        ? { TaskApiFunctionName: 'gone-function' }
-        : stackName === STACK_WITHOUT_OUTPUT
-          ? { BucketName: 'b' }
-          : undefined;
+      ? { TaskApiFunctionName: TASK_API, TaskApiUrl: TASK_API_URL, DataBucketName: 'data' }
+      : stackName === LEGACY_STACK
+        ? { TaskApiFunctionName: TASK_API }
+        : stackName === STACK_WITH_GONE_FUNCTION
+          ? { TaskApiFunctionName: 'gone-function' }
+          : stackName === STACK_WITHOUT_OUTPUT
+            ? { BucketName: 'b' }
+            : undefined;
   if (!outputs) {
     xml(
       res,
@@ -256,11 +288,72 @@ function describeStacks(res: ServerResponse, stackName: string | undefined): voi
   );
 }
 
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': 'fake-request' });
+  res.end(JSON.stringify(body));
+}
+
+/** The REST API, as API Gateway and the TaskApi handler answer: IAM first, then the TaskApi's `{ok, …}` with its status. */
+function restApi(req: IncomingMessage, res: ServerResponse, body: string, calls: FakeCall[], counts: Map<string, number>): void {
+  const url = new URL(req.url ?? '/', 'http://fake');
+  const path = url.pathname.slice(`/restapis/${API_ID}/v1/_user_request_`.length) || '/';
+  const method = req.method ?? 'GET';
+  const authorization = typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined;
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams) query[k] = [...(query[k] ?? []), v];
+  let request: TaskApiRequest | undefined;
+  let invalid: unknown;
+  try {
+    request = requestFromHttp({ method, path, query, body });
+  } catch (error) {
+    invalid = error;
+  }
+  calls.push({
+    service: 'http',
+    method,
+    path: `${path}${url.search}`,
+    ...(authorization ? { authorization } : {}),
+    ...(request ? { request } : {}),
+  });
+  if (
+    !/^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/[^/]+\/execute-api\/aws4_request, SignedHeaders=\S+, Signature=[0-9a-f]{64}$/.test(
+      authorization ?? '',
+    )
+  ) {
+    json(res, 403, { message: 'Missing Authentication Token' });
+    return;
+  }
+  const functionName = request && 'functionName' in request ? request.functionName : undefined;
+  if (functionName === 'forbidden') {
+    json(res, 403, { Message: IAM_DENIAL(method, path) });
+    return;
+  }
+  if (functionName === 'forbidden-typed') {
+    json(res, 403, { ok: false, error: { name: 'AccessDenied', message: IAM_DENIAL(method, path) } });
+    return;
+  }
+  if (!request) {
+    const error = toAsyncTaskError(invalid);
+    json(res, error.statusCode, { ok: false, error: error.toJSON() });
+    return;
+  }
+  const result = answer(request, counts);
+  if ('functionError' in result) {
+    json(res, 502, { message: 'Internal server error' });
+    return;
+  }
+  json(res, result.ok ? 200 : errorFromWire(result.error).statusCode, result);
+}
+
 export async function startFakeTaskApi(): Promise<FakeTaskApi> {
   const calls: FakeCall[] = [];
   const counts = new Map<string, number>();
   const server = createServer(async (req, res) => {
     const body = await read(req);
+    if ((req.url ?? '').startsWith(`/restapis/${API_ID}/v1/_user_request_/`)) {
+      restApi(req, res, body, calls, counts);
+      return;
+    }
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url ?? '');
     if (req.method === 'POST' && invoke) {
       const functionName = decodeURIComponent(invoke[1]);

@@ -107,7 +107,7 @@ afterEach(() => {
 });
 
 describe('reaching the TaskApi', () => {
-  it('reads the function name once from the stack output TaskApiFunctionName', async () => {
+  it('without a TaskApiUrl output, reads the function name once from the stack output TaskApiFunctionName', async () => {
     cloudFormation.on(DescribeStacksCommand).resolves(stackWith({ DataBucketName: 'b', TaskApiFunctionName: TASK_API }));
     serve(() => task('a', 'Succeeded'));
     const c = new AsyncTaskClient({ region: 'eu-west-1' });
@@ -151,11 +151,11 @@ describe('reaching the TaskApi', () => {
     expect(cloudFormation).toHaveReceivedCommandTimes(DescribeStacksCommand, 2);
   });
 
-  it('fails if the stack has no TaskApiFunctionName output, listing the outputs it has', async () => {
+  it('fails if the stack has neither a TaskApiUrl nor a TaskApiFunctionName output, listing the outputs it has', async () => {
     cloudFormation.on(DescribeStacksCommand).resolves(stackWith({ BucketName: 'b' }));
     await expect(new AsyncTaskClient({ region: 'eu-west-1' }).functions()).rejects.toThrow(
       new TaskApiNotFoundError(
-        "stack 'AsyncTaskDemo' in region eu-west-1 has no output 'TaskApiFunctionName' (its outputs: BucketName); is it an asynctask stack?",
+        "stack 'AsyncTaskDemo' in region eu-west-1 has no output 'TaskApiUrl' nor 'TaskApiFunctionName' (its outputs: BucketName); is it an asynctask stack?",
       ),
     );
     expect(lambda).toHaveReceivedCommandTimes(InvokeCommand, 0);
