@@ -26,7 +26,7 @@ import { logger } from './logger';
 import { storedEvent, TaskStore } from './task-store';
 
 /** Record expiry (DynamoDB TTL): retention after the latest possible start of the attempt. */
-export function expiresAtFor(config: ServiceConfig, descriptor: TaskFunctionDescriptor, nowMs: number): number {
+export function expiresAtFor(config: Pick<ServiceConfig, 'retentionSeconds'>, descriptor: TaskFunctionDescriptor, nowMs: number): number {
   return Math.floor(nowMs / 1000) + descriptor.maxEventAgeSeconds + config.retentionSeconds;
 }
 
@@ -76,24 +76,27 @@ export type CreateOutcome =
   | { readonly created: true; readonly item: TaskItem }
   | { readonly created: false; readonly existing: TaskItem | KafkaRangeMarker | undefined };
 
-export async function createTask(
-  config: ServiceConfig,
+/**
+ * The item of a new task as `createTask` writes it (standard layout; `toEconomyItem` of
+ * lambda/lib/economy.ts turns it into an economy one).
+ */
+export function newTaskItem(
+  config: Pick<ServiceConfig, 'retentionSeconds'>,
   descriptor: TaskFunctionDescriptor,
   task: NewTask,
-  now: number = Date.now(),
-): Promise<CreateOutcome> {
+  now: number,
+  requestId: string,
+): TaskItem {
   const { taskId } = task;
-  const taskPayload = encodePayload(task.payload === undefined ? {} : task.payload);
-  const requestId = randomUUID();
   const startedAt = isoTime(now);
-  const item: TaskItem = {
+  return {
     functionName: descriptor.name,
     taskId,
     requestId,
     status: TaskStatus.Enqueued,
     statusKey: statusKey(descriptor.name, TaskStatus.Enqueued),
     listKey: listKey(startedAt, taskId),
-    taskPayload,
+    taskPayload: encodePayload(task.payload === undefined ? {} : task.payload),
     alreadyRetriedTimes: 0,
     startedAt,
     deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
@@ -104,6 +107,17 @@ export async function createTask(
     expiresAt: expiresAtFor(config, descriptor, now),
     ...(task.source ? { source: task.source } : {}),
   };
+}
+
+export async function createTask(
+  config: ServiceConfig,
+  descriptor: TaskFunctionDescriptor,
+  task: NewTask,
+  now: number = Date.now(),
+): Promise<CreateOutcome> {
+  const { taskId } = task;
+  const requestId = randomUUID();
+  const item = newTaskItem(config, descriptor, task, now, requestId);
   const store = new TaskStore(config.table);
   const written = await store.create(item, now);
   if (!written.ok) return { created: false, existing: written.current };

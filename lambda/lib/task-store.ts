@@ -184,7 +184,8 @@ export class TaskStore {
         to,
         ...(options.from ? { from: options.from } : {}),
         ...(options.owner !== undefined ? { owner: options.owner } : {}),
-        statusKey: statusKey(ref.functionName, to),
+        // Economy items are in ByTimeEconomy only (docs/design.md, "Orchestration modes").
+        ...((ref as Partial<TaskItem>).orchestration === 'economy' ? {} : { statusKey: statusKey(ref.functionName, to) }),
         ...(options.set ? { set: options.set } : {}),
         ...(options.remove ? { remove: options.remove } : {}),
         ...(options.event ? { appendEvent: { empty: [], entries: [options.event] } } : {}),

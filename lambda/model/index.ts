@@ -13,3 +13,5 @@ export * from './statuses';
 export * from './table';
 export * from './task-id';
 export * from './trigger';
+export * from './cost';
+export * from './orchestration';

@@ -6,6 +6,11 @@
  * The figures per million tasks are in docs/cost.md.
  */
 import type { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { applyWrite, envelopedEvent, runningWrite, succeededWrite, toEconomyItem } from '../../lambda/lib/economy';
+import { newTaskItem } from '../../lambda/lib/submit';
+import { type IndexSpec, LIST_PRICES, SUBMIT_LAMBDA_COST, writeUnits } from '../../lambda/model/cost';
+import { isoTime } from '../../lambda/model/table';
 import type { AslDefinition } from './app';
 import { definitionOf, successPath } from './app';
 import { containerTask, lambdaTask, sqsDestination } from './fixtures';
@@ -97,5 +102,156 @@ describe('success-path cost per task', () => {
     );
     expect(c.states).toEqual(['AcquireSlot', 'MarkDequeued', 'MarkRunning', 'Run', 'MarkSucceeded', 'DeliverSuccess', 'ReleaseSlot']);
     expect(c.transitions).toBe(7);
+  });
+});
+
+/**
+ * Economy orchestration's budget (docs/cost.md, "Economy mode: the study"): walks the wiring
+ * the synth made — the function's EventInvokeConfig (a Lambda `onSuccess` would be one more
+ * request per task), the tasks table's indexes as the template declares them — and the writes a
+ * task makes (submit's put of `newTaskItem` → `toEconomyItem`, the wrapper's Running and
+ * Succeeded), counts the write units DynamoDB bills for each with its index copies
+ * (`writeUnits`), and prices one successful task at list prices. The same walk of a standard
+ * task gives docs/cost.md's 11 WRU.
+ */
+describe('economy orchestration: per-task operations against the $5 per million budget', () => {
+  const BUDGET_PER_MILLION = 5;
+  const arn = {
+    machine: 'arn:aws:states:us-east-1:123456789012:stateMachine:svc-etl',
+    worker: 'arn:aws:lambda:us-east-1:123456789012:function:etl-worker',
+    queue: 'arn:aws:sqs:us-east-1:123456789012:done',
+  };
+
+  function synthesized() {
+    const built = lambdaTask((stack) => ({ orchestration: 'economy', onSuccess: sqsDestination(stack, 'Done').destination }));
+    const template = Template.fromStack(built.stack);
+    const table = Object.values(template.findResources('AWS::DynamoDB::Table'))[0].Properties as {
+      KeySchema: Array<{ AttributeName: string }>;
+      GlobalSecondaryIndexes: Array<{
+        IndexName: string;
+        KeySchema: Array<{ AttributeName: string }>;
+        Projection: { ProjectionType: IndexSpec['projection']; NonKeyAttributes?: string[] };
+      }>;
+    };
+    const indexes: IndexSpec[] = table.GlobalSecondaryIndexes.map((gsi) => ({
+      name: gsi.IndexName,
+      keys: gsi.KeySchema.map((k) => k.AttributeName),
+      projection: gsi.Projection.ProjectionType,
+      ...(gsi.Projection.NonKeyAttributes ? { include: gsi.Projection.NonKeyAttributes } : {}),
+    }));
+    const tableKeys = table.KeySchema.map((k) => k.AttributeName);
+    const invokeConfigs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).map(
+      (r) => r.Properties as { DestinationConfig?: { OnSuccess?: unknown; OnFailure?: unknown } },
+    );
+    const memoryMb = Number(
+      (
+        Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+          JSON.stringify(f).includes('exports.handler = async (e) => e'),
+        )?.Properties as { MemorySize?: number } | undefined
+      )?.MemorySize ?? 128,
+    );
+    return { ...built, indexes, tableKeys, invokeConfigs, memoryMb };
+  }
+
+  function descriptor(fn: { maxRetryAttempts: number; maxEventAge: { toSeconds(): number }; timeout: { toSeconds(): number } }) {
+    return {
+      name: 'etl',
+      kind: 'lambda' as const,
+      stateMachineArn: arn.machine,
+      runnerArn: arn.worker,
+      maxRetryAttempts: fn.maxRetryAttempts,
+      maxEventAgeSeconds: fn.maxEventAge.toSeconds(),
+      timeoutSeconds: fn.timeout.toSeconds(),
+      orchestration: 'economy' as const,
+      onSuccess: { type: 'sqs' as const, arn: arn.queue },
+    };
+  }
+
+  /** A small ETL batch task: a pointer payload and a short result, as the budget assumes (< 1 KB). */
+  const task = {
+    taskId: 'batch-2026-11-30-000001',
+    payload: { input: 's3://etl-in/2026/11/30/000001.json', records: 100 },
+    caller: 'lambda:Invoke',
+  };
+  const result = JSON.stringify({ output: 's3://etl-out/2026/11/30/000001.parquet', records: 100 });
+
+  test('4 write units, no Step Functions, no Lambda request besides the submit: ≤ $5 per million', () => {
+    const { fn, indexes, tableKeys, invokeConfigs, memoryMb } = synthesized();
+    const d = descriptor(fn);
+    // Wiring: one EventInvokeConfig; a success is not routed through a Lambda destination.
+    expect(invokeConfigs).toHaveLength(1);
+    expect(invokeConfigs[0].DestinationConfig?.OnSuccess).toBeUndefined();
+    expect(invokeConfigs[0].DestinationConfig?.OnFailure).toBeDefined();
+    const lambdaRequestsBesidesSubmit = invokeConfigs[0].DestinationConfig?.OnSuccess ? 1 : 0;
+
+    const now = Date.parse('2026-11-30T06:00:00.000Z');
+    const put = toEconomyItem(
+      newTaskItem({ retentionSeconds: 7 * 86400 }, d, task, now, '8f0b6c1e-0d7e-4d38-9a57-4f3c2b1a0e99'),
+      arn.worker,
+    );
+    const envelope = envelopedEvent(d, put, {
+      table: 'Tasks',
+      finalizerArn: 'arn:aws:lambda:us-east-1:123456789012:function:finalizer',
+    }).asynctask;
+    const running = applyWrite(
+      put as unknown as Record<string, unknown>,
+      runningWrite(isoTime(now + 40), 'c0ffee00-1111-2222-3333-444455556666'),
+    );
+    const succeeded = applyWrite(running, succeededWrite(envelope, isoTime(now + 180), result, 7 * 86400));
+    const writes = [
+      { name: 'submit put', units: writeUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys) },
+      { name: 'Running', units: writeUnits({ before: put as unknown as Record<string, unknown>, after: running }, indexes, tableKeys) },
+      { name: 'Succeeded', units: writeUnits({ before: running, after: succeeded }, indexes, tableKeys) },
+    ];
+    expect(writes).toEqual([
+      { name: 'submit put', units: 2 },
+      { name: 'Running', units: 1 },
+      { name: 'Succeeded', units: 1 },
+    ]);
+    const wru = writes.reduce((sum, w) => sum + w.units, 0);
+    // The wrapper's ~50 ms (two updates and the SQS send) inside the function, at its memory.
+    const wrapper = (memoryMb / 1024) * 0.05 * LIST_PRICES.lambdaGbSecond;
+    const perTask =
+      wru * LIST_PRICES.writeUnit +
+      SUBMIT_LAMBDA_COST +
+      lambdaRequestsBesidesSubmit * LIST_PRICES.lambdaRequest +
+      LIST_PRICES.sqsRequest +
+      wrapper;
+    const perMillion = perTask * 1e6;
+    expect(perMillion).toBeLessThanOrEqual(BUDGET_PER_MILLION);
+    expect(perMillion).toBeCloseTo(3.85, 2);
+  });
+
+  test('the same walk of a standard task gives docs/cost.md’s 11 write units', () => {
+    const { fn, indexes, tableKeys } = synthesized();
+    const d = { ...descriptor(fn), orchestration: undefined };
+    const now = Date.parse('2026-11-30T06:00:00.000Z');
+    const put = newTaskItem({ retentionSeconds: 7 * 86400 }, d, task, now, '8f0b6c1e-0d7e-4d38-9a57-4f3c2b1a0e99') as unknown as Record<
+      string,
+      unknown
+    >;
+    const move = (item: Record<string, unknown>, status: string, set: Record<string, unknown>) => ({
+      ...item,
+      status,
+      statusKey: `etl#${status}`,
+      ...set,
+      events: [...(item.events as unknown[]), { status, at: isoTime(now) }],
+    });
+    const running = move(put, 'Running', { runnerId: 'c0ffee00-1111-2222-3333-444455556666' });
+    const succeeded = move(running, 'Succeeded', { returnPayload: result, endedAt: isoTime(now + 180), destinationStatus: 'Succeeded' });
+    const units = [
+      writeUnits({ after: put }, indexes, tableKeys),
+      writeUnits({ before: put, after: running }, indexes, tableKeys),
+      writeUnits({ before: running, after: succeeded }, indexes, tableKeys),
+    ];
+    expect(units).toEqual([3, 4, 4]);
+  });
+
+  test('an item past 1 KB costs a write unit more per write (the budget is for small items)', () => {
+    const { fn, indexes, tableKeys } = synthesized();
+    const d = descriptor(fn);
+    const big = { ...task, payload: { rows: 'x'.repeat(1500) } };
+    const put = toEconomyItem(newTaskItem({ retentionSeconds: 7 * 86400 }, d, big, 0, '8f0b6c1e-0d7e-4d38-9a57-4f3c2b1a0e99'), arn.worker);
+    expect(writeUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys)).toBe(3);
   });
 });
