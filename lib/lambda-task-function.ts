@@ -78,7 +78,9 @@ export class LambdaTaskRunner implements ITaskRunner {
     const { timeout, functionName } = options;
     if (this.orchestration === 'economy') this.bindEconomy(scope, options);
     return {
-      ...(this.orchestration === 'economy' ? { descriptor: { orchestration: 'economy' as const } } : {}),
+      ...(this.orchestration === 'economy'
+        ? { descriptor: { orchestration: 'economy' as const, finalizerArn: options.service.finalizerFunction.functionArn } }
+        : {}),
       runnerArn: fn.functionArn,
       // Where Lambda writes unless the function sets its own log group.
       logGroupName: `/aws/lambda/${fn.functionName}`,

@@ -37,7 +37,7 @@ export function toEconomyItem(item: TaskItem, functionArn: string): TaskItem {
 export function envelopedEvent(
   descriptor: TaskFunctionDescriptor,
   item: TaskItem,
-  options: { readonly table: string; readonly finalizerArn: string },
+  options: { readonly table: string; readonly retentionSeconds: number; readonly finalizerArn?: string },
 ): EnvelopedEvent {
   const envelope: TaskEnvelope = {
     v: 1,
@@ -48,7 +48,8 @@ export function envelopedEvent(
     table: options.table,
     deadline: item.deadline,
     maxRetryAttempts: descriptor.maxRetryAttempts,
-    finalizerArn: options.finalizerArn,
+    retentionSeconds: options.retentionSeconds,
+    finalizerArn: options.finalizerArn ?? descriptor.finalizerArn ?? '',
     functionArn: descriptor.runnerArn,
     ...(descriptor.onSuccess ? { onSuccess: descriptor.onSuccess } : {}),
     source: item.source ?? null,
@@ -80,14 +81,14 @@ export function runningWrite(at: string, runnerId: string, logStream?: string): 
  * outcome (as MarkSucceeded: `Succeeded` with onSuccess, `None` without). Running only, so a
  * `Stopping` written meanwhile refuses it and no success record goes out.
  */
-export function succeededWrite(envelope: TaskEnvelope, at: string, returnPayload: string, retentionSeconds: number): EconomyWrite {
+export function succeededWrite(envelope: TaskEnvelope, at: string, returnPayload: string): EconomyWrite {
   return {
     to: TaskStatus.Succeeded,
     set: {
       returnPayload,
       endedAt: at,
       destinationStatus: envelope.onSuccess ? DestinationStatus.Succeeded : DestinationStatus.None,
-      [TABLE.ttlAttribute]: Math.floor(Date.parse(at) / 1000) + retentionSeconds,
+      [TABLE.ttlAttribute]: Math.floor(Date.parse(at) / 1000) + envelope.retentionSeconds,
     },
     event: storedEvent(TaskStatus.Succeeded, at),
   };

@@ -13,6 +13,7 @@ import {
   type TaskFunctionDescriptor,
   type TaskItem,
   TaskStatus,
+  isEconomyOwner,
 } from '../model';
 import type { ServiceConfig } from './env';
 import { describeEnd, startExecution } from './executions';
@@ -66,6 +67,8 @@ async function reconcileTask(
   summary.checked++;
   const fields = { functionName: item.functionName, taskId: item.taskId, executionArn: item.executionArn };
   if (!item.executionArn) return;
+  // Economy tasks are in no ByStatus; one that gets here has no execution to describe.
+  if (isEconomyOwner(item.executionArn)) return;
   const end = await describeEnd(item.executionArn);
   if (!end) {
     summary.running++;

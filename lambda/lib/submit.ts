@@ -21,7 +21,8 @@ import {
   TaskStatus,
 } from '../model';
 import type { ServiceConfig } from './env';
-import { startExecution } from './executions';
+import { toEconomyItem } from './economy';
+import { startAttempt } from './executions';
 import { logger } from './logger';
 import { storedEvent, TaskStore } from './task-store';
 
@@ -35,13 +36,14 @@ export function expiresAtFor(config: Pick<ServiceConfig, 'retentionSeconds'>, de
  * a newer writer wins) and throws a ServiceError, so a failed call leaves nothing accepted.
  */
 export async function startOrUndo(
+  config: Pick<ServiceConfig, 'table' | 'retentionSeconds'>,
   descriptor: TaskFunctionDescriptor,
   item: TaskItem,
   how: { undo: () => Promise<boolean>; undoing: string; failure: string; outcome: string },
 ): Promise<void> {
   const where = { functionName: descriptor.name, taskId: item.taskId };
   try {
-    await startExecution(descriptor, item);
+    await startAttempt(config, descriptor, item);
   } catch (error) {
     logger.error(`StartExecution failed; ${how.undoing}`, { ...where, error });
     try {
@@ -117,11 +119,13 @@ export async function createTask(
 ): Promise<CreateOutcome> {
   const { taskId } = task;
   const requestId = randomUUID();
-  const item = newTaskItem(config, descriptor, task, now, requestId);
+  const standard = newTaskItem(config, descriptor, task, now, requestId);
+  // A function's current mode decides a new task's; the item keeps it (docs/design.md, "Orchestration modes").
+  const item = descriptor.orchestration === 'economy' ? toEconomyItem(standard, descriptor.runnerArn) : standard;
   const store = new TaskStore(config.table);
   const written = await store.create(item, now);
   if (!written.ok) return { created: false, existing: written.current };
-  await startOrUndo(descriptor, item, {
+  await startOrUndo(config, descriptor, item, {
     undo: () => store.deleteIfRequest(item, requestId),
     undoing: 'removing the task',
     failure: `could not start task '${taskId}' of function '${descriptor.name}'`,

@@ -11,6 +11,9 @@ import {
   ALL_STATUSES,
   CONTAINER_NAME,
   ConcurrentModificationError,
+  ECONOMY_ITEM,
+  economyInvocationId,
+  isEconomyOwner,
   type ExecResult,
   executionArn,
   executionName,
@@ -215,6 +218,16 @@ export async function stop(config: ServiceConfig, functionName: string, taskId: 
     event: storedEvent(Status.Stopping, isoTime(), 'stop requested', context.caller),
   });
   logger.info('task stopping', { executionArn: stopping.executionArn });
+  if (isEconomyOwner(stopping.executionArn)) {
+    // Economy: no execution to stop, and a running attempt cannot be interrupted. With no
+    // attempt running (the status before was Enqueued or Retrying) the task ends now: its queued
+    // invocation will find it stopped and not run the work. A running attempt ends it itself —
+    // its wrapper hands the ending to the finalizer (docs/design.md, "Orchestration modes").
+    const before = stopping.events.at(-2)?.status;
+    if (before === Status.Running) return recordFromItem(stopping);
+    const result = await finalizeTask(config, ref, { executionArn: stopping.executionArn ?? '', status: 'ABORTED' });
+    return recordFromItem(result.item ?? stopping);
+  }
   if (!stopping.executionArn) {
     const result = await finalizeTask(config, ref, { executionArn: '', status: 'MISSING' });
     return recordFromItem(result.item ?? stopping);
@@ -269,32 +282,46 @@ export async function retry(
   const requestId = randomUUID();
   const startedAt = isoTime(now);
   const event = storedEvent(Status.Enqueued, startedAt, 'retry requested', context.caller);
-  const changes = {
+  // The new attempt runs under the function's current mode, whatever the old one's was; the
+  // item's layout follows (docs/design.md, "Orchestration modes").
+  const economy = descriptor.orchestration === 'economy';
+  const common = {
     requestId,
     deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
-    executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)),
     startedAt,
-    listKey: listKey(startedAt, taskId),
     alreadyRetriedTimes: 0,
     expiresAt: expiresAtFor(config, descriptor, now),
   };
+  const changes: Record<string, unknown> = economy
+    ? {
+        ...common,
+        executionArn: economyInvocationId(descriptor.runnerArn, requestId),
+        [ECONOMY_ITEM.orchestration]: 'economy',
+        [ECONOMY_ITEM.economyKey]: descriptor.name,
+        [ECONOMY_ITEM.economyListKey]: listKey(startedAt, taskId),
+      }
+    : { ...common, executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)), listKey: listKey(startedAt, taskId) };
+  const layoutRemoves = economy
+    ? ['listKey', 'statusKey']
+    : [ECONOMY_ITEM.orchestration, ECONOMY_ITEM.economyKey, ECONOMY_ITEM.economyListKey];
   // From TRANSITIONS.Enqueued (Failed, Stopped, Expired); ALL_OLD: the undo puts it back as it was.
   const old = await moveTask(store, { functionName: descriptor.name, taskId }, Status.Enqueued, 'retried', {
     set: changes,
-    remove: RETRY_REMOVES,
+    remove: [...RETRY_REMOVES, ...layoutRemoves],
     event,
     returnValues: 'ALL_OLD',
+    layout: economy ? 'economy' : 'standard',
   });
   const next: Record<string, unknown> = {
     ...old,
     ...changes,
     status: Status.Enqueued,
-    statusKey: statusKey(descriptor.name, Status.Enqueued),
+    ...(economy ? {} : { statusKey: statusKey(descriptor.name, Status.Enqueued) }),
     events: [...(old.events ?? []), event],
   };
-  for (const attribute of RETRY_REMOVES) delete next[attribute];
+  for (const attribute of [...RETRY_REMOVES, ...layoutRemoves]) delete next[attribute];
   const item = next as unknown as TaskItem;
-  await startOrUndo(descriptor, item, {
+  await startOrUndo(config, descriptor, item, {
     undo: () => store.restoreIfRequest(old, requestId),
     undoing: 'restoring the task',
     failure: `could not start a new attempt of task '${taskId}' of function '${descriptor.name}'`,

@@ -110,6 +110,8 @@ export interface TaskEnvelope {
   /** ISO-8601: maxEventAge from the start (Lambda enforces it too). */
   readonly deadline: string;
   readonly maxRetryAttempts: number;
+  /** The service's retention: the record expires this long after its end. */
+  readonly retentionSeconds: number;
   /** The finalizer, which the wrapper hands a stop or a permanent failure to. */
   readonly finalizerArn: string;
   /** ARN of the task function: the records' `functionArn`. */

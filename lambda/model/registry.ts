@@ -28,6 +28,8 @@ export interface TaskFunctionDescriptor {
    * their item's `orchestration`, not this.
    */
   readonly orchestration?: Orchestration;
+  /** Economy: the service's finalizer, which the handler wrapper hands a stop or a permanent failure to. */
+  readonly finalizerArn?: string;
   readonly onSuccess?: DestinationTarget;
   readonly onFailure?: DestinationTarget;
   /** Where the runner logs: the Lambda function's log group or the container's. */

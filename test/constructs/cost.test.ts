@@ -191,13 +191,14 @@ describe('economy orchestration: per-task operations against the $5 per million 
     );
     const envelope = envelopedEvent(d, put, {
       table: 'Tasks',
+      retentionSeconds: 7 * 86400,
       finalizerArn: 'arn:aws:lambda:us-east-1:123456789012:function:finalizer',
     }).asynctask;
     const running = applyWrite(
       put as unknown as Record<string, unknown>,
       runningWrite(isoTime(now + 40), 'c0ffee00-1111-2222-3333-444455556666'),
     );
-    const succeeded = applyWrite(running, succeededWrite(envelope, isoTime(now + 180), result, 7 * 86400));
+    const succeeded = applyWrite(running, succeededWrite(envelope, isoTime(now + 180), result));
     const writes = [
       { name: 'submit put', units: writeUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys) },
       { name: 'Running', units: writeUnits({ before: put as unknown as Record<string, unknown>, after: running }, indexes, tableKeys) },

@@ -119,7 +119,7 @@ export function evaluate(condition: string, item: Item | undefined, names: Names
   return unsupported('condition', text);
 }
 
-/** Applies an update expression of the store's grammar (SET, REMOVE, ADD/DELETE of string sets). */
+/** Applies an update expression of the store's grammar (SET, REMOVE, ADD/DELETE of string sets, ADD of a number). */
 export function applyUpdate(expression: string, current: Item, names: Names, values: Values): Item {
   const next: Item = { ...current };
   const clauses = expression.split(/ (?=(?:SET|REMOVE|ADD|DELETE) )/);
@@ -145,6 +145,11 @@ export function applyUpdate(expression: string, current: Item, names: Names, val
       } else if (keyword === 'ADD' || keyword === 'DELETE') {
         const [attribute, value] = action.split(' ');
         const target = nameOf(attribute, names);
+        const operand = valueAt(value, values);
+        if (keyword === 'ADD' && typeof operand === 'number') {
+          next[target] = Number(next[target] ?? 0) + operand;
+          continue;
+        }
         const set = new Set((next[target] as Set<string> | undefined) ?? []);
         for (const member of valueAt(value, values) as Set<string>) {
           if (keyword === 'ADD') set.add(member);
