@@ -55,6 +55,7 @@ import { type Attempt, attemptsOf } from './attempts';
 import { aws, type ServiceConfig } from './env';
 import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
+import { listEconomyFunction } from './list-economy';
 import { encodeNextToken, indexKeyOf, listKeyRange, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
 import { createTask, expiresAtFor, startOrUndo } from './submit';
@@ -139,6 +140,8 @@ export async function get(config: ServiceConfig, functionName: string, taskId: s
 
 export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
   const descriptor = await config.registry.get(request.functionName);
+  // An economy function's tasks are in ByTimeEconomy (and, from before a switch, ByTime/ByStatus).
+  if (descriptor.orchestration === 'economy') return listEconomyFunction(config.table, { ...request, functionName: descriptor.name });
   const plan = planList({ ...request, functionName: descriptor.name });
   const store = new TaskStore(config.table);
   const tasks: TaskItem[] = [];

@@ -7,7 +7,9 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ECONOMY_INDEX } from '../../lambda/model/orchestration';
+import { SqsTaskTrigger } from '../../lib/sqs-task-trigger';
 import { inlineFunction, lambdaTask, sqsDestination } from './fixtures';
 
 const economy = { orchestration: 'economy' as const };
@@ -158,5 +160,20 @@ describe('economy orchestration: defaults and wiring', () => {
 
   test('inlineFunction fixture keeps working in economy mode', () => {
     expect(() => lambdaTask((s) => ({ ...economy, lambdaFunction: inlineFunction(s, 'Other') }))).not.toThrow();
+  });
+});
+
+describe('economy orchestration: triggers', () => {
+  test("an SQS trigger's role may invoke an economy function (a permission on the function)", () => {
+    const built = lambdaTask(economy);
+    const queue = new sqs.Queue(built.stack, 'In', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
+    new SqsTaskTrigger(built.stack, 'Trigger', { service: built.service, taskFunction: built.fn, queue });
+    const permissions = Template.fromStack(built.stack).findResources('AWS::Lambda::Permission', {
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        Principal: { 'Fn::GetAtt': [Match.stringLikeRegexp('TriggerFunctionServiceRole'), 'Arn'] },
+      },
+    });
+    expect(Object.keys(permissions)).toHaveLength(1);
   });
 });

@@ -40,6 +40,7 @@ beforeEach(() => {
   table = new FakeTable();
   invocations = [];
   handOffs = [];
+  jest.spyOn(console, 'log').mockImplementation(() => undefined);
   mocks.sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
   mocks.lambda.on(InvokeCommand).callsFake(async (input: InvokeCommandInput) => {
     const event = JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array));
@@ -223,5 +224,47 @@ describe('economy: retry and mode switches', () => {
     const stopped = await submit('t2');
     expect(table.get('eco', 't2')?.orchestration).toBeUndefined(); // new tasks follow the function
     expect(stopped.executionArn).toContain(':execution:');
+  });
+});
+
+describe('economy: list', () => {
+  test('lists economy tasks (and standard ones from before a switch) with status and prefix filters and pages', async () => {
+    // A standard task of the function from before it switched to economy.
+    table.put({
+      functionName: 'eco',
+      taskId: 'old_1',
+      requestId: 'r0',
+      status: 'Succeeded',
+      statusKey: 'eco#Succeeded',
+      listKey: '2026-11-25T12:00:00.000Z#old_1',
+      taskPayload: '{}',
+      alreadyRetriedTimes: 0,
+      startedAt: '2026-11-25T12:00:00.000Z',
+      deadline: '2026-11-25T13:00:00.000Z',
+      events: [],
+      expiresAt: 2e9,
+    });
+    jest.setSystemTime(NOW + 1000);
+    await submit('job_a');
+    jest.setSystemTime(NOW + 2000);
+    await submit('job_b');
+    jest.setSystemTime(NOW + 3000);
+    await submit('other');
+    await taskHandler(async () => 'ok')(invocations[1], context('b'));
+    const all = ok<{ tasks: TaskRecord[]; nextToken?: string }>(await taskApi({ op: 'list', functionName: 'eco' }));
+    expect(all.tasks.map((t) => t.taskId)).toEqual(['other', 'job_b', 'job_a', 'old_1']);
+    const succeeded = ok<{ tasks: TaskRecord[] }>(await taskApi({ op: 'list', functionName: 'eco', status: ['Succeeded'] }));
+    expect(succeeded.tasks.map((t) => t.taskId)).toEqual(['job_b', 'old_1']);
+    const prefixed = ok<{ tasks: TaskRecord[] }>(await taskApi({ op: 'list', functionName: 'eco', prefix: 'job_', order: 'asc' }));
+    expect(prefixed.tasks.map((t) => t.taskId)).toEqual(['job_a', 'job_b']);
+    const first = ok<{ tasks: TaskRecord[]; nextToken?: string }>(await taskApi({ op: 'list', functionName: 'eco', limit: 2 }));
+    expect(first.tasks.map((t) => t.taskId)).toEqual(['other', 'job_b']);
+    expect(first.nextToken).toBeDefined();
+    const second = ok<{ tasks: TaskRecord[]; nextToken?: string }>(
+      await taskApi({ op: 'list', functionName: 'eco', limit: 2, nextToken: first.nextToken }),
+    );
+    expect(second.tasks.map((t) => t.taskId)).toEqual(['job_a', 'old_1']);
+    expect(second.nextToken).toBeUndefined();
+    expect(failed(await taskApi({ op: 'list', functionName: 'eco', nextToken: 'bm9wZQ' })).name).toBe('InvalidArgument');
   });
 });

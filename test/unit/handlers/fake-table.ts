@@ -6,7 +6,15 @@
  * DynamoDB would decide, not what a hand-written mock answer says. Anything outside that subset
  * throws, naming the expression, so a new kind of write cannot pass unevaluated.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { type TaskItem, tableKey } from '../../../lambda/model';
 import { conditionFailed, mocks } from './fixtures';
 
@@ -174,6 +182,9 @@ export interface FakeTableOptions {
   readonly noItemOnConditionFailure?: boolean;
 }
 
+/** Sort key of each index the fake table answers (an item without it is not in the index). */
+const INDEX_SORT_KEYS: Record<string, string> = { ByStatus: 'listKey', ByTime: 'listKey', ByTimeEconomy: 'economyListKey' };
+
 type CommandKind = 'get' | 'put' | 'update' | 'delete' | 'query';
 
 /**
@@ -195,15 +206,34 @@ export class FakeTable {
       await this.hook('query');
       const key = input.KeyConditionExpression ?? '';
       if (input.IndexName === undefined) return this.queryTable(input);
-      if (input.IndexName !== 'ByStatus') unsupported('query index', String(input.IndexName));
+      const sortKey = INDEX_SORT_KEYS[String(input.IndexName)];
+      if (!sortKey) unsupported('query index', String(input.IndexName));
       const names = input.ExpressionAttributeNames;
       const values = input.ExpressionAttributeValues;
       let matches = [...this.items.values()].filter(
-        (item) => evaluate(key, item, names, values) && (!input.FilterExpression || evaluate(input.FilterExpression, item, names, values)),
+        (item) =>
+          item[sortKey] !== undefined &&
+          evaluate(key, item, names, values) &&
+          (!input.FilterExpression || evaluate(input.FilterExpression, item, names, values)),
       );
-      matches.sort((a, b) => String(a.listKey).localeCompare(String(b.listKey)));
+      matches.sort((a, b) => String(a[sortKey]).localeCompare(String(b[sortKey])));
       if (input.ScanIndexForward === false) matches = matches.reverse();
-      return { Items: matches.map((item) => structuredClone(item)) };
+      // The economy index is keys only.
+      const project = (item: Item): Item =>
+        input.IndexName === 'ByTimeEconomy'
+          ? { functionName: item.functionName, taskId: item.taskId, economyKey: item.economyKey, economyListKey: item.economyListKey }
+          : item;
+      return { Items: matches.map((item) => structuredClone(project(item))) };
+    });
+    mocks.ddb.on(BatchGetCommand).callsFake(async (input) => {
+      const responses: Record<string, Item[]> = {};
+      for (const [tableName, request] of Object.entries(input.RequestItems ?? {}) as Array<[string, { Keys?: Item[] }]>) {
+        responses[tableName] = (request.Keys ?? [])
+          .map((k) => this.items.get(keyString(k)))
+          .filter((item): item is Item => item !== undefined)
+          .map((item) => structuredClone(item));
+      }
+      return { Responses: responses };
     });
     mocks.ddb.on(PutCommand).callsFake(async (input) => {
       await this.hook('put');

@@ -1,0 +1,213 @@
+/**
+ * `list` of a function in economy mode (docs/design.md, "Orchestration modes"): its economy
+ * tasks are in the sparse keys-only ByTimeEconomy index, its standard ones (from before a switch)
+ * in ByTime / ByStatus. Both sources are read in list-key order — the economy one as keys, then
+ * `BatchGetItem` of the page's items, status and prefix filtered here — and merged. The
+ * nextToken is the list key of the last task returned (`{m: 1, lk}`, base64url JSON); list keys
+ * are unique (`<startedAt>#<taskId>`), so both sources resume right after it.
+ */
+import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ECONOMY_INDEX,
+  InvalidArgumentError,
+  isoTime,
+  LIST_LIMIT,
+  type ListRequest,
+  type ListResult,
+  parseStatuses,
+  recordFromItem,
+  statusKey,
+  TABLE,
+  type TaskItem,
+  type TaskStatus,
+  tableKey,
+  validateListRequest,
+} from '../model';
+import { aws } from './env';
+import { LIST_KEY_HIGH } from './list-plan';
+
+/** Pages read at most per source and call (as LIST_MAX_PAGES). */
+const MAX_PAGES = 10;
+const PAGE_SIZE = 100;
+
+interface MergedToken {
+  readonly m: 1;
+  readonly lk: string;
+}
+
+function decodeToken(token: string): MergedToken {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const t = parsed as Partial<MergedToken> | undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(token) || t?.m !== 1 || typeof t.lk !== 'string' || t.lk === '') {
+    throw new InvalidArgumentError(
+      'nextToken is not valid for this list request (not a token of an economy function list); pass the nextToken of the previous page of the same request',
+    );
+  }
+  return t as MergedToken;
+}
+
+function encodeToken(lk: string): string {
+  return Buffer.from(JSON.stringify({ m: 1, lk } satisfies MergedToken), 'utf8').toString('base64url');
+}
+
+/** The list key of an item, whichever layout it has. */
+export function listKeyOfItem(item: TaskItem): string {
+  return item.listKey ?? item.economyListKey ?? '';
+}
+
+interface Window {
+  readonly from: string;
+  readonly to: string;
+  readonly ascending: boolean;
+  /** Exclusive resume point (the token's list key). */
+  readonly after?: string;
+}
+
+interface SourceRead {
+  readonly items: TaskItem[];
+  /** Set when the source was not read to its end: nothing beyond this list key is known. */
+  readonly stoppedAt?: string;
+}
+
+function keyRange(window: Window): { from: string; to: string } {
+  if (window.after === undefined) return { from: window.from, to: window.to };
+  return window.ascending ? { from: window.after, to: window.to } : { from: window.from, to: window.after };
+}
+
+/** Reads one source in order until `wanted` matches, its end, or MAX_PAGES pages. */
+async function readSource(
+  page: (startKey: Record<string, unknown> | undefined) => Promise<{ items: TaskItem[]; lastKey?: Record<string, unknown> }>,
+  matches: (item: TaskItem) => boolean,
+  wanted: number,
+  window: Window,
+): Promise<SourceRead> {
+  const items: TaskItem[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const result = await page(startKey);
+    for (const item of result.items) {
+      if (listKeyOfItem(item) === window.after) continue;
+      if (matches(item)) items.push(item);
+    }
+    if (items.length >= wanted || !result.lastKey) return { items };
+    startKey = result.lastKey;
+    if (n + 1 >= MAX_PAGES) {
+      const last = result.items.at(-1);
+      return { items, ...(last ? { stoppedAt: listKeyOfItem(last) } : {}) };
+    }
+  }
+  return { items };
+}
+
+export async function listEconomyFunction(table: string, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
+  validateListRequest(request);
+  const functionName = request.functionName;
+  const statuses: TaskStatus[] = request.status !== undefined && request.status.length > 0 ? parseStatuses(request.status) : [];
+  const limit = request.limit ?? LIST_LIMIT.default;
+  const ascending = request.order === 'asc';
+  const from = request.since !== undefined ? isoTime(request.since) : '';
+  const to = request.until !== undefined ? `${isoTime(request.until)}${LIST_KEY_HIGH}` : '\uffff';
+  const after = request.nextToken !== undefined ? decodeToken(request.nextToken).lk : undefined;
+  if (after !== undefined && (after < from || after > to)) {
+    throw new InvalidArgumentError('nextToken is not valid for this list request (it is outside the time window)');
+  }
+  const window: Window = { from, to, ascending, ...(after !== undefined ? { after } : {}) };
+  const range = keyRange(window);
+  const matches = (item: TaskItem): boolean =>
+    (statuses.length === 0 || statuses.includes(item.status)) &&
+    (request.prefix === undefined || request.prefix === '' || item.taskId.startsWith(request.prefix));
+
+  // Standard items (ByStatus for one status, else ByTime).
+  const single = statuses.length === 1;
+  const standard = readSource(
+    async (startKey) => {
+      const key = `#pk = :pk AND #listKey BETWEEN :from AND :to`;
+      const result = await aws.ddb().send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: single ? TABLE.byStatusIndex : TABLE.byTimeIndex,
+          KeyConditionExpression: key,
+          ExpressionAttributeNames: { '#pk': single ? TABLE.statusKey : TABLE.partitionKey, '#listKey': TABLE.listKey },
+          ExpressionAttributeValues: {
+            ':pk': single ? statusKey(functionName, statuses[0]) : functionName,
+            ':from': range.from,
+            ':to': range.to,
+          },
+          ScanIndexForward: ascending,
+          Limit: PAGE_SIZE,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+    },
+    matches,
+    limit + 1,
+    window,
+  );
+  // Economy items: keys from the sparse index, then the items themselves.
+  const economy = readSource(
+    async (startKey) => {
+      const key = `#pk = :pk AND #sk BETWEEN :from AND :to`;
+      const result = await aws.ddb().send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: ECONOMY_INDEX.name,
+          KeyConditionExpression: key,
+          ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
+          ExpressionAttributeValues: { ':pk': functionName, ':from': range.from, ':to': range.to },
+          ScanIndexForward: ascending,
+          Limit: PAGE_SIZE,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      const keys = (result.Items ?? []) as Array<Record<string, string>>;
+      const items = await batchRead(table, keys);
+      return { items, ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+    },
+    matches,
+    limit + 1,
+    window,
+  );
+  const [a, b] = await Promise.all([standard, economy]);
+  const order = (x: TaskItem, y: TaskItem): number => {
+    const kx = listKeyOfItem(x);
+    const ky = listKeyOfItem(y);
+    return ascending ? (kx < ky ? -1 : kx > ky ? 1 : 0) : kx < ky ? 1 : kx > ky ? -1 : 0;
+  };
+  let merged = [...a.items, ...b.items].sort(order);
+  // A source cut short: nothing past where it stopped is known, so the page ends there.
+  const stops = [a.stoppedAt, b.stoppedAt].filter((s): s is string => s !== undefined);
+  let cut: string | undefined;
+  if (stops.length > 0) {
+    cut = stops.sort()[ascending ? 0 : stops.length - 1];
+    merged = merged.filter((item) => (ascending ? listKeyOfItem(item) <= (cut as string) : listKeyOfItem(item) >= (cut as string)));
+  }
+  const page = merged.slice(0, limit);
+  const more = merged.length > limit || cut !== undefined;
+  const lastKey = page.length === merged.length && cut !== undefined ? cut : page.length > 0 ? listKeyOfItem(page[page.length - 1]) : cut;
+  const now = Date.now();
+  return {
+    tasks: page.map((item) => recordFromItem(item, now)),
+    ...(more && lastKey ? { nextToken: encodeToken(lastKey) } : {}),
+  };
+}
+
+/** BatchGetItem of the items behind index keys (eventually consistent), in the keys' order. */
+async function batchRead(table: string, keys: ReadonlyArray<Record<string, string>>): Promise<TaskItem[]> {
+  const found = new Map<string, TaskItem>();
+  const id = (k: { functionName?: unknown; taskId?: unknown }): string => `${String(k.functionName)}\u0000${String(k.taskId)}`;
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100).map((k) => tableKey(k.functionName, k.taskId));
+    for (let round = 0; pending.length > 0 && round < 5; round++) {
+      const result = await aws.ddb().send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending } } }));
+      for (const item of (result.Responses?.[table] ?? []) as TaskItem[]) found.set(id(item), item);
+      pending = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, unknown>>;
+    }
+  }
+  return keys.map((k) => found.get(id(k))).filter((item): item is TaskItem => item !== undefined);
+}
