@@ -127,11 +127,23 @@ export function taskHandler<P = unknown, R = unknown, C extends TaskHandlerConte
     const envelope = event.asynctask;
     const fields = { functionName: envelope.functionName, taskId: envelope.taskId, requestId: envelope.requestId };
     const runnerId = context?.awsRequestId ?? 'unknown';
-    const running = await write(envelope, runningWrite(isoTime(), runnerId, context?.logStreamName));
+    let running = await write(envelope, runningWrite(isoTime(), runnerId));
     if (!running) {
       const current = await read(envelope);
-      log('asynctask: not run: the task was stopped, retried or has ended', { ...fields, status: current?.status });
-      return { asynctask: 'not-run', ...(current ? { status: current.status } : {}) };
+      // Lambda retries an attempt that ended without an answer (a timeout, a crash) under the
+      // same request id: that attempt left the task Running, so it is counted as failed here.
+      const crashed =
+        current?.status === TaskStatus.Running &&
+        current.executionArn === envelope.owner &&
+        current.runnerId === runnerId &&
+        runnerId !== 'unknown';
+      if (crashed && (await write(envelope, retryingWrite(isoTime(), 'the attempt ended without a result (timeout or crash)')))) {
+        running = await write(envelope, runningWrite(isoTime(), runnerId));
+      }
+      if (!running) {
+        log('asynctask: not run: the task was stopped, retried or has ended', { ...fields, status: current?.status });
+        return { asynctask: 'not-run', ...(current ? { status: current.status } : {}) };
+      }
     }
 
     let result: R;

@@ -268,3 +268,22 @@ describe('economy: list', () => {
     expect(failed(await taskApi({ op: 'list', functionName: 'eco', nextToken: 'bm9wZQ' })).name).toBe('InvalidArgument');
   });
 });
+
+describe('economy: an attempt that ended without an answer', () => {
+  test("Lambda's retry under the same request id counts it as failed and runs again", async () => {
+    await submit('t1');
+    // The first attempt wrote Running and then its sandbox died (no Retrying written).
+    await expect(
+      taskHandler(async () => {
+        throw new Error('sandbox killed');
+      })(invocations[0], context('same-id')),
+    ).rejects.toThrow();
+    // (the catch above wrote Retrying; simulate the crash instead: back to Running as the crash left it)
+    table.put({ ...(table.get('eco', 't1') as object), status: 'Running', alreadyRetriedTimes: 0 });
+    expect(await taskHandler(async () => 'second')(invocations[0], context('same-id'))).toBe('second');
+    const item = table.get('eco', 't1');
+    expect(item?.status).toBe(TaskStatus.Succeeded);
+    expect(item?.alreadyRetriedTimes).toBe(1);
+    expect(item?.events.map((e) => e.status)).toEqual(['Enqueued', 'Running', 'Retrying', 'Retrying', 'Running', 'Succeeded']);
+  });
+});
