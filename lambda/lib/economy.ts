@@ -10,6 +10,7 @@ import {
   DestinationStatus,
   ECONOMY_ITEM,
   ENVELOPE_KEY,
+  ITEM_ATTRIBUTE,
   type EnvelopedEvent,
   economyInvocationId,
   TABLE,
@@ -19,7 +20,7 @@ import {
   TaskStatus,
 } from '../model';
 import { type StoredEvent, storedEvent } from './task-store';
-import { transitionUpdate, type UpdateParts } from './task-writes';
+import { destinationUpdate, transitionUpdate, type UpdateParts } from './task-writes';
 
 /** The standard item of a new attempt turned into an economy one (same id, payload, times, events). */
 export function toEconomyItem(item: TaskItem, functionArn: string): TaskItem {
@@ -76,18 +77,26 @@ export function runningWrite(at: string, runnerId: string, logStream?: string): 
   };
 }
 
+/** The delivery claim of the success record an attempt sends: `<ISO time>#<Lambda request id>`. */
+export function successClaim(at: string, runnerId: string): string {
+  return `${at}${TABLE.separator}${runnerId}`;
+}
+
 /**
- * `Succeeded`, when the handler returned: the result, the end, and the destination's expected
- * outcome (as MarkSucceeded: `Succeeded` with onSuccess, `None` without). Running only, so a
- * `Stopping` written meanwhile refuses it and no success record goes out.
+ * `Succeeded`, when the handler returned: the result, the end and — with onSuccess — the
+ * delivery claimed by this attempt (`destinationStatus` Pending, `deliveryClaim` naming its
+ * request id), so that Lambda's retry of an attempt that died before it recorded the send (same
+ * request id) sends the record again instead of losing it; `deliveryOutcomeUpdate` records it.
+ * Running only, so a `Stopping` written meanwhile refuses it and no success record goes out.
  */
-export function succeededWrite(envelope: TaskEnvelope, at: string, returnPayload: string): EconomyWrite {
+export function succeededWrite(envelope: TaskEnvelope, at: string, returnPayload: string, runnerId: string): EconomyWrite {
   return {
     to: TaskStatus.Succeeded,
     set: {
       returnPayload,
       endedAt: at,
-      destinationStatus: envelope.onSuccess ? DestinationStatus.Succeeded : DestinationStatus.None,
+      destinationStatus: envelope.onSuccess ? DestinationStatus.Pending : DestinationStatus.None,
+      ...(envelope.onSuccess ? { [ITEM_ATTRIBUTE.deliveryClaim]: successClaim(at, runnerId) } : {}),
       [TABLE.ttlAttribute]: Math.floor(Date.parse(at) / 1000) + envelope.retentionSeconds,
     },
     event: storedEvent(TaskStatus.Succeeded, at),
@@ -132,6 +141,21 @@ export function economyUpdate(write: EconomyWrite, owner: string): UpdateParts<u
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
+}
+
+/** Records the success record's delivery: conditional on the owner and the claim still being this attempt's. */
+export function deliveryOutcomeUpdate(owner: string, claim: string, outcome: DestinationStatus): UpdateParts<unknown> {
+  return destinationUpdate<unknown>({
+    destinationStatus: outcome,
+    owner,
+    remove: [ITEM_ATTRIBUTE.deliveryClaim],
+    when: [
+      {
+        expression: `#destinationStatus = :pending AND #${ITEM_ATTRIBUTE.deliveryClaim} = :claim`,
+        values: { ':pending': DestinationStatus.Pending, ':claim': claim },
+      },
+    ],
+  });
 }
 
 /** The item after a write (for the cost arithmetic and the local runtime's bookkeeping). */

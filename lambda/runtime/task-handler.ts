@@ -18,7 +18,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { deliver } from '../lib/destinations';
-import { type EconomyWrite, economyUpdate, retryingWrite, runningWrite, succeededWrite } from '../lib/economy';
+import { deliveryOutcomeUpdate, type EconomyWrite, economyUpdate, retryingWrite, runningWrite, succeededWrite } from '../lib/economy';
 import {
   buildDestinationRecord,
   DestinationCondition,
@@ -119,6 +119,41 @@ function errorFields(error: unknown): { errorType: string; errorMessage: string 
   };
 }
 
+/** Sends the success record of a Succeeded task whose delivery this attempt claimed, then records the outcome. */
+async function sendSuccess(envelope: TaskEnvelope, item: TaskItem, payload: unknown, result: unknown, claim: string): Promise<void> {
+  if (!envelope.onSuccess) return;
+  const record = buildDestinationRecord({
+    condition: DestinationCondition.Success,
+    timestamp: item.endedAt ?? isoTime(),
+    requestId: envelope.requestId,
+    taskId: envelope.taskId,
+    functionArn: envelope.functionArn,
+    approximateInvokeCount: Number(item.alreadyRetriedTimes ?? 0) + 1,
+    source: envelope.source,
+    requestPayload: payload,
+    responsePayload: result === undefined ? null : result,
+  });
+  let outcome: DestinationStatus = DestinationStatus.Succeeded;
+  try {
+    await deliver(envelope.onSuccess, record, 'success');
+  } catch (error) {
+    // As MarkUndelivered: the outcome says so, the task stays Succeeded.
+    outcome = DestinationStatus.Failed;
+    log('asynctask: could not deliver the success record', { taskId: envelope.taskId, error: errorFields(error).errorMessage });
+  }
+  await ddb()
+    .send(
+      new UpdateCommand({
+        TableName: envelope.table,
+        Key: tableKey(envelope.functionName, envelope.taskId),
+        ...deliveryOutcomeUpdate(envelope.owner, claim, outcome),
+      }),
+    )
+    .catch((error) => {
+      if (!isConditionFailed(error)) throw error;
+    });
+}
+
 export function taskHandler<P = unknown, R = unknown, C extends TaskHandlerContext = TaskHandlerContext>(
   handler: (payload: P, context: C) => Promise<R> | R,
 ): (event: unknown, context: C) => Promise<R | NotRun> {
@@ -137,6 +172,18 @@ export function taskHandler<P = unknown, R = unknown, C extends TaskHandlerConte
         current.executionArn === envelope.owner &&
         current.runnerId === runnerId &&
         runnerId !== 'unknown';
+      // The same attempt's retry after it wrote Succeeded but died before recording its send: send again.
+      if (
+        current?.status === TaskStatus.Succeeded &&
+        current.executionArn === envelope.owner &&
+        current.destinationStatus === DestinationStatus.Pending &&
+        current.deliveryClaim?.endsWith(`#${runnerId}`)
+      ) {
+        log('asynctask: sending the success record an earlier try of this attempt did not record', fields);
+        const stored = JSON.parse(current.returnPayload ?? 'null') as R;
+        await sendSuccess(envelope, current, event.payload, stored, current.deliveryClaim);
+        return stored;
+      }
       if (crashed && (await write(envelope, retryingWrite(isoTime(), 'the attempt ended without a result (timeout or crash)')))) {
         running = await write(envelope, runningWrite(isoTime(), runnerId));
       }
@@ -171,7 +218,7 @@ export function taskHandler<P = unknown, R = unknown, C extends TaskHandlerConte
 
     const at = isoTime();
     const returnPayload = JSON.stringify(result === undefined ? null : result);
-    const succeeded = await write(envelope, succeededWrite(envelope, at, returnPayload));
+    const succeeded = await write(envelope, succeededWrite(envelope, at, returnPayload, runnerId));
     if (!succeeded) {
       // Refused: a stop came in while the work ran (the result is discarded), or the task moved on.
       const current = await read(envelope);
@@ -181,40 +228,8 @@ export function taskHandler<P = unknown, R = unknown, C extends TaskHandlerConte
       }
       return { asynctask: 'not-run', ...(current ? { status: current.status } : {}) };
     }
-    if (envelope.onSuccess) {
-      const record = buildDestinationRecord({
-        condition: DestinationCondition.Success,
-        timestamp: at,
-        requestId: envelope.requestId,
-        taskId: envelope.taskId,
-        functionArn: envelope.functionArn,
-        approximateInvokeCount: Number(succeeded.alreadyRetriedTimes ?? 0) + 1,
-        source: envelope.source,
-        requestPayload: event.payload,
-        responsePayload: result === undefined ? null : result,
-      });
-      try {
-        await deliver(envelope.onSuccess, record, 'success');
-      } catch (error) {
-        // As MarkUndelivered: the outcome is corrected, the task stays Succeeded.
-        log('asynctask: could not deliver the success record', { ...fields, error: errorFields(error).errorMessage });
-        await ddb()
-          .send(
-            new UpdateCommand({
-              TableName: envelope.table,
-              Key: tableKey(envelope.functionName, envelope.taskId),
-              UpdateExpression: 'SET #destinationStatus = :failed',
-              ConditionExpression: '#executionArn = :owner AND #status = :succeeded',
-              ExpressionAttributeNames: { '#destinationStatus': 'destinationStatus', '#executionArn': 'executionArn', '#status': 'status' },
-              ExpressionAttributeValues: {
-                ':failed': DestinationStatus.Failed,
-                ':owner': envelope.owner,
-                ':succeeded': TaskStatus.Succeeded,
-              },
-            }),
-          )
-          .catch(() => undefined);
-      }
+    if (envelope.onSuccess && succeeded.deliveryClaim) {
+      await sendSuccess(envelope, succeeded, event.payload, result, succeeded.deliveryClaim);
     }
     return result;
   };

@@ -175,7 +175,7 @@ describe('economy orchestration: per-task operations against the $5 per million 
   };
   const result = JSON.stringify({ output: 's3://etl-out/2026/11/30/000001.parquet', records: 100 });
 
-  test('4 write units, no Step Functions, no Lambda request besides the submit: ≤ $5 per million', () => {
+  test('5 write units (4 without onSuccess), no Step Functions, no Lambda request besides the submit: ≤ $5 per million', () => {
     const { fn, indexes, tableKeys, invokeConfigs, memoryMb } = synthesized();
     const d = descriptor(fn);
     // Wiring: one EventInvokeConfig; a success is not routed through a Lambda destination.
@@ -198,16 +198,20 @@ describe('economy orchestration: per-task operations against the $5 per million 
       put as unknown as Record<string, unknown>,
       runningWrite(isoTime(now + 40), 'c0ffee00-1111-2222-3333-444455556666'),
     );
-    const succeeded = applyWrite(running, succeededWrite(envelope, isoTime(now + 180), result));
+    const succeeded = applyWrite(running, succeededWrite(envelope, isoTime(now + 180), result, 'c0ffee00-1111-2222-3333-444455556666'));
+    const { deliveryClaim: _claim, ...delivered } = { ...succeeded, destinationStatus: 'Succeeded' } as Record<string, unknown>;
     const writes = [
       { name: 'submit put', units: writeUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys) },
       { name: 'Running', units: writeUnits({ before: put as unknown as Record<string, unknown>, after: running }, indexes, tableKeys) },
       { name: 'Succeeded', units: writeUnits({ before: running, after: succeeded }, indexes, tableKeys) },
+      // With onSuccess: the delivery claimed by the Succeeded write, its outcome recorded after the send.
+      { name: 'delivery outcome', units: writeUnits({ before: succeeded, after: delivered }, indexes, tableKeys) },
     ];
     expect(writes).toEqual([
       { name: 'submit put', units: 2 },
       { name: 'Running', units: 1 },
       { name: 'Succeeded', units: 1 },
+      { name: 'delivery outcome', units: 1 },
     ]);
     const wru = writes.reduce((sum, w) => sum + w.units, 0);
     // The wrapper's ~50 ms (two updates and the SQS send) inside the function, at its memory.
@@ -220,7 +224,7 @@ describe('economy orchestration: per-task operations against the $5 per million 
       wrapper;
     const perMillion = perTask * 1e6;
     expect(perMillion).toBeLessThanOrEqual(BUDGET_PER_MILLION);
-    expect(perMillion).toBeCloseTo(3.85, 2);
+    expect(perMillion).toBeCloseTo(4.48, 2);
   });
 
   test('the same walk of a standard task gives docs/cost.md’s 11 write units', () => {

@@ -287,3 +287,25 @@ describe('economy: an attempt that ended without an answer', () => {
     expect(item?.events.map((e) => e.status)).toEqual(['Enqueued', 'Running', 'Retrying', 'Retrying', 'Running', 'Succeeded']);
   });
 });
+
+describe('economy: an attempt that died between Succeeded and recording its send', () => {
+  test('its retry (same request id) sends the success record once and records it', async () => {
+    await submit('t1');
+    expect(await taskHandler(async () => ({ v: 1 }))(invocations[0], context('same-id'))).toEqual({ v: 1 });
+    expect(records(SUCCESS_QUEUE)).toHaveLength(1);
+    // As if the send had not been recorded (the sandbox died right after the Succeeded write).
+    const item = table.get('eco', 't1') as Record<string, unknown>;
+    table.put({ ...item, destinationStatus: 'Pending', deliveryClaim: `${String(item.endedAt)}#same-id` });
+    mocks.sqs.resetHistory();
+    const work = jest.fn(async () => ({ v: 2 }));
+    expect(await taskHandler(work)(invocations[0], context('same-id'))).toEqual({ v: 1 });
+    expect(work).not.toHaveBeenCalled();
+    expect(records(SUCCESS_QUEUE)).toHaveLength(1);
+    expect(table.get('eco', 't1')).toMatchObject({ status: 'Succeeded', destinationStatus: 'Succeeded' });
+    expect(table.get('eco', 't1')?.deliveryClaim).toBeUndefined();
+    // Another request id (a duplicate event) does not send again.
+    mocks.sqs.resetHistory();
+    await taskHandler(work)(invocations[0], context('other-id'));
+    expect(records(SUCCESS_QUEUE)).toHaveLength(0);
+  });
+});
