@@ -198,7 +198,7 @@ export async function listEconomyFunction(table: string, request: Omit<ListReque
 }
 
 /** BatchGetItem of the items behind index keys (eventually consistent), in the keys' order. */
-async function batchRead(table: string, keys: ReadonlyArray<Record<string, string>>): Promise<TaskItem[]> {
+export async function batchRead(table: string, keys: ReadonlyArray<Record<string, string>>): Promise<TaskItem[]> {
   const found = new Map<string, TaskItem>();
   const id = (k: { functionName?: unknown; taskId?: unknown }): string => `${String(k.functionName)}\u0000${String(k.taskId)}`;
   for (let i = 0; i < keys.length; i += 100) {

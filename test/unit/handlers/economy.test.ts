@@ -9,6 +9,7 @@ import { InvokeCommand, type InvokeCommandInput } from '@aws-sdk/client-lambda';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { handler as finalizer } from '../../../lambda/handlers/finalizer';
+import { handler as reconciler } from '../../../lambda/handlers/reconciler';
 import { handler as taskApi } from '../../../lambda/handlers/task-api';
 import {
   type DestinationRecord,
@@ -307,5 +308,34 @@ describe('economy: an attempt that died between Succeeded and recording its send
     mocks.sqs.resetHistory();
     await taskHandler(work)(invocations[0], context('other-id'));
     expect(records(SUCCESS_QUEUE)).toHaveLength(0);
+  });
+});
+
+describe('economy: the reconciler ends tasks whose ending was lost', () => {
+  test('past maxEventAge + timeout + 5 min: never started → Expired, running → Failed, each with one record', async () => {
+    await submit('lost-queued');
+    await submit('lost-running');
+    // The attempt's sandbox "dies" while running: its handler never returns.
+    void taskHandler(async () => new Promise(() => undefined))(invocations[1], context('r1'));
+    for (let i = 0; i < 50 && table.get('eco', 'lost-running')?.status !== 'Running'; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(table.get('eco', 'lost-running')?.status).toBe('Running');
+    // Before the bound: nothing.
+    jest.setSystemTime(NOW + (3600 + 300 + 300 - 60) * 1000);
+    await reconciler({});
+    expect(table.get('eco', 'lost-queued')?.status).toBe('Enqueued');
+    jest.setSystemTime(NOW + (3600 + 300 + 300 + 60) * 1000);
+    await reconciler({});
+    expect(table.get('eco', 'lost-queued')?.status).toBe(TaskStatus.Expired);
+    expect(table.get('eco', 'lost-running')?.status).toBe(TaskStatus.Failed);
+    const failures = records(FAILURE_QUEUE);
+    expect(failures.map((r) => [r.requestContext.taskId, r.requestContext.condition]).sort()).toEqual([
+      ['lost-queued', 'EventAgeExceeded'],
+      ['lost-running', 'RetriesExhausted'],
+    ]);
+    // The next pass sends nothing more.
+    await reconciler({});
+    expect(records(FAILURE_QUEUE)).toHaveLength(2);
   });
 });
