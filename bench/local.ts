@@ -42,6 +42,7 @@ import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-s
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
+import { ECONOMY_RECONCILER_READS_PER_TASK } from '../lambda/lib/reconcile';
 import { type IndexSpec, LIST_PRICES, SUBMIT_LAMBDA_COST, writeUnits } from '../lambda/model/cost';
 import type { TaskRecord } from '../lambda/model';
 import { TABLE, tableKey } from '../lambda/model/table';
@@ -587,8 +588,9 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
     submit: SUBMIT_LAMBDA_COST * 1e6,
     sqs: LIST_PRICES.sqsRequest * 1e6,
     wrapper: (echoEcoMemory / 1024) * (wrapperMs / 1000) * LIST_PRICES.lambdaGbSecond * 1e6,
+    reconciler: ECONOMY_RECONCILER_READS_PER_TASK * 0.5 * LIST_PRICES.readUnit * 1e6,
   };
-  const total = perMillion.ddb + perMillion.submit + perMillion.sqs + perMillion.wrapper;
+  const total = perMillion.ddb + perMillion.submit + perMillion.sqs + perMillion.wrapper + perMillion.reconciler;
 
   log();
   log(`== economy mode (${fn}: Lambda's asynchronous invocation + taskHandler) ==`);
@@ -598,7 +600,7 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
   );
   log(`Lambda requests besides the task's own   1 (TaskApi submit)`);
   log(
-    `AWS cost per million            DynamoDB $${fmt(perMillion.ddb, 2)} + TaskApi $${fmt(perMillion.submit, 2)} + SQS $${fmt(perMillion.sqs, 2)} + wrapper ~${wrapperMs} ms at ${echoEcoMemory} MB $${fmt(perMillion.wrapper, 2)} = $${fmt(total, 2)}`,
+    `AWS cost per million            DynamoDB $${fmt(perMillion.ddb, 2)} + TaskApi $${fmt(perMillion.submit, 2)} + SQS $${fmt(perMillion.sqs, 2)} + wrapper ~${wrapperMs} ms at ${echoEcoMemory} MB $${fmt(perMillion.wrapper, 2)} + reconciler reads $${fmt(perMillion.reconciler, 2)} = $${fmt(total, 2)}`,
   );
   log();
   log('== both modes side by side (this run) ==');

@@ -167,6 +167,8 @@ async function pruneSlots(config: ServiceConfig, descriptor: TaskFunctionDescrip
 
 /** Passes that look at each economy task once its bound has passed (a pass may fail or be late). */
 export const ECONOMY_SWEEP_WINDOW_MS = 15 * 60_000;
+/** How many passes read each economy task (window / the schedule's 5 minutes): part of its cost. */
+export const ECONOMY_RECONCILER_READS_PER_TASK = ECONOMY_SWEEP_WINDOW_MS / (5 * 60_000);
 
 /**
  * Economy tasks (docs/design.md, "Orchestration modes") have no execution to describe: Lambda's
