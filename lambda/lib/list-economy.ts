@@ -211,3 +211,37 @@ export async function batchRead(table: string, keys: ReadonlyArray<Record<string
   }
   return keys.map((k) => found.get(id(k))).filter((item): item is TaskItem => item !== undefined);
 }
+
+/**
+ * The economy tasks of a function started in [from, to] (list keys), read from ByTimeEconomy and
+ * fetched: at most `max` items; `more` when the window held more. For `stats`, whose ByStatus
+ * counts do not see economy items.
+ */
+export async function economyItemsIn(
+  table: string,
+  functionName: string,
+  range: { readonly from: string; readonly to: string },
+  max: number,
+): Promise<{ items: TaskItem[]; more: boolean }> {
+  const items: TaskItem[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  for (;;) {
+    const key = '#pk = :pk AND #sk BETWEEN :from AND :to';
+    const result = await aws.ddb().send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: ECONOMY_INDEX.name,
+        KeyConditionExpression: key,
+        ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
+        ExpressionAttributeValues: { ':pk': functionName, ':from': range.from, ':to': range.to },
+        ScanIndexForward: false,
+        Limit: Math.min(PAGE_SIZE, max - items.length),
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    items.push(...(await batchRead(table, (result.Items ?? []) as Array<Record<string, string>>)));
+    if (!result.LastEvaluatedKey) return { items, more: false };
+    if (items.length >= max) return { items, more: true };
+    startKey = result.LastEvaluatedKey;
+  }
+}

@@ -12,6 +12,7 @@ import {
   CONTAINER_NAME,
   ConcurrentModificationError,
   ECONOMY_ITEM,
+  economyEndBoundMs,
   economyInvocationId,
   isEconomyOwner,
   type ExecResult,
@@ -55,7 +56,7 @@ import { type Attempt, attemptsOf } from './attempts';
 import { aws, type ServiceConfig } from './env';
 import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
-import { listEconomyFunction } from './list-economy';
+import { economyItemsIn, listEconomyFunction } from './list-economy';
 import { encodeNextToken, indexKeyOf, listKeyRange, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
 import { createTask, expiresAtFor, startOrUndo } from './submit';
@@ -525,9 +526,25 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
     store.taskTimes(descriptor.name, window, TERMINAL_STATUSES, STATS_MAX_DURATION_SAMPLES),
   ]);
   const counts = Object.fromEntries(ALL_STATUSES.map((status, i) => [status, inWindow[i]])) as Record<TaskStatus, number>;
-  const total = inWindow.reduce((sum, n) => sum + n, 0);
+  // Economy tasks are in no ByStatus: counted from ByTimeEconomy (the window's items; the active
+  // ones can only have started within maxEventAge + timeout + 5 min, after which the reconciler ends them).
+  let economyTimes: TaskItem[] = [];
+  let economyMore = false;
+  if (descriptor.orchestration === 'economy') {
+    const read = await economyItemsIn(config.table, descriptor.name, window, STATS_MAX_DURATION_SAMPLES);
+    for (const item of read.items) counts[item.status] += 1;
+    economyTimes = read.items.filter((item) => (TERMINAL_STATUSES as readonly string[]).includes(item.status));
+    economyMore = read.more;
+    const bound = economyEndBoundMs(0, descriptor.maxEventAgeSeconds, descriptor.timeoutSeconds);
+    const recent = await economyItemsIn(config.table, descriptor.name, listKeyRange(now - bound, now), STATS_MAX_DURATION_SAMPLES);
+    for (const item of recent.items) {
+      const at = (ACTIVE_STATUSES as readonly string[]).indexOf(item.status);
+      if (at >= 0) activeCounts[at] += 1;
+    }
+  }
+  const total = ALL_STATUSES.reduce((sum, status) => sum + counts[status], 0);
   const terminal = TERMINAL_STATUSES.reduce((sum, status) => sum + counts[status], 0);
-  const durations = times.items
+  const durations = [...times.items, ...economyTimes]
     .filter((t) => t.endedAt !== undefined)
     .map((t) => Date.parse(t.endedAt as string) - Date.parse(t.startedAt))
     .filter((ms) => Number.isFinite(ms) && ms >= 0)
@@ -549,7 +566,7 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
             p95: percentile(durations, 0.95),
             samples: durations.length,
             // The counts say whether the unread pages held terminal tasks at all.
-            sampled: times.more && terminal > times.items.length,
+            sampled: (times.more || economyMore) && terminal > times.items.length + economyTimes.length,
           },
         }
       : {}),

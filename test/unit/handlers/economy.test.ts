@@ -339,3 +339,21 @@ describe('economy: the reconciler ends tasks whose ending was lost', () => {
     expect(records(FAILURE_QUEUE)).toHaveLength(2);
   });
 });
+
+describe('economy: stats', () => {
+  test('counts the economy tasks of the window and the active ones', async () => {
+    await submit('s1');
+    await submit('s2');
+    await submit('s3');
+    await taskHandler(async () => 'ok')(invocations[0], context('a'));
+    jest.setSystemTime(NOW + 1000);
+    const stats = ok<{ counts: Record<string, number>; total: number; activeNow: number; successRate?: number }>(
+      await taskApi({ op: 'stats', functionName: 'eco', since: NOW - 60_000, until: NOW + 1000 }),
+    );
+    expect(stats.counts.Succeeded).toBe(1);
+    expect(stats.counts.Enqueued).toBe(2);
+    expect(stats.total).toBe(3);
+    expect(stats.activeNow).toBe(2);
+    expect(stats.successRate).toBe(1);
+  });
+});
