@@ -492,6 +492,7 @@ export async function functions(config: ServiceConfig): Promise<TaskFunctionSumm
     maxEventAgeSeconds: d.maxEventAgeSeconds,
     timeoutSeconds: d.timeoutSeconds,
     ...(d.maxConcurrency !== undefined ? { maxConcurrency: d.maxConcurrency } : {}),
+    ...(d.orchestration === 'economy' ? { orchestration: 'economy' as const } : {}),
     ...(d.onSuccess ? { onSuccess: d.onSuccess.arn } : {}),
     ...(d.onFailure ? { onFailure: d.onFailure.arn } : {}),
     stateMachineArn: d.stateMachineArn,

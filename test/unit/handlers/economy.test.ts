@@ -357,3 +357,8 @@ describe('economy: stats', () => {
     expect(stats.successRate).toBe(1);
   });
 });
+
+test('functions names the economy orchestration', async () => {
+  const [summary] = ok<Array<{ name: string; orchestration?: string }>>(await taskApi({ op: 'functions' }));
+  expect(summary).toMatchObject({ name: 'eco', orchestration: 'economy' });
+});
