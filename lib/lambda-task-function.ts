@@ -129,7 +129,10 @@ export class LambdaTaskRunner implements ITaskRunner {
       destinationConfig: { onFailure: { destination: service.finalizerFunction.functionArn } },
     });
     if (fn.role) {
-      service.finalizerFunction.grantInvoke(fn.role);
+      // The finalizer itself, not `<arn>:*` (grantInvoke's versions wildcard: a cdk-nag IAM5 finding).
+      fn.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [service.finalizerFunction.functionArn] }),
+      );
       fn.role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'], resources: [service.table.tableArn] }),
       );

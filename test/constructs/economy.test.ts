@@ -6,6 +6,7 @@
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ECONOMY_INDEX } from '../../lambda/model/orchestration';
@@ -132,6 +133,13 @@ describe('economy orchestration: defaults and wiring', () => {
     const text = JSON.stringify(policies);
     expect(text).toContain('dynamodb:UpdateItem');
     expect(text).toContain('lambda:InvokeFunction');
+  });
+
+  test('the wrapper’s grants add no cdk-nag finding (no wildcard on the finalizer)', () => {
+    const { stack } = lambdaTask((s) => ({ ...economy, onSuccess: sqsDestination(s, 'Done').destination }));
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
+    const findings = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`));
+    expect(findings.filter((f) => /Finalizer.*:\*|EconomyInvok/.test(f))).toEqual([]);
   });
 
   test('the tasks table has the sparse keys-only economy index', () => {
