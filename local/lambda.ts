@@ -52,6 +52,8 @@ interface AsyncEvent {
   readonly payload: unknown;
   /** When Lambda accepted it (epoch ms): the event age counts from here. */
   readonly acceptedAt: number;
+  /** The edge's URL when it was accepted: URLs of it in the payload (queue URLs) are moved to the next run's edge. */
+  readonly endpoint?: string;
   /** Attempts made so far. */
   attempts: number;
 }
@@ -356,6 +358,14 @@ export class LocalLambda implements LambdaInvoker {
         } else if (entry.op === 'done' && entry.requestId) pending.delete(entry.requestId);
       }
     }
+    // The edge listens on another port after a restart: the local URLs an event carries (an
+    // economy task's success queue URL in its envelope) follow it, as AWS's never change.
+    for (const [id, event] of pending) {
+      if (event.endpoint && event.endpoint !== this.deps.endpoint) {
+        const payload = JSON.parse(JSON.stringify(event.payload).split(event.endpoint).join(this.deps.endpoint)) as unknown;
+        pending.set(id, { ...event, payload, endpoint: this.deps.endpoint });
+      }
+    }
     writeFileSync(file, [...pending.values()].map((event) => `${JSON.stringify({ op: 'add', event })}\n`).join(''));
     for (const event of pending.values()) this.startAsync(event);
     return pending.size;
@@ -489,7 +499,14 @@ export class LocalLambda implements LambdaInvoker {
     }
     const requestId = randomUUID();
     if (invocationType === 'Event') {
-      const event: AsyncEvent = { requestId, functionName: name, payload, acceptedAt: Date.now(), attempts: 0 };
+      const event: AsyncEvent = {
+        requestId,
+        functionName: name,
+        payload,
+        acceptedAt: Date.now(),
+        attempts: 0,
+        endpoint: this.deps.endpoint,
+      };
       this.journal({ op: 'add', event });
       this.startAsync(event);
       return { requestId, payload: undefined };
