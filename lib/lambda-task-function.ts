@@ -4,11 +4,12 @@
  * payload, and stores its return value as the result.
  */
 import { ArnFormat, Stack } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS } from '../lambda/model/config';
+import type { TaskComputeDescriptor } from '../lambda/model/registry';
 import type { ITaskRunner, TaskRunnerBindOptions, TaskRunnerConfig } from './interfaces';
 import { TaskFunction, type TaskFunctionProps } from './task-function';
 
@@ -18,6 +19,21 @@ export interface LambdaTaskFunctionProps extends TaskFunctionProps {
    * result. Its own timeout should not be shorter than `timeout`.
    */
   readonly lambdaFunction: lambda.IFunction;
+}
+
+/**
+ * Memory and architecture of a function defined in the app, for the cost estimate; an imported
+ * function's are unknown (the estimate then says what it assumed).
+ */
+function lambdaCompute(fn: lambda.IFunction): TaskComputeDescriptor | undefined {
+  if (!(fn instanceof lambda.Function)) return undefined;
+  const cfn = fn.node.defaultChild as lambda.CfnFunction;
+  const memory = cfn.memorySize;
+  return {
+    // Lambda's default when the function sets none.
+    memoryMiB: memory === undefined ? 128 : memory,
+    architecture: fn.architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x86_64',
+  };
 }
 
 /** Runs each attempt by invoking a Lambda function (`timeout` at most 15 minutes, Lambda's limit). */
@@ -34,11 +50,13 @@ export class LambdaTaskRunner implements ITaskRunner {
   public bind(_scope: Construct, options: TaskRunnerBindOptions): TaskRunnerConfig {
     const fn = this.lambdaFunction;
     const { timeout, functionName } = options;
+    const compute = lambdaCompute(fn);
     return {
       runnerArn: fn.functionArn,
       // Where Lambda writes unless the function sets its own log group.
       logGroupName: `/aws/lambda/${fn.functionName}`,
       metricRunning: fn.metric('ConcurrentExecutions', { statistic: 'Maximum', label: `${functionName} running` }),
+      ...(compute ? { descriptor: { compute } } : {}),
       definition: {
         kind: 'lambda',
         runnerArn: fn.functionArn,

@@ -2,6 +2,7 @@
 export * from './api';
 export * from './audit';
 export * from './config';
+export * from './cost';
 export * from './destination';
 export * from './errors';
 export * from './execution';

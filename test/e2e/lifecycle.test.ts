@@ -67,6 +67,12 @@ describe('a Lambda task', () => {
     expect(task.destinationStatus).toBe('Succeeded');
     expect(task.events.map((e) => e.status)).toEqual(expect.arrayContaining(['Enqueued', 'Running', 'Succeeded']));
     expect(seen[seen.length - 1]).toBe('Succeeded');
+    // The bundled TaskApi adds the cost estimate: docs/cost.md's success path with onSuccess.
+    expect(task.cost).toMatchObject({
+      estimate: true,
+      orchestration: { transitions: 4, dynamodbWrites: 3, dynamodbWriteUnits: 11, lambdaRequests: 1, sqsRequests: 1 },
+      compute: { kind: 'lambda', attempts: 1 },
+    });
 
     const records = await destinations.waitFor(rt().output(queueOutputs('Echo').success), 'ok-1');
     expect(records).toHaveLength(1);
@@ -161,6 +167,9 @@ describe('a failing task', () => {
     expect(task.alreadyRetriedTimes).toBe(2);
     expect(task.taskErrorMessage).toMatch(/flag file/);
     expect(fs.readFileSync(countFile, 'utf8').trim().split('\n')).toHaveLength(3);
+    // Three attempts, two retries, RetriesExhausted, the finalizer and its failure record.
+    expect(task.cost?.orchestration).toMatchObject({ transitions: 16, lambdaRequests: 2, sqsRequests: 1 });
+    expect(task.cost?.compute).toMatchObject({ kind: 'lambda', attempts: 3 });
 
     const records = await destinations.waitFor(rt().output(queueOutputs('Flaky').failure), 'fail-1');
     expect(records).toHaveLength(1);
