@@ -140,6 +140,7 @@ export function renderCost(cost: TaskCost): { summary: string; details: string[]
     ...(o.sqsRequests > 0 ? [`${o.sqsRequests} SQS`] : []),
     ...(o.snsRequests > 0 ? [`${o.snsRequests} SNS`] : []),
     ...(o.eventBridgeEvents > 0 ? [`${o.eventBridgeEvents} EventBridge`] : []),
+    ...(o.apiGatewayRequests > 0 ? [`${o.apiGatewayRequests} API Gateway`] : []),
     ...(o.s3Requests > 0 ? [`${o.s3Requests} S3`] : []),
   ];
   const size = k.kind === 'lambda' ? `${k.gbSeconds ?? 0} GB-s` : `${k.vcpuSeconds ?? 0} vCPU-s, ${k.gbSeconds ?? 0} GB-s`;

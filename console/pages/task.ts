@@ -190,6 +190,7 @@ function costSection(task: TaskRecord): Html {
     ...(o.sqsRequests > 0 ? [`${o.sqsRequests} SQS`] : []),
     ...(o.snsRequests > 0 ? [`${o.snsRequests} SNS`] : []),
     ...(o.eventBridgeEvents > 0 ? [`${o.eventBridgeEvents} EventBridge`] : []),
+    ...(o.apiGatewayRequests > 0 ? [`${o.apiGatewayRequests} API Gateway`] : []),
     ...(o.s3Requests > 0 ? [`${o.s3Requests} S3`] : []),
   ].join(', ');
   const size = k.kind === 'lambda' ? `${k.gbSeconds ?? 0} GB-s` : `${k.vcpuSeconds ?? 0} vCPU-s, ${k.gbSeconds ?? 0} GB-s`;

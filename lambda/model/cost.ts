@@ -35,6 +35,8 @@ export interface RegionPrices {
   readonly sqsRequest: number;
   readonly snsPublish: number;
   readonly eventBridgeEvent: number;
+  /** API Gateway REST API, per request (the first 333 million a month). */
+  readonly apiGatewayRequest: number;
   /** S3 Standard, per PUT and per GET. */
   readonly s3Put: number;
   readonly s3Get: number;
@@ -53,6 +55,7 @@ const US_EAST_1: RegionPrices = {
   sqsRequest: 0.4 * M,
   snsPublish: 0.5 * M,
   eventBridgeEvent: 1 * M,
+  apiGatewayRequest: 3.5 * M,
   s3Put: 0.005 / 1000,
   s3Get: 0.0004 / 1000,
   fargate: { x86_64: { vcpuHour: 0.04048, gbHour: 0.004445 }, arm64: { vcpuHour: 0.03238, gbHour: 0.00356 } },
@@ -142,6 +145,8 @@ export interface TaskCostOrchestration {
   readonly sqsRequests: number;
   readonly snsRequests: number;
   readonly eventBridgeEvents: number;
+  /** Submit, stop and retry calls that came through the REST API (their caller is an IAM principal). */
+  readonly apiGatewayRequests: number;
   readonly s3Requests: number;
   readonly usd: number;
 }
@@ -207,6 +212,7 @@ interface Counts {
   sqs: number;
   sns: number;
   eventBridge: number;
+  apiGateway: number;
   s3Put: number;
   s3Get: number;
 }
@@ -252,6 +258,14 @@ function fromTrigger(caller: string | undefined): boolean {
 }
 
 /**
+ * A call that came through the REST API: its caller is neither a direct invoke (`lambda:Invoke`)
+ * nor a trigger (lambda/model/audit.ts). Records written before callers were kept have none.
+ */
+function viaApiGateway(caller: string | undefined): boolean {
+  return caller !== undefined && caller !== 'lambda:Invoke' && !fromTrigger(caller);
+}
+
+/**
  * The estimate for one record. `region` is the TaskApi's (AWS_REGION); `now` prices a live
  * attempt up to now (default: the record's endTime, else startedTime + durationMs).
  */
@@ -284,6 +298,7 @@ export function estimateTaskCost(
     sqs: 0,
     sns: 0,
     eventBridge: 0,
+    apiGateway: 0,
     s3Put: 0,
     s3Get: 0,
   };
@@ -292,9 +307,10 @@ export function estimateTaskCost(
     c.writeUnits += units * size;
   };
   let serviceInvocations = 0;
-  const invokeService = (): void => {
+  const invokeService = (caller?: string): void => {
     c.lambdaRequests += 1;
     serviceInvocations += 1;
+    if (viaApiGateway(caller)) c.apiGateway += 1;
   };
 
   const attemptSeconds: number[] = [];
@@ -314,11 +330,11 @@ export function estimateTaskCost(
         if (i === 0) {
           write(WRITE_UNITS.put, before);
           if (fromTrigger(e.caller)) sawTrigger = true;
-          else invokeService();
+          else invokeService(e.caller);
         } else {
           // `retry`: a new execution; the item's status and start time change.
           write(WRITE_UNITS.bothKeysChange, before);
-          invokeService();
+          invokeService(e.caller);
         }
         break;
       case TaskStatus.Dequeued:
@@ -370,7 +386,7 @@ export function estimateTaskCost(
         }
         break;
       case TaskStatus.Stopping:
-        invokeService();
+        invokeService(e.caller);
         write(WRITE_UNITS.statusChange, before);
         break;
       case TaskStatus.Failed:
@@ -448,6 +464,7 @@ export function estimateTaskCost(
     c.sqs * p.sqsRequest +
     c.sns * p.snsPublish +
     c.eventBridge * p.eventBridgeEvent +
+    c.apiGateway * p.apiGatewayRequest +
     c.s3Put * p.s3Put +
     c.s3Get * p.s3Get;
 
@@ -462,6 +479,7 @@ export function estimateTaskCost(
     sqsRequests: c.sqs,
     snsRequests: c.sns,
     eventBridgeEvents: c.eventBridge,
+    apiGatewayRequests: c.apiGateway,
     s3Requests: c.s3Put + c.s3Get,
     usd: usd(orchestrationUsd),
   };

@@ -53,6 +53,34 @@ const US = PRICES['us-east-1'];
 const serviceDuration = (calls: number) => calls * 0.5 * 0.1 * US.lambdaGbSecond.arm64;
 
 describe('estimateTaskCost: Lambda kind', () => {
+  test('submit, stop and retry through the REST API (an IAM caller) each add an API Gateway request; direct invokes none', () => {
+    const alice = 'arn:aws:iam::123456789012:user/alice';
+    const viaApi = estimateTaskCost(
+      task('Enqueued', [
+        ['Enqueued', 0, 'submitted', alice],
+        ['Stopping', 0.1, 'stop requested', alice],
+        ['Stopped', 0.2, 'stopped'],
+        ['Enqueued', 1, 'retry', alice],
+      ]),
+      LAMBDA,
+      'us-east-1',
+    );
+    const direct = estimateTaskCost(
+      task('Enqueued', [
+        ['Enqueued', 0, 'submitted', 'lambda:Invoke'],
+        ['Stopping', 0.1, 'stop requested', 'lambda:Invoke'],
+        ['Stopped', 0.2, 'stopped'],
+        ['Enqueued', 1, 'retry', 'lambda:Invoke'],
+      ]),
+      LAMBDA,
+      'us-east-1',
+    );
+    expect(viaApi.orchestration.apiGatewayRequests).toBe(3);
+    expect(direct.orchestration.apiGatewayRequests).toBe(0);
+    expect(viaApi.orchestration.usd - direct.orchestration.usd).toBeCloseTo(3 * US.apiGatewayRequest, 12);
+    expect(US.apiGatewayRequest * 1e6).toBeCloseTo(3.5, 9);
+  });
+
   test('success at the first attempt with onSuccess: the numbers of docs/cost.md (4 transitions, 11 WRU, 1 TaskApi request, 1 SQS send)', () => {
     const cost = estimateTaskCost(
       task('Succeeded', [
@@ -72,6 +100,7 @@ describe('estimateTaskCost: Lambda kind', () => {
       sqsRequests: 1,
       snsRequests: 0,
       eventBridgeEvents: 0,
+      apiGatewayRequests: 0,
       s3Requests: 0,
       usd: expect.any(Number),
     });
