@@ -18,12 +18,14 @@
  *    twin (Lambda's own asynchronous invocation + the handler wrapper): no state transitions; its
  *    writes counted from the stored item (one event per status write, plus the success
  *    delivery's outcome), their write units with index copies from the template's indexes
- *    (model `writeUnits`), and Lambda's own asynchronous invocation of the plain `echo` handler
+ *    (model `indexedWriteUnits`), and Lambda's own asynchronous invocation of the plain `echo` handler
  *    (`Invoke`, `Event`) as the reference: its accept throughput and its cost (the SQS record).
  *
  * Options: --tasks N (submits in the throughput run, default 300), --concurrency C (default 8),
  * --latency N (sequential tasks for latency, default 40), --puts N (baseline puts, default 2000),
- * --histories N (executions whose history is read, default 5).
+ * --histories N (executions whose history is read, default 5), --persist 1 (the runtime keeps its state in
+ * a data dir, as `asynctask dev --data-dir`: every execution step on disk, DynamoDB in LevelDB),
+ * --warmup N (tasks run before the measurements, default 16).
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -43,7 +45,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
 import { ECONOMY_RECONCILER_READS_PER_TASK } from '../lambda/lib/reconcile';
-import { type IndexSpec, LIST_PRICES, SUBMIT_LAMBDA_COST, writeUnits } from '../lambda/model/cost';
+import { DEFAULT_PRICE_REGION, type IndexSpec, indexedWriteUnits, PRICES as LIST_PRICES, serviceInvocationUsd } from '../lambda/model/cost';
 import type { TaskRecord } from '../lambda/model';
 import { TABLE, tableKey } from '../lambda/model/table';
 import { startRuntime } from '../local/runtime';
@@ -58,18 +60,23 @@ const dynalite = require('dynalite') as (options: Record<string, unknown>) => an
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const REGION = 'us-east-1';
 
-/** AWS list prices (us-east-1). */
+/** The us-east-1 row of the model's list prices (lambda/model/cost.ts `PRICES`). */
+const US_EAST_1 = LIST_PRICES[DEFAULT_PRICE_REGION];
+
+/** AWS list prices (us-east-1), from the model's table under the names the benchmarks use. */
 export const PRICES = {
   /** Step Functions Standard, per state transition. */
-  stateTransition: 25.0 / 1e6,
+  stateTransition: US_EAST_1.transition,
   /** DynamoDB on-demand, per write request unit (1 WRU per write of an item up to 1 KB). */
-  writeRequestUnit: 0.625 / 1e6,
+  writeRequestUnit: US_EAST_1.writeUnit,
+  /** DynamoDB on-demand, per read request unit. */
+  readRequestUnit: US_EAST_1.readUnit,
   /** Lambda, per request. */
-  lambdaRequest: 0.2 / 1e6,
+  lambdaRequest: US_EAST_1.lambdaRequest,
   /** Lambda arm64, per GB-second. */
-  lambdaGbSecond: 0.0000133334,
+  lambdaGbSecond: US_EAST_1.lambdaGbSecond.arm64,
   /** SQS standard, per request (64 KB chunk): the destination delivery, outside the brief's three services. */
-  sqsRequest: 0.4 / 1e6,
+  sqsRequest: US_EAST_1.sqsRequest,
 } as const;
 
 interface Options {
@@ -78,16 +85,20 @@ interface Options {
   latency: number;
   puts: number;
   histories: number;
+  /** 1: the runtime keeps its state in a data dir (executions' steps, DynamoDB in LevelDB, logs), as `asynctask dev --data-dir`. */
+  persist: number;
+  /** Tasks run to Succeeded before the measurements (default 16: starts the Lambda workers). */
+  warmup: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5 };
+  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5, persist: 0, warmup: 16 };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '') as keyof Options;
     const value = Number(argv[i + 1]);
     if (!(name in options) || !Number.isInteger(value) || value < 1) {
       throw new Error(
-        `usage: bench/local.ts [--tasks N] [--concurrency C] [--latency N] [--puts N] [--histories N] (bad '${argv[i]} ${argv[i + 1] ?? ''}')`,
+        `usage: bench/local.ts [--tasks N] [--concurrency C] [--latency N] [--puts N] [--histories N] [--persist 1] [--warmup N] (bad '${argv[i]} ${argv[i + 1] ?? ''}')`,
       );
     }
     options[name] = value;
@@ -269,6 +280,62 @@ export async function history(sfn: SFNClient, executionArn: string): Promise<His
   return events;
 }
 
+/** CPU time (ms; `sys`: in the kernel only) of this process and its descendants, by role (Linux /proc; empty elsewhere). */
+export function processCpu(sys = false): Map<string, number> {
+  const out = new Map<string, number>();
+  if (process.platform !== 'linux') return out;
+  const tick = 1000 / 100; // USER_HZ
+  const procs: { pid: number; ppid: number; ms: number }[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.push({ pid: Number(name), ppid: Number(f[1]), ms: ((sys ? 0 : Number(f[11])) + Number(f[12])) * tick });
+    } catch {
+      // gone
+    }
+  }
+  const parent = new Map(procs.map((p) => [p.pid, p.ppid]));
+  const mine = (pid: number): boolean => {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  for (const p of procs) {
+    if (!mine(p.pid)) continue;
+    let role = 'other';
+    if (p.pid === process.pid) {
+      // The main thread (edge, Lambda runner, Step Functions, and this benchmark's client) apart from the process's other threads.
+      try {
+        const stat = fs.readFileSync(`/proc/${p.pid}/task/${p.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const main = ((sys ? 0 : Number(f[11])) + Number(f[12])) * tick;
+        out.set('runtime main thread', (out.get('runtime main thread') ?? 0) + main);
+        out.set('runtime other threads', (out.get('runtime other threads') ?? 0) + p.ms - main);
+        continue;
+      } catch {
+        role = 'runtime (main process)';
+      }
+    } else {
+      try {
+        const env = fs.readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0');
+        const fn = env.find((e) => e.startsWith('AWS_LAMBDA_FUNCTION_NAME='))?.split('=')[1];
+        const cmd = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8');
+        if (fn)
+          role = `Lambda ${fn
+            .replace(/^AsyncTaskE2E-/, '')
+            .replace(/[A-F0-9]{8}$/, '')
+            .replace(/-[A-Za-z0-9]{8,}$/, '')}`;
+        else if (cmd.includes('fauxqs')) role = 'fauxqs (SQS/SNS/S3)';
+      } catch {
+        // gone
+      }
+    }
+    out.set(role, (out.get(role) ?? 0) + p.ms);
+  }
+  return out;
+}
+
 async function waitSucceeded(client: AsyncTaskClient, taskId: string, pollMs: number, timeoutMs = 60_000): Promise<TaskRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -312,6 +379,7 @@ async function main(): Promise<void> {
     stackName: 'AsyncTaskE2E',
     port: 0,
     workDir,
+    ...(options.persist ? { dataDir: path.join(workDir, 'data') } : {}),
     projectRoot: PROJECT_ROOT,
     log: () => undefined,
   });
@@ -320,22 +388,35 @@ async function main(): Promise<void> {
   const sfn = new SFNClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   const ddb = new DynamoDBClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   try {
-    // Warm-up: Lambda workers of TaskApi and echo.
-    await pool(16, options.concurrency, async (i) => {
+    // Warm-up: Lambda workers of TaskApi and echo (and, with a larger --warmup, the JIT of every process).
+    await pool(options.warmup, options.concurrency, async (i) => {
       await client.submit({ functionName: 'echo', taskId: `warm-${i}`, payload: { i } });
       await waitSucceeded(client, `warm-${i}`, 50);
     });
 
     // Submit throughput at concurrency C, then the drain to Succeeded.
     process.stdout.write(`submit throughput: ${options.tasks} submits at concurrency ${options.concurrency}… `);
+    const cpu0 = processCpu();
+    const sys0 = processCpu(true);
     const t0 = performance.now();
     const submits = await pool(options.tasks, options.concurrency, async (i) => {
       await client.submit({ functionName: 'echo', taskId: `tp-${i}`, payload: { i } });
     });
     const submitPerSecond = (options.tasks / submits.wallMs) * 1000;
-    const done: TaskRecord[] = [];
-    for (let i = 0; i < options.tasks; i++) done.push(await waitSucceeded(client, `tp-${i}`, 100, 300_000));
-    const drainPerSecond = (options.tasks / (performance.now() - t0)) * 1000;
+    // The client waits for every task with the same concurrency C (each poller takes the next
+    // task, `get` every 100 ms until Succeeded), not one `get` after another: a drain at
+    // concurrency 1 would add one TaskApi round trip per task to the measured time.
+    const done: TaskRecord[] = new Array(options.tasks);
+    await pool(options.tasks, options.concurrency, async (i) => {
+      done[i] = await waitSucceeded(client, `tp-${i}`, 100, 300_000);
+    });
+    const drainMs = performance.now() - t0;
+    const drainPerSecond = (options.tasks / drainMs) * 1000;
+    const cpu1 = processCpu();
+    const sys1 = processCpu(true);
+    const cpuUsed = [...cpu1]
+      .map(([role, ms]) => ({ role, ms: ms - (cpu0.get(role) ?? 0), sys: (sys1.get(role) ?? 0) - (sys0.get(role) ?? 0) }))
+      .sort((a, b) => b.ms - a.ms);
     log('done');
 
     // Latency, one task at a time.
@@ -415,6 +496,17 @@ async function main(): Promise<void> {
     log(
       `ratio submit / baseline put throughput (C=${options.concurrency})   ${fmt(submitPerSecond / base.conc.perSecond, 3)}  (baseline is ${fmt(base.conc.perSecond / submitPerSecond, 1)}× faster)`,
     );
+    if (cpuUsed.length > 0) {
+      const totalCpu = cpuUsed.reduce((n, c) => n + c.ms, 0);
+      log(
+        `CPU during that run (${fmt(drainMs / 1000, 1)} s wall, ${os.cpus().length} cores): ${fmt(totalCpu / 1000, 1)} s, ${fmt(totalCpu / options.tasks, 2)} ms per task`,
+      );
+      for (const c of cpuUsed.filter((x) => x.ms > 0)) {
+        log(
+          `  ${c.role.padEnd(30)} ${fmt(c.ms / options.tasks, 2)} ms per task  (${fmt((c.ms / totalCpu) * 100, 0)}%; kernel ${fmt((c.sys / Math.max(c.ms, 1)) * 100, 0)}%)`,
+        );
+      }
+    }
     log();
     log('== latency, one task at a time ==');
     log(`submit call                     p50 ${fmt(percentile(submitLatency, 50))} ms   p95 ${fmt(percentile(submitLatency, 95))} ms`);
@@ -574,21 +666,21 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
     statusWrites += states.length;
     outcomeWrites += outcome;
     units += states.reduce(
-      (sum, after, n) => sum + writeUnits(n === 0 ? { after } : { before: states[n - 1], after }, indexes, tableKeys),
+      (sum, after, n) => sum + indexedWriteUnits(n === 0 ? { after } : { before: states[n - 1], after }, indexes, tableKeys),
       0,
     );
-    units += outcome * writeUnits({ before: item, after: item }, [], tableKeys);
+    units += outcome * indexedWriteUnits({ before: item, after: item }, [], tableKeys);
   }
   const writes = (statusWrites + outcomeWrites) / sample.length;
   const wru = units / sample.length;
   const echoEcoMemory = memoryOf(cdkOut, 'AsyncTaskE2E', 'EchoEcoHandler');
   const wrapperMs = 50;
   const perMillion = {
-    ddb: wru * LIST_PRICES.writeUnit * 1e6,
-    submit: SUBMIT_LAMBDA_COST * 1e6,
-    sqs: LIST_PRICES.sqsRequest * 1e6,
-    wrapper: (echoEcoMemory / 1024) * (wrapperMs / 1000) * LIST_PRICES.lambdaGbSecond * 1e6,
-    reconciler: ECONOMY_RECONCILER_READS_PER_TASK * 0.5 * LIST_PRICES.readUnit * 1e6,
+    ddb: wru * PRICES.writeRequestUnit * 1e6,
+    submit: serviceInvocationUsd(US_EAST_1) * 1e6,
+    sqs: PRICES.sqsRequest * 1e6,
+    wrapper: (echoEcoMemory / 1024) * (wrapperMs / 1000) * PRICES.lambdaGbSecond * 1e6,
+    reconciler: ECONOMY_RECONCILER_READS_PER_TASK * 0.5 * PRICES.readRequestUnit * 1e6,
   };
   const total = perMillion.ddb + perMillion.submit + perMillion.sqs + perMillion.wrapper + perMillion.reconciler;
 

@@ -21,6 +21,7 @@ import {
   TASK_ID_RULE,
   TaskDidNotSucceedError,
   type TaskRecord,
+  totalCostUsd,
   validateListRequest,
   validateTaskId,
 } from '../lambda/model';
@@ -348,7 +349,7 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
     .addOption(new Option('--order <order>', 'by start time').choices(['asc', 'desc']).default('desc'))
     .option('--next-token <token>', 'continue after a previous page')
     .option('--all', 'follow next tokens and list every page')
-    .option('--json', 'print { "tasks": [...], "nextToken": ... } as JSON')
+    .option('--json', 'print { "tasks": [...], "nextToken": ..., "totalCostUsd": ... } as JSON')
     .action(async (functionName: string, options: ListCliOptions, command: Command) => {
       const request = listOptionsFrom(functionName, options);
       const client = clientFor(command);
@@ -361,7 +362,8 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
         result = await client.list(request);
       }
       if (options.json) {
-        writeJson({ tasks: result.tasks, nextToken: result.nextToken ?? null });
+        // totalCostUsd: the sum of the page's (or, with --all, every page's) task estimates.
+        writeJson({ tasks: result.tasks, nextToken: result.nextToken ?? null, totalCostUsd: totalCostUsd(result.tasks) });
         return;
       }
       if (result.tasks.length === 0) process.stdout.write(`no tasks of function '${functionName}' match\n`);

@@ -4,7 +4,15 @@
  */
 import Table from 'cli-table3';
 import { createColors } from 'picocolors';
-import type { LogEvent, TaskFunctionSummary, TaskRecord, TaskSource, TaskStatus } from '../lambda/model';
+import {
+  formatUsd,
+  type LogEvent,
+  type TaskCost,
+  type TaskFunctionSummary,
+  type TaskRecord,
+  type TaskSource,
+  type TaskStatus,
+} from '../lambda/model';
 
 /** `850ms`, `12.3s`, `4m05s`, `2h03m`, `3d04h`. */
 export function formatDuration(ms: number | undefined): string {
@@ -96,20 +104,52 @@ function render(head: string[], rows: string[][]): string {
     .join('\n')}\n`;
 }
 
-/** The `list` table; a SOURCE column (topic/partition and offsets, or queue and message) when any task came from a trigger. */
+/**
+ * The `list` table; a COST column (the record's estimate) when any task carries one; a SOURCE
+ * column (topic/partition and offsets, or queue and message) when any task came from a trigger.
+ */
 export function renderTaskTable(tasks: readonly TaskRecord[], options: { color: boolean }): string {
   const withSource = tasks.some((t) => t.source);
+  const withCost = tasks.some((t) => t.cost);
   return render(
-    ['TASK ID', 'STATUS', 'STARTED', 'DURATION', 'ATTEMPTS', ...(withSource ? ['SOURCE'] : [])],
+    ['TASK ID', 'STATUS', 'STARTED', 'DURATION', 'ATTEMPTS', ...(withCost ? ['COST'] : []), ...(withSource ? ['SOURCE'] : [])],
     tasks.map((t) => [
       t.taskId,
       colorStatus(t.status, options.color),
       formatTime(t.startedTime),
       formatDuration(t.durationMs),
       String(attemptsOf(t)),
+      ...(withCost ? [formatUsd(t.cost?.totalUsd)] : []),
       ...(withSource ? [t.source ? formatSource(t.source) : '-'] : []),
     ]),
   );
+}
+
+/**
+ * `get`'s cost block: the total, then orchestration and compute with what was counted, the
+ * price source and the estimate's notes.
+ */
+export function renderCost(cost: TaskCost): { summary: string; details: string[] } {
+  const o = cost.orchestration;
+  const k = cost.compute;
+  const counts = [
+    `${o.transitions} transitions`,
+    `${o.dynamodbWrites} writes (${o.dynamodbWriteUnits} WRU)`,
+    ...(o.dynamodbReadUnits > 0 ? [`${o.dynamodbReadUnits} RRU`] : []),
+    `${o.lambdaRequests} Lambda request${o.lambdaRequests === 1 ? '' : 's'}`,
+    ...(o.sqsRequests > 0 ? [`${o.sqsRequests} SQS`] : []),
+    ...(o.snsRequests > 0 ? [`${o.snsRequests} SNS`] : []),
+    ...(o.eventBridgeEvents > 0 ? [`${o.eventBridgeEvents} EventBridge`] : []),
+    ...(o.apiGatewayRequests > 0 ? [`${o.apiGatewayRequests} API Gateway`] : []),
+    ...(o.s3Requests > 0 ? [`${o.s3Requests} S3`] : []),
+  ];
+  const size = k.kind === 'lambda' ? `${k.gbSeconds ?? 0} GB-s` : `${k.vcpuSeconds ?? 0} vCPU-s, ${k.gbSeconds ?? 0} GB-s`;
+  const details = [
+    `  orchestration  ${formatUsd(o.usd)}  ${counts.join(', ')}`,
+    `  compute        ${formatUsd(k.usd)}  ${k.kind}, ${k.attempts} attempt${k.attempts === 1 ? '' : 's'}, ${k.seconds} s, ${size}`,
+    ...cost.notes.map((note) => `  note: ${note}`),
+  ];
+  return { summary: `${formatUsd(cost.totalUsd)} (estimate, ${cost.region}, ${cost.priceSource})`, details };
 }
 
 export function renderFunctionTable(functions: readonly TaskFunctionSummary[]): string {
@@ -166,8 +206,11 @@ export function renderTask(task: TaskRecord, options: { color: boolean }): strin
   if (task.returnPayload !== undefined) rows.push(['result', json(task.returnPayload)]);
   if (task.runnerId) rows.push(['runner', task.runnerId]);
   if (task.logStream) rows.push(['log stream', task.logStream]);
+  const cost = task.cost ? renderCost(task.cost) : undefined;
+  if (cost) rows.push(['cost', cost.summary]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   const lines = rows.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`);
+  if (cost) lines.push(...cost.details);
   if (task.events.length > 0) {
     lines.push('events:');
     for (const e of task.events) {

@@ -299,7 +299,10 @@ export class ContainerTaskRunner implements ITaskRunner {
         period: Duration.minutes(1),
         label: `${functionName} running`,
       }),
-      descriptor: { logStreamPrefix: functionName },
+      descriptor: {
+        logStreamPrefix: functionName,
+        compute: { cpu, memoryMiB: memory, architecture: 'x86_64', ...(props.spot ? { spot: true } : {}) },
+      },
       definition: {
         kind: 'container',
         runnerArn: taskDefinition.taskDefinitionArn,

@@ -14,6 +14,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS } from '../lambda/model/config';
 import { ECONOMY_BOUNDS, type ModeBounds, ORCHESTRATIONS, type Orchestration } from '../lambda/model/orchestration';
+import type { TaskComputeDescriptor } from '../lambda/model/registry';
 import type { ITaskRunner, TaskRunnerBindOptions, TaskRunnerConfig } from './interfaces';
 import { TaskFunction, type TaskFunctionProps } from './task-function';
 
@@ -33,6 +34,21 @@ export interface LambdaTaskFunctionProps extends TaskFunctionProps {
    * @default 'standard'
    */
   readonly orchestration?: Orchestration;
+}
+
+/**
+ * Memory and architecture of a function defined in the app, for the cost estimate; an imported
+ * function's are unknown (the estimate then says what it assumed).
+ */
+function lambdaCompute(fn: lambda.IFunction): TaskComputeDescriptor | undefined {
+  if (!(fn instanceof lambda.Function)) return undefined;
+  const cfn = fn.node.defaultChild as lambda.CfnFunction;
+  const memory = cfn.memorySize;
+  return {
+    // Lambda's default when the function sets none.
+    memoryMiB: memory === undefined ? 128 : memory,
+    architecture: fn.architecture.name === lambda.Architecture.ARM_64.name ? 'arm64' : 'x86_64',
+  };
 }
 
 /** Runs each attempt by invoking a Lambda function (`timeout` at most 15 minutes, Lambda's limit). */
@@ -77,10 +93,15 @@ export class LambdaTaskRunner implements ITaskRunner {
     const fn = this.lambdaFunction;
     const { timeout, functionName } = options;
     if (this.orchestration === 'economy') this.bindEconomy(scope, options);
-    return {
+    const compute = lambdaCompute(fn);
+    const descriptor = {
       ...(this.orchestration === 'economy'
-        ? { descriptor: { orchestration: 'economy' as const, finalizerArn: options.service.finalizerFunction.functionArn } }
+        ? { orchestration: 'economy' as const, finalizerArn: options.service.finalizerFunction.functionArn }
         : {}),
+      ...(compute ? { compute } : {}),
+    };
+    return {
+      ...(Object.keys(descriptor).length > 0 ? { descriptor } : {}),
       runnerArn: fn.functionArn,
       // Where Lambda writes unless the function sets its own log group.
       logGroupName: `/aws/lambda/${fn.functionName}`,

@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RestApiRequest, RestApiResponse } from './apigateway';
+import type { DirectDynamoDb } from './dynalite';
 import type { KafkaSource } from './kafka/source';
 import { KafkaInputError, type ProduceRecord } from './kafka/topics';
 import { AwsError, type JsonService, LOCAL_ACCOUNT, LOCAL_REGION, type LambdaInvokeResult } from './types';
@@ -53,6 +54,8 @@ export interface EcsTaskMetadata {
 export interface EdgeBackends {
   /** Port of dynalite on 127.0.0.1. */
   readonly dynamodbPort: number;
+  /** dynalite in this process: DynamoDB requests are handed to it without the proxy hop (default: proxied to the port). */
+  readonly dynamodb?: DirectDynamoDb;
   /** Port of fauxqs on 127.0.0.1. */
   readonly fauxqsPort: number;
   readonly stepFunctions?: JsonService;
@@ -295,6 +298,7 @@ export class Edge {
       }
       switch (spec.backend) {
         case 'dynamodb':
+          if (b.dynamodb) return this.dynamodbDirect(req, res, b.dynamodb, body);
           return this.proxy(req, res, b.dynamodbPort, body, req.headers.host);
         case 'sqs':
           return this.proxySqs(req, res, b.fauxqsPort, body);
@@ -375,6 +379,12 @@ export class Edge {
     res.end(answer.body);
   }
 
+  private async dynamodbDirect(req: IncomingMessage, res: ServerResponse, dynamodb: DirectDynamoDb, body: Buffer): Promise<void> {
+    const answer = await dynamodb({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body });
+    res.writeHead(answer.statusCode, answer.headers);
+    res.end(answer.body);
+  }
+
   private endpointHost(): string {
     return new URL(this.endpointUrl).host;
   }
@@ -404,15 +414,49 @@ export class Edge {
    * fauxqs names queues `http://sqs.<region>.localhost:<port>/<account>/<name>` (port = the Host
    * header's): requests get that form, responses get the edge's `<endpoint>/<account>/<name>`.
    */
-  private proxySqs(req: IncomingMessage, res: ServerResponse, port: number, body: Buffer): Promise<void> {
+  private async proxySqs(req: IncomingMessage, res: ServerResponse, port: number, body: Buffer): Promise<void> {
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+    delete headers['transfer-encoding'];
+    delete headers.connection;
+    const answer = await this.forwardSqs(port, req.method ?? 'POST', req.url ?? '/', headers, body);
+    if (!answer) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(answer.statusCode, answer.headers);
+    res.end(answer.body);
+  }
+
+  /**
+   * An SQS JSON request from inside the runtime (the Step Functions tasks' `sqs:sendMessage`):
+   * forwarded to fauxqs exactly as a request to the edge is (same queue URL forms), without the
+   * HTTP hop through the edge and the SDK's client around it. `undefined`: fauxqs failed mid-answer.
+   */
+  public async sqs(operation: string, input: unknown, extraHeaders: Record<string, string> = {}) {
+    const b = await this.ready();
+    const headers = {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `AmazonSQS.${operation}`,
+      authorization: `AWS4-HMAC-SHA256 Credential=test/${new Date().toISOString().slice(0, 10).replace(/-/g, '')}/${LOCAL_REGION}/sqs/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=${'0'.repeat(64)}`,
+      'x-amz-date': `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}Z`,
+      ...extraHeaders,
+    };
+    return this.forwardSqs(b.fauxqsPort, 'POST', '/', headers, Buffer.from(JSON.stringify(input)));
+  }
+
+  private forwardSqs(
+    port: number,
+    method: string,
+    path: string,
+    inHeaders: Record<string, string | string[] | undefined>,
+    body: Buffer,
+  ): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer } | undefined> {
     const edgePort = new URL(this.endpointUrl).port;
     const fauxqsBase = `http://sqs.${LOCAL_REGION}.localhost:${edgePort}/`;
     const request = rewriteQueueUrls(body, fauxqsBase.slice(0, -1));
     return new Promise((resolve) => {
-      const headers = { ...req.headers, host: this.endpointHost(), 'content-length': String(request.length) };
-      delete headers['transfer-encoding'];
-      delete headers.connection;
-      const upstream = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers, agent: this.agent }, (up) => {
+      const headers = { ...inHeaders, host: this.endpointHost(), 'content-length': String(request.length) };
+      const upstream = http.request({ host: '127.0.0.1', port, method, path, headers, agent: this.agent }, (up) => {
         const chunks: Buffer[] = [];
         up.on('data', (c: Buffer) => chunks.push(c));
         up.on('end', () => {
@@ -420,18 +464,13 @@ export class Edge {
           const out = Buffer.from(text);
           const h = { ...up.headers, 'content-length': String(out.length) };
           delete h['transfer-encoding'];
-          res.writeHead(up.statusCode ?? 502, h);
-          res.end(out);
-          resolve();
+          resolve({ statusCode: up.statusCode ?? 502, headers: h, body: out });
         });
-        up.on('error', () => {
-          res.destroy();
-          resolve();
-        });
+        up.on('error', () => resolve(undefined));
       });
       upstream.on('error', (error) => {
-        if (!res.headersSent) sendJson(res, 502, { __type: 'ServiceUnavailable', message: `local SQS failed: ${error.message}` });
-        resolve();
+        const out = Buffer.from(JSON.stringify({ __type: 'ServiceUnavailable', message: `local SQS failed: ${error.message}` }));
+        resolve({ statusCode: 502, headers: { 'content-type': 'application/json', 'content-length': String(out.length) }, body: out });
       });
       upstream.end(request);
     });

@@ -4,7 +4,7 @@
  * reads (FilterLogEvents, GetLogEvents, DescribeLogStreams, DescribeLogGroups) and the writes
  * a process may use (CreateLogGroup, CreateLogStream, PutLogEvents).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { AwsError, type JsonService, LOCAL_ACCOUNT, LOCAL_REGION, type LogSink } from './types';
 
@@ -54,6 +54,8 @@ export function matchesFilterPattern(pattern: string | undefined, message: strin
 export class LocalLogs implements LogSink, JsonService {
   private readonly groups = new Map<string, Map<string, Stream>>();
   private readonly groupCreated = new Map<string, number>();
+  /** Open stream files by path (append mode). */
+  private readonly files = new Map<string, number>();
 
   /** `dir`: where stream files go (created); existing files are loaded (restart with a data dir). */
   public constructor(private readonly dir: string) {
@@ -116,7 +118,27 @@ export class LocalLogs implements LogSink, JsonService {
       s.events.push(e);
       text += `${JSON.stringify({ t: timestamp, i: now, m: line })}\n`;
     }
-    appendFileSync(path.join(this.dir, enc(logGroupName), `${enc(logStreamName)}.log`), text);
+    const file = path.join(this.dir, enc(logGroupName), `${enc(logStreamName)}.log`);
+    // One descriptor per stream file, opened once (append mode): the same write as appendFileSync, without an open and close per call.
+    let fd = this.files.get(file);
+    if (fd === undefined) {
+      fd = openSync(file, 'a');
+      this.files.set(file, fd);
+    }
+    const bytes = Buffer.from(text);
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+  }
+
+  /** Closes the stream files (the runtime's stop); a later append opens them again. */
+  public close(): void {
+    for (const fd of this.files.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.files.clear();
   }
 
   /** Events of one stream (tests and tools). */

@@ -8,7 +8,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +17,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { TASK_API_OUTPUT } from '../client/defaults';
 import { parseDescriptor, SERVICE_ENV, type TaskFunctionDescriptor } from '../lambda/model/registry';
 import { LocalApiGateway } from './apigateway';
+import { startDynaliteThread } from './dynalite';
 import { type EcsExecTarget, Edge, type EcsTaskMetadata } from './edge';
 import { queueUrlOf, SqsPollers } from './event-sources';
 import { ClusterKafkaSource } from './kafka/cluster';
@@ -135,21 +135,6 @@ interface SfnModule {
     }[];
     readonly ecs: { execTarget(taskArn: string, container?: string): EcsExecTarget | undefined };
   };
-}
-
-function startDynalite(dataDir?: string): Promise<{ server: http.Server; port: number }> {
-  // dynalite has no type declarations
-  const dynalite = require('dynalite') as (opts: Record<string, unknown>) => http.Server;
-  const server = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(dataDir ? { path: dataDir } : {}),
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
-  });
 }
 
 function startFauxqs(dataDir?: string): Promise<{ child: ChildProcess; port: number }> {
@@ -405,18 +390,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     if (dataDir) mkdirSync(dataDir, { recursive: true });
 
     const logs = new LocalLogs(path.join(dataDir ?? workDir, 'logs'));
+    cleanups.push(() => logs.close());
     for (const g of model.logGroups) logs.createGroup(g.name);
     for (const f of model.functions) logs.createGroup(f.logGroupName);
     for (const td of model.taskDefinitions) for (const c of td.containers) if (c.logGroupName) logs.createGroup(c.logGroupName);
 
-    const dyn = await startDynalite(dataDir ? path.join(dataDir, 'dynamodb') : undefined);
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          dyn.server.close(() => r());
-          (dyn.server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-        }),
-    );
+    const dyn = await startDynaliteThread(dataDir ? path.join(dataDir, 'dynamodb') : undefined);
+    cleanups.push(() => dyn.close());
     const fauxqs = await startFauxqs(dataDir ? path.join(dataDir, 'fauxqs') : undefined);
     cleanups.push(
       () =>
@@ -432,6 +412,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     );
 
     const ddb = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dyn.port}`, region: LOCAL_REGION, credentials: CREDENTIALS });
+    const dynamodb = dyn.direct;
     cleanups.push(() => ddb.destroy());
     await createResources(model, ddb, fauxqs.port, new URL(endpoint).host, notes);
 
@@ -495,6 +476,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         events,
         logs,
         workDir,
+        dynamodb,
+        sqs: (operation: string, input: unknown, headers: Record<string, string>) => edge.sqs(operation, input, headers),
         ...(dataDir ? { dataDir: path.join(dataDir, 'stepfunctions') } : {}),
         ecsMetadataUri: (task: { localTaskId: string }, containerName: string) =>
           `${endpoint}/_ecs/metadata/${task.localTaskId}/${encodeURIComponent(containerName)}`,
@@ -522,6 +505,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
 
     edge.setBackends({
       dynamodbPort: dyn.port,
+      dynamodb,
       fauxqsPort: fauxqs.port,
       ...(sfn ? { stepFunctions: sfn } : {}),
       logs,

@@ -12,6 +12,7 @@ import {
   DestinationCondition,
   type DestinationRecord,
   destinationConditionOf,
+  formatUsd,
   type LogEvent,
   RETRYABLE_STATUSES,
   STOPPABLE_STATUSES,
@@ -171,6 +172,43 @@ ${logs.truncated ? h`<p class="hint">Showing the first ${logs.events.length} lin
 </section>`;
 }
 
+/**
+ * The record's cost estimate (lambda/model/cost.ts): orchestration and compute with what was
+ * counted, the price source and the estimate's notes.
+ */
+function costSection(task: TaskRecord): Html {
+  const cost = task.cost;
+  if (!cost) {
+    return h`<section aria-labelledby="cost-title"><h2 id="cost-title">Cost</h2><p class="none" id="cost" data-empty="true">no estimate</p></section>`;
+  }
+  const o = cost.orchestration;
+  const k = cost.compute;
+  const counted = [
+    `${o.transitions} state transitions`,
+    `${o.dynamodbWrites} DynamoDB writes (${o.dynamodbWriteUnits} WRU${o.dynamodbReadUnits > 0 ? `, ${o.dynamodbReadUnits} RRU` : ''})`,
+    `${o.lambdaRequests} Lambda request${o.lambdaRequests === 1 ? '' : 's'}`,
+    ...(o.sqsRequests > 0 ? [`${o.sqsRequests} SQS`] : []),
+    ...(o.snsRequests > 0 ? [`${o.snsRequests} SNS`] : []),
+    ...(o.eventBridgeEvents > 0 ? [`${o.eventBridgeEvents} EventBridge`] : []),
+    ...(o.apiGatewayRequests > 0 ? [`${o.apiGatewayRequests} API Gateway`] : []),
+    ...(o.s3Requests > 0 ? [`${o.s3Requests} S3`] : []),
+  ].join(', ');
+  const size = k.kind === 'lambda' ? `${k.gbSeconds ?? 0} GB-s` : `${k.vcpuSeconds ?? 0} vCPU-s, ${k.gbSeconds ?? 0} GB-s`;
+  const computed = `${k.kind}, ${k.attempts} attempt${k.attempts === 1 ? '' : 's'}, ${k.seconds} s, ${size}`;
+  return h`<section aria-labelledby="cost-title"><h2 id="cost-title">Cost</h2>
+<table id="cost" class="cost" data-total-usd="${cost.totalUsd}">
+  <caption>Estimate at ${cost.priceSource}, region ${cost.region}</caption>
+  <thead><tr><th scope="col">Part</th><th scope="col" class="num">USD</th><th scope="col">Counted</th></tr></thead>
+  <tbody>
+    <tr><th scope="row">Orchestration</th><td class="num" id="cost-orchestration">${formatUsd(o.usd)}</td><td>${counted}</td></tr>
+    <tr><th scope="row">Compute</th><td class="num" id="cost-compute">${formatUsd(k.usd)}</td><td>${computed}</td></tr>
+  </tbody>
+  <tfoot><tr><th scope="row">Total</th><td class="num" id="cost-total">${formatUsd(cost.totalUsd)}</td><td></td></tr></tfoot>
+</table>
+${cost.notes.length > 0 ? h`<ul class="hint" id="cost-notes">${cost.notes.map((n) => h`<li>${n}</li>`)}</ul>` : ''}
+</section>`;
+}
+
 export interface TaskPageProps {
   readonly view: TaskView;
   readonly label: string;
@@ -238,6 +276,7 @@ ${sourceBlock(task)}
     (e) =>
       h`<li data-status="${e.status}">${time(e.timestamp)} ${statusBadge(e.status)}${e.detail ? h` <span class="detail">${e.detail}</span>` : ''}${e.caller ? h` <span class="caller">by <code>${e.caller}</code></span>` : ''}</li>`,
   )}</ol></section>
+${costSection(task)}
 ${
   record
     ? h`<section aria-labelledby="record-title"><h2 id="record-title">Destination record</h2>

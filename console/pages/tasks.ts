@@ -6,7 +6,7 @@
  * (`?fragment=rows`) for the live refresh while a shown task is live.
  */
 import { attemptsOf, formatDuration, formatSource } from '../../client/format';
-import { ALL_STATUSES, LIST_LIMIT, type ListResult, type TaskRecord } from '../../lambda/model';
+import { ALL_STATUSES, formatUsd, LIST_LIMIT, type ListResult, type TaskRecord, totalCostUsd } from '../../lambda/model';
 import { filterQuery, type TaskFilterValues, WINDOWS } from '../filters';
 import { csrfField, h, type Html, href, layout, live, notice, path, statusBadge, time } from '../html';
 
@@ -41,10 +41,11 @@ export function renderRows(functionName: string, props: Pick<TasksPageProps, 'fi
   const tasks = props.result.tasks;
   const anyLive = tasks.some((t) => live(t.status));
   const withSource = tasks.some((t) => t.source);
+  const withCost = tasks.some((t) => t.cost);
   const src = href(path('functions', functionName), { ...filterQuery(props.filters), fragment: 'rows' });
   const rows =
     tasks.length === 0
-      ? h`<tr class="empty"><td colspan="${withSource ? 7 : 6}">No tasks of function ${functionName} match these filters.</td></tr>`
+      ? h`<tr class="empty"><td colspan="${6 + (withSource ? 1 : 0) + (withCost ? 1 : 0)}">No tasks of function ${functionName} match these filters.</td></tr>`
       : tasks.map(
           (t) => h`<tr data-task-id="${t.taskId}" data-status="${t.status}">
   <th scope="row"><a href="${path('functions', functionName, 'tasks', t.taskId)}" data-link="task">${t.taskId}</a></th>
@@ -53,6 +54,7 @@ export function renderRows(functionName: string, props: Pick<TasksPageProps, 'fi
   <td>${formatDuration(t.durationMs)}</td>
   <td class="num">${attemptsOf(t)}</td>
   <td>${progressCell(t)}</td>
+  ${withCost ? h`<td class="num cost">${formatUsd(t.cost?.totalUsd)}</td>` : ''}
   ${withSource ? h`<td>${t.source ? formatSource(t.source) : '-'}</td>` : ''}
 </tr>`,
         );
@@ -74,6 +76,7 @@ function hidden(name: string, value: string | number | undefined): Html | '' {
 export function renderTasksPage(props: TasksPageProps): Html {
   const { functionName: fn, filters: f, result } = props;
   const withSource = result.tasks.some((t) => t.source);
+  const withCost = result.tasks.some((t) => t.cost);
   const windowLinks = (Object.keys(WINDOWS) as (keyof typeof WINDOWS)[]).map(
     (w) =>
       h`<li><a href="${viewHref(fn, f, { window: w, since: '', next: '' })}"${f.window === w ? h` aria-current="true"` : ''}>last ${w}</a></li>`,
@@ -108,10 +111,15 @@ ${notice(props.notice)}
   <caption>${result.tasks.length} task${result.tasks.length === 1 ? '' : 's'} on this page${f.next ? ' (a later page)' : ''}</caption>
   <thead><tr>
     <th scope="col">Task id</th><th scope="col">Status</th><th scope="col">Started (UTC)</th><th scope="col">Duration</th><th scope="col">Attempts</th><th scope="col">Progress</th>${
-      withSource ? h`<th scope="col">Source</th>` : ''
-    }
+      withCost ? h`<th scope="col" class="num">Cost (USD, estimate)</th>` : ''
+    }${withSource ? h`<th scope="col">Source</th>` : ''}
   </tr></thead>
   ${renderRows(fn, props)}
+  ${
+    withCost
+      ? h`<tfoot><tr><th scope="row" colspan="6">Page total</th><td class="num" id="cost-page-total">${formatUsd(totalCostUsd(result.tasks))}</td>${withSource ? h`<td></td>` : ''}</tr></tfoot>`
+      : ''
+  }
 </table>
 <nav class="pages" aria-label="Pages">
   ${f.next ? h`<a id="first-page" href="${viewHref(fn, f, { next: '' })}">First page</a>` : ''}

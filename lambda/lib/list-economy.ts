@@ -19,6 +19,7 @@ import {
   statusKey,
   TABLE,
   type TaskItem,
+  type TaskRecord,
   type TaskStatus,
   tableKey,
   validateListRequest,
@@ -104,7 +105,11 @@ async function readSource(
   return { items };
 }
 
-export async function listEconomyFunction(table: string, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
+export async function listEconomyFunction(
+  table: string,
+  request: Omit<ListRequest, 'op'>,
+  toRecord: (item: TaskItem, now: number) => TaskRecord = recordFromItem,
+): Promise<ListResult> {
   validateListRequest(request);
   const functionName = request.functionName;
   const statuses: TaskStatus[] = request.status !== undefined && request.status.length > 0 ? parseStatuses(request.status) : [];
@@ -192,7 +197,7 @@ export async function listEconomyFunction(table: string, request: Omit<ListReque
   const lastKey = page.length === merged.length && cut !== undefined ? cut : page.length > 0 ? listKeyOfItem(page[page.length - 1]) : cut;
   const now = Date.now();
   return {
-    tasks: page.map((item) => recordFromItem(item, now)),
+    tasks: page.map((item) => toRecord(item, now)),
     ...(more && lastKey ? { nextToken: encodeToken(lastKey) } : {}),
   };
 }

@@ -35,12 +35,14 @@ import {
   recordFromItem,
   STATS_MAX_DURATION_SAMPLES,
   ServiceError,
+  estimateTaskCost,
   type StatsRequest,
   type SubmitRequest,
   statsWindow,
   statusKey,
   TaskAlreadyExistsError,
   type TaskApiRequest,
+  type TaskFunctionDescriptor,
   type TaskFunctionSummary,
   type TaskItem,
   TaskNotFoundError,
@@ -87,6 +89,28 @@ function taskNotFound(functionName: string, taskId: string): TaskNotFoundError {
   });
 }
 
+/**
+ * The record with its cost estimate (lambda/model/cost.ts): from the item and the descriptor the
+ * operation has already read, priced for the TaskApi's region. No read of its own.
+ */
+export function recordWithCost(
+  item: TaskItem,
+  descriptor: TaskFunctionDescriptor,
+  now: number = Date.now(),
+  region: string | undefined = process.env.AWS_REGION,
+): TaskRecord {
+  const record = recordFromItem(item, now);
+  try {
+    // The item's own mode (a task in flight keeps the one it started with), not the descriptor's.
+    const input = item.orchestration === 'economy' ? { ...record, orchestration: item.orchestration } : record;
+    return { ...record, cost: estimateTaskCost(input, descriptor, region, now) };
+  } catch (error) {
+    // An estimate is never worth failing the operation: the record goes back without it.
+    logger.warn('cost estimate failed; record returned without it', { error });
+    return record;
+  }
+}
+
 function listStatuses(statuses: readonly TaskStatus[]): string {
   return statuses.length <= 1 ? statuses.join('') : `${statuses.slice(0, -1).join(', ')} or ${statuses[statuses.length - 1]}`;
 }
@@ -127,22 +151,26 @@ export async function submit(
     logger.info('submit rejected: duplicate task id', { status: existing.status });
     throw new TaskAlreadyExistsError(
       `task '${taskId}' of function '${descriptor.name}' already exists (status ${existing.status}, requestId ${existing.requestId}); a task id stays reserved while its record is kept`,
-      recordFromItem(existing, now),
+      recordWithCost(existing, descriptor, now),
     );
   }
-  return recordFromItem(outcome.item, now);
+  return recordWithCost(outcome.item, descriptor, now);
 }
 
 export async function get(config: ServiceConfig, functionName: string, taskId: string): Promise<TaskRecord> {
   validateTaskId(taskId);
   const descriptor = await config.registry.get(functionName);
-  return recordFromItem(await readItem(new TaskStore(config.table), descriptor.name, taskId));
+  return recordWithCost(await readItem(new TaskStore(config.table), descriptor.name, taskId), descriptor);
 }
 
 export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
   const descriptor = await config.registry.get(request.functionName);
   // An economy function's tasks are in ByTimeEconomy (and, from before a switch, ByTime/ByStatus).
-  if (descriptor.orchestration === 'economy') return listEconomyFunction(config.table, { ...request, functionName: descriptor.name });
+  if (descriptor.orchestration === 'economy') {
+    return listEconomyFunction(config.table, { ...request, functionName: descriptor.name }, (item, now) =>
+      recordWithCost(item, descriptor, now),
+    );
+  }
   const plan = planList({ ...request, functionName: descriptor.name });
   const store = new TaskStore(config.table);
   const tasks: TaskItem[] = [];
@@ -180,7 +208,7 @@ export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op
     }
   }
   const now = Date.now();
-  return { tasks: tasks.map((item) => recordFromItem(item, now)), ...(nextToken ? { nextToken } : {}) };
+  return { tasks: tasks.map((item) => recordWithCost(item, descriptor, now)), ...(nextToken ? { nextToken } : {}) };
 }
 
 function invalidState(taskId: string, status: TaskStatus, allowed: readonly TaskStatus[], action: string): InvalidTaskStateError {
@@ -228,13 +256,13 @@ export async function stop(config: ServiceConfig, functionName: string, taskId: 
     // invocation will find it stopped and not run the work. A running attempt ends it itself —
     // its wrapper hands the ending to the finalizer (docs/design.md, "Orchestration modes").
     const before = stopping.events.at(-2)?.status;
-    if (before === Status.Running) return recordFromItem(stopping);
+    if (before === Status.Running) return recordWithCost(stopping, descriptor);
     const result = await finalizeTask(config, ref, { executionArn: stopping.executionArn ?? '', status: 'ABORTED' });
-    return recordFromItem(result.item ?? stopping);
+    return recordWithCost(result.item ?? stopping, descriptor);
   }
   if (!stopping.executionArn) {
     const result = await finalizeTask(config, ref, { executionArn: '', status: 'MISSING' });
-    return recordFromItem(result.item ?? stopping);
+    return recordWithCost(result.item ?? stopping, descriptor);
   }
   try {
     await aws.sfn().send(
@@ -256,9 +284,9 @@ export async function stop(config: ServiceConfig, functionName: string, taskId: 
     }
     logger.info('execution had already ended; finalizing the task now', { executionStatus: ended.status });
     const result = await finalizeTask(config, ref, ended);
-    return recordFromItem(result.item ?? stopping);
+    return recordWithCost(result.item ?? stopping, descriptor);
   }
-  return recordFromItem(stopping);
+  return recordWithCost(stopping, descriptor);
 }
 
 /** Attributes of the previous attempt that a retry removes: the record describes the new attempt. */
@@ -332,7 +360,7 @@ export async function retry(
     outcome: 'the task is unchanged, retry it again',
   });
   logger.info('task retried', { requestId, from: old.status });
-  return recordFromItem(item, now);
+  return recordWithCost(item, descriptor, now);
 }
 
 /** A `logs` nextToken: the attempt being read and, within it, the CloudWatch Logs token. */

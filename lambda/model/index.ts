@@ -2,6 +2,7 @@
 export * from './api';
 export * from './audit';
 export * from './config';
+export * from './cost';
 export * from './destination';
 export * from './errors';
 export * from './execution';
@@ -13,5 +14,4 @@ export * from './statuses';
 export * from './table';
 export * from './task-id';
 export * from './trigger';
-export * from './cost';
 export * from './orchestration';

@@ -3,6 +3,7 @@
  * tasks table. Stored times are ISO-8601 strings (Step Functions can only write those, from
  * `$$.State.EnteredTime`); the record exposes epoch milliseconds.
  */
+import type { TaskCost } from './cost';
 import type { TaskStatus } from './statuses';
 import { TABLE } from './table';
 import type { TaskSource } from './trigger';
@@ -64,6 +65,11 @@ export interface TaskRecord {
   readonly logStream?: string;
   /** Where a trigger took the task from (Kafka topic, partition and offsets; SQS queue and message ids). */
   readonly source?: TaskSource;
+  /**
+   * Estimated cost of the task so far (lambda/model/cost.ts, docs/cost.md): added by the TaskApi
+   * from the record and the function's descriptor, never stored.
+   */
+  readonly cost?: TaskCost;
 }
 
 /**

@@ -12,6 +12,17 @@ import type { TriggerSummary } from './trigger';
 
 export type TaskFunctionKind = 'lambda' | 'container';
 
+/** What a runner is sized at, for the cost estimate (lambda/model/cost.ts). */
+export interface TaskComputeDescriptor {
+  /** Lambda memory, or the Fargate task definition's memory, in MiB. */
+  readonly memoryMiB?: number;
+  /** Fargate cpu units (1024 = 1 vCPU). */
+  readonly cpu?: number;
+  readonly architecture?: 'x86_64' | 'arm64';
+  /** Fargate Spot capacity. */
+  readonly spot?: boolean;
+}
+
 export interface TaskFunctionDescriptor {
   readonly name: string;
   readonly kind: TaskFunctionKind;
@@ -39,6 +50,8 @@ export interface TaskFunctionDescriptor {
   readonly description?: string;
   /** The Kafka and SQS triggers feeding the function (each trigger construct adds itself). */
   readonly triggers?: readonly TriggerSummary[];
+  /** The runner's size, when known at synth (an imported Lambda function's is not). */
+  readonly compute?: TaskComputeDescriptor;
 }
 
 /** Environment variables of the service's own Lambda functions. */

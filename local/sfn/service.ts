@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { executionArn as buildExecutionArn } from '../../lambda/model/execution';
+import type { DirectDynamoDb } from '../dynalite';
 import { LocalEcs, type LocalEcsTaskInfo, processCommandLine, processHasTaskArn } from '../ecs';
 import { AwsError, type EventPublisher, type JsonService, type LambdaInvoker, type LocalTaskDefinition, type LogSink } from '../types';
 import {
@@ -32,7 +33,7 @@ import {
   type AslState,
 } from './asl';
 import { type ExecutionRecord, type ExecutionStatus, type ExecutionStep, ExecutionStore, type HistoryEvent } from './store';
-import { isRunnerState, TaskDispatcher, type TaskExecutionContext, type TaskHistoryType } from './tasks';
+import { type DirectSqs, isRunnerState, TaskDispatcher, type TaskExecutionContext, type TaskHistoryType } from './tasks';
 
 export type { ExecutionRecord, ExecutionStatus, ExecutionStep, HistoryEvent } from './store';
 
@@ -59,6 +60,10 @@ export interface StepFunctionsServiceDeps {
   readonly ecsMetadataUri?: (task: LocalEcsTaskInfo, containerName: string) => string | undefined;
   /** ECS SIGTERM → SIGKILL grace (default 3000 ms, ≤ 4000). */
   readonly killGraceMs?: number;
+  /** The runtime's dynalite in this process, for DynamoDB Task states (see `TaskDispatcherDeps.dynamodb`). */
+  readonly dynamodb?: DirectDynamoDb;
+  /** The edge's SQS forwarding, for `sqs:sendMessage` Task states (see `TaskDispatcherDeps.sqs`). */
+  readonly sqs?: DirectSqs;
 }
 
 /** What an execution cost, read from its history (GetExecutionHistory events or the stored ones). */
@@ -277,6 +282,8 @@ export class StepFunctionsService implements JsonService {
       lambda: deps.lambda,
       events: deps.events,
       ecs: this.ecs,
+      ...(deps.dynamodb ? { dynamodb: deps.dynamodb } : {}),
+      ...(deps.sqs ? { sqs: deps.sqs } : {}),
     });
     this.store = new ExecutionStore(deps.dataDir);
     for (const rec of this.store.load()) {

@@ -18,6 +18,7 @@ import {
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { type DirectDynamoDb, dynamoDbOperation } from '../dynalite';
 import { EcsError, type LocalEcs, type LocalEcsTaskInfo } from '../ecs';
 import type { EventPublisher, LambdaInvoker } from '../types';
 import { type AslState, MAX_TIMER_SECONDS, resolveReferencePath, statesTimeoutError } from './asl';
@@ -122,6 +123,30 @@ export interface TaskDispatcherDeps {
   readonly lambda: LambdaInvoker;
   readonly events: EventPublisher;
   readonly ecs: LocalEcs;
+  /**
+   * The runtime's dynalite in this process: DynamoDB states call it directly (same requests and
+   * answers as over HTTP, without the SDK and two loopback hops). Default: the SDK, via `endpoint`.
+   */
+  readonly dynamodb?: DirectDynamoDb;
+  /** The edge's SQS forwarding (see `Edge.sqs`): `sqs:sendMessage` states use it instead of the SDK over HTTP. */
+  readonly sqs?: DirectSqs;
+}
+
+/** An SQS JSON operation forwarded to the local SQS as the edge forwards requests; `undefined` when its answer broke off. */
+export type DirectSqs = (
+  operation: string,
+  input: unknown,
+  headers: Record<string, string>,
+) => Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Buffer } | undefined>;
+
+/** An error answer of a direct DynamoDB or SQS call as the AWS SDK v3 raises it (name from `__type`, status, request id). */
+class DirectServiceError extends Error {
+  public readonly $metadata: { httpStatusCode: number; requestId?: string };
+  public constructor(name: string, message: string, status: number, requestId: string | undefined) {
+    super(message);
+    this.name = name;
+    this.$metadata = { httpStatusCode: status, ...(requestId ? { requestId } : {}) };
+  }
 }
 
 type Handler = (input: unknown) => Promise<unknown>;
@@ -356,6 +381,15 @@ export class TaskDispatcher {
       if (applied) return applied;
     }
     let out: object;
+    if (this.deps.dynamodb) {
+      try {
+        out = await this.direct(action, params);
+      } catch (e) {
+        throw sdkError('DynamoDB', e, false);
+      }
+      const requestId = (out as { $metadata?: { requestId?: string } }).$metadata?.requestId ?? randomUUID();
+      return { ...stripMetadata(out), ...httpMetadata(requestId) };
+    }
     try {
       switch (action) {
         case 'updateItem':
@@ -375,6 +409,27 @@ export class TaskDispatcher {
     }
     const requestId = (out as { $metadata?: { requestId?: string } }).$metadata?.requestId ?? randomUUID();
     return { ...(fromSdk(stripMetadata(out)) as object), ...httpMetadata(requestId) };
+  }
+
+  /** A DynamoDB operation on the in-process dynalite: its JSON answer with `$metadata`, or its error as the SDK raises it. */
+  private async direct(action: string, params: unknown): Promise<Record<string, unknown>> {
+    const direct = this.deps.dynamodb as DirectDynamoDb;
+    const operation = `${action[0].toUpperCase()}${action.slice(1)}`;
+    const r = await dynamoDbOperation(direct, operation, params);
+    const requestId = r.headers['x-amzn-requestid'];
+    let body: Record<string, unknown> = {};
+    try {
+      body = r.body ? (JSON.parse(r.body) as Record<string, unknown>) : {};
+    } catch {
+      // not JSON: an error below
+    }
+    if (r.statusCode >= 300) {
+      const type = String(body.__type ?? body.code ?? r.headers['x-amzn-errortype'] ?? `Http${r.statusCode}`);
+      const name = type.slice(type.lastIndexOf('#') + 1).split(':')[0];
+      const message = String(body.message ?? body.Message ?? 'UnknownError');
+      throw new DirectServiceError(name, message, r.statusCode, requestId);
+    }
+    return { ...body, $metadata: { httpStatusCode: r.statusCode, requestId } };
   }
 
   /**
@@ -397,10 +452,15 @@ export class TaskDispatcher {
     try {
       const key = action === 'putItem' ? await this.keyOf(tableName, params.Item) : params.Key;
       if (!key || typeof key !== 'object') return undefined;
-      const got = await this.ddb.send(
-        new GetItemCommand({ TableName: tableName, Key: toSdkAttributes(key) as never, ConsistentRead: true }),
-      );
-      current = got.Item ? (fromSdk(got.Item) as Record<string, unknown>) : null;
+      if (this.deps.dynamodb) {
+        const got = await this.direct('getItem', { TableName: tableName, Key: key, ConsistentRead: true });
+        current = got.Item ? (got.Item as Record<string, unknown>) : null;
+      } else {
+        const got = await this.ddb.send(
+          new GetItemCommand({ TableName: tableName, Key: toSdkAttributes(key) as never, ConsistentRead: true }),
+        );
+        current = got.Item ? (fromSdk(got.Item) as Record<string, unknown>) : null;
+      }
     } catch {
       return undefined; // the write itself reports what is wrong (missing table, bad key)
     }
@@ -422,7 +482,11 @@ export class TaskDispatcher {
     if (!item || typeof item !== 'object') return undefined;
     let names = this.keySchemas.get(tableName);
     if (!names) {
-      const d = await this.ddb.send(new DescribeTableCommand({ TableName: tableName }));
+      const d = (
+        this.deps.dynamodb
+          ? await this.direct('describeTable', { TableName: tableName })
+          : await this.ddb.send(new DescribeTableCommand({ TableName: tableName }))
+      ) as { Table?: { KeySchema?: { AttributeName?: string }[] } };
       names = (d.Table?.KeySchema ?? []).map((k) => k.AttributeName ?? '');
       this.keySchemas.set(tableName, names);
     }
@@ -528,6 +592,7 @@ export class TaskDispatcher {
   }
 
   private async sqsSend(params: Record<string, unknown>, ctx: TaskExecutionContext, stateName: string): Promise<unknown> {
+    if (this.deps.sqs) return this.sqsSendDirect(this.deps.sqs, params, ctx, stateName);
     try {
       const command = new SendMessageCommand({ ...params, MessageBody: asString(params.MessageBody) } as never);
       const step = ctx.step?.(stateName);
@@ -544,6 +609,37 @@ export class TaskDispatcher {
       }
       const out = await this.sqs.send(command);
       return { ...(fromSdk(stripMetadata(out)) as object), ...httpMetadata(out.$metadata.requestId ?? randomUUID()) };
+    } catch (e) {
+      throw sdkError('SQS', e, false);
+    }
+  }
+
+  /** `sqsSend` through the edge's forwarding: the same request (idempotency key included) and answer, without the SDK. */
+  private async sqsSendDirect(
+    sqs: DirectSqs,
+    params: Record<string, unknown>,
+    ctx: TaskExecutionContext,
+    stateName: string,
+  ): Promise<unknown> {
+    try {
+      const step = ctx.step?.(stateName);
+      // One send per step: a re-run after a restart gets the first send's answer.
+      const headers: Record<string, string> = step ? { [IDEMPOTENCY_HEADER]: `${ctx.executionArn}#${step.seq}` } : {};
+      const r = await sqs('SendMessage', { ...params, MessageBody: asString(params.MessageBody) }, headers);
+      if (!r) throw new DirectServiceError('ServiceException', 'the local SQS answer broke off', 500, undefined);
+      const requestId = String(r.headers['x-amzn-requestid'] ?? '') || undefined;
+      let body: Record<string, unknown> = {};
+      try {
+        body = r.body.length > 0 ? (JSON.parse(r.body.toString('utf8')) as Record<string, unknown>) : {};
+      } catch {
+        // not JSON: an error below
+      }
+      if (r.statusCode >= 300) {
+        const type = String(body.__type ?? body.code ?? r.headers['x-amzn-errortype'] ?? `Http${r.statusCode}`);
+        const name = type.slice(type.lastIndexOf('#') + 1).split(':')[0];
+        throw new DirectServiceError(name, String(body.message ?? body.Message ?? 'UnknownError'), r.statusCode, requestId);
+      }
+      return { ...body, ...httpMetadata(requestId ?? randomUUID()) };
     } catch (e) {
       throw sdkError('SQS', e, false);
     }

@@ -485,6 +485,19 @@ describe('get', () => {
     expect(stdout).toContain('duration:   1.5s');
   });
 
+  it('prints the cost block: the total, orchestration and compute with their counts, the notes', () => {
+    const { stdout } = expectOk('get');
+    expect(stdout).toMatch(
+      /^cost: +\$0\.\d+ \(estimate, us-east-1, list prices \d{4}-\d{2} \(us-east-1 unless the region has its own row\)\)$/m,
+    );
+    // A container task's success path: Run, LoadResult, MarkSucceeded; the helper's write and read; S3 put + get.
+    expect(stdout).toMatch(/^ {2}orchestration +\$0\.\d+ +3 transitions, 3 writes \(11 WRU\), 0\.5 RRU, 1 Lambda request, 2 S3$/m);
+    // 1.4 s of run time is billed Fargate's one-minute minimum, at 2 vCPU and 4 GB.
+    expect(stdout).toMatch(/^ {2}compute +\$0\.\d+ +fargate, 1 attempt, 60 s, 120 vCPU-s, 240 GB-s$/m);
+    expect(stdout).toMatch(/^ {2}note: Fargate run time from the record's events/m);
+    expect(JSON.parse(expectOk('get --json').stdout).cost).toMatchObject({ currency: 'USD', orchestration: { transitions: 3 } });
+  });
+
   it('--json prints only the record', () => {
     expect(JSON.parse(expectOk('get --json').stdout)).toMatchObject({
       taskId: 'my1-480P-mp4',
@@ -505,11 +518,11 @@ describe('get', () => {
 describe('list', () => {
   it('prints an aligned table and the next token', () => {
     const lines = expectOk('list').stdout.split('\n');
-    expect(lines[0]).toMatch(/^TASK ID +STATUS +STARTED +DURATION +ATTEMPTS$/);
-    expect(lines[1]).toMatch(/^my2-480P-mp4 +Running +2026-11-25T12:00:00Z +1\.5s +2$/);
-    expect(lines[2]).toMatch(/^my1-480P-mp4 +Succeeded +2026-11-25T12:00:00Z +1m05s +1$/);
+    expect(lines[0]).toMatch(/^TASK ID +STATUS +STARTED +DURATION +ATTEMPTS +COST$/);
+    expect(lines[1]).toMatch(/^my2-480P-mp4 +Running +2026-11-25T12:00:00Z +1\.5s +2 +\$0\.0000\d+$/);
+    expect(lines[2]).toMatch(/^my1-480P-mp4 +Succeeded +2026-11-25T12:00:00Z +1m05s +1 +\$0\.0000\d+$/);
     expect(lines[3]).toBe('next page: --next-token page-2');
-    for (const column of ['STATUS', 'STARTED', 'DURATION', 'ATTEMPTS']) {
+    for (const column of ['STATUS', 'STARTED', 'DURATION', 'ATTEMPTS', 'COST']) {
       const at = lines[0].indexOf(column);
       expect(lines[1][at - 1]).toBe(' ');
       expect(lines[1][at]).not.toBe(' ');
@@ -524,17 +537,24 @@ describe('list', () => {
     expect(stdout).not.toContain('next page');
   });
 
-  it('--json prints { tasks, nextToken }', () => {
-    const page = JSON.parse(expectOk('list --json').stdout) as { tasks: TaskRecord[]; nextToken: string | null };
+  it("--json prints { tasks, nextToken, totalCostUsd }: the sum of the tasks' estimates", () => {
+    type Page = { tasks: TaskRecord[]; nextToken: string | null; totalCostUsd: number };
+    const page = JSON.parse(expectOk('list --json').stdout) as Page;
     expect(page.tasks.map((t) => t.taskId)).toEqual(['my2-480P-mp4', 'my1-480P-mp4']);
     expect(page.nextToken).toBe('page-2');
-    const all = JSON.parse(expectOk('list --all --json').stdout) as { tasks: TaskRecord[]; nextToken: string | null };
+    expect(page.tasks.every((t) => t.cost?.estimate === true)).toBe(true);
+    const sum = (tasks: TaskRecord[]) => tasks.reduce((total, t) => total + (t.cost?.totalUsd ?? 0), 0);
+    expect(page.totalCostUsd).toBeGreaterThan(0);
+    expect(page.totalCostUsd).toBeCloseTo(sum(page.tasks), 12);
+    const all = JSON.parse(expectOk('list --all --json').stdout) as Page;
     expect(all.tasks).toHaveLength(3);
     expect(all.nextToken).toBeNull();
+    expect(all.totalCostUsd).toBeCloseTo(sum(all.tasks), 12);
+    expect(all.totalCostUsd).toBeGreaterThan(page.totalCostUsd);
   });
 
   it('--next-token asks for that page', () => {
-    expect(expectOk('list --next-token').stdout).toMatch(/^TASK ID.*\nmy0-480P-mp4 +Failed .* 3\n$/);
+    expect(expectOk('list --next-token').stdout).toMatch(/^TASK ID.*\nmy0-480P-mp4 +Failed .* 3 +\$0\.\d+\n$/);
     expectError('list bad token', 2, /nextToken 'forged' is not a token this service gave/);
   });
 

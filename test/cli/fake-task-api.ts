@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  estimateTaskCost,
   errorFromWire,
   requestFromHttp,
   type TaskApiRequest,
@@ -68,6 +69,11 @@ export function task(taskId: string, status: TaskStatus, extra: Partial<TaskReco
     events: [{ status: 'Enqueued', timestamp: STARTED }],
     ...extra,
   };
+}
+
+/** The record with the estimate the TaskApi adds (a 2 vCPU, 4 GiB container function in us-east-1). */
+export function withCost(record: TaskRecord): TaskRecord {
+  return { ...record, cost: estimateTaskCost(record, { kind: 'container', compute: { cpu: 2048, memoryMiB: 4096 } }, 'us-east-1') };
 }
 
 export const FUNCTIONS: TaskFunctionSummary[] = [
@@ -138,7 +144,20 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
           ? { ok: true, result: task(id, 'Running') }
           : { ok: true, result: task(id, 'Failed', { alreadyRetriedTimes: 2, taskErrorMessage: 'ffmpeg exited 1' }) };
       }
-      return { ok: true, result: task(id, 'Succeeded', { endTime: STARTED + 1500, returnPayload: { ok: true } }) };
+      return {
+        ok: true,
+        result: withCost(
+          task(id, 'Succeeded', {
+            endTime: STARTED + 1500,
+            returnPayload: { ok: true },
+            events: [
+              { status: 'Enqueued', timestamp: STARTED },
+              { status: 'Running', timestamp: STARTED + 100 },
+              { status: 'Succeeded', timestamp: STARTED + 1500 },
+            ],
+          }),
+        ),
+      };
     case 'stop':
       if (id === 'done')
         return fail('InvalidTaskState', "task 'done' is Succeeded; only Enqueued, Dequeued, Running or Retrying tasks can be stopped");
@@ -147,10 +166,10 @@ function answer(request: TaskApiRequest, counts: Map<string, number>): Answer {
       return { ok: true, result: task(id, 'Enqueued', { requestId: `req-${id}-retry` }) };
     case 'list': {
       const page1 = [
-        task('my2-480P-mp4', 'Running', { alreadyRetriedTimes: 1 }),
-        task('my1-480P-mp4', 'Succeeded', { durationMs: 65_000 }),
+        withCost(task('my2-480P-mp4', 'Running', { alreadyRetriedTimes: 1 })),
+        withCost(task('my1-480P-mp4', 'Succeeded', { durationMs: 65_000 })),
       ];
-      const page2 = [task('my0-480P-mp4', 'Failed', { alreadyRetriedTimes: 2 })];
+      const page2 = [withCost(task('my0-480P-mp4', 'Failed', { alreadyRetriedTimes: 2 }))];
       if (request.nextToken === undefined) return { ok: true, result: { tasks: page1, nextToken: 'page-2' } };
       if (request.nextToken === 'page-2') return { ok: true, result: { tasks: page2 } };
       return fail('InvalidArgument', `nextToken '${request.nextToken}' is not a token this service gave`);

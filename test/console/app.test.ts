@@ -26,6 +26,9 @@ import { startConsole } from '../../console/server';
 import {
   ALL_STATUSES,
   buildDestinationRecord,
+  estimateTaskCost,
+  formatUsd,
+  type TaskCost,
   type TaskApiRequest,
   type TaskFunctionSummary,
   type TaskRecord,
@@ -379,6 +382,66 @@ describe('state-changing requests', () => {
     expect(new Set(ops())).toEqual(new Set(['functions', 'stats', 'list', 'get', 'logs']));
     expect(sqs).not.toHaveReceivedCommand(DeleteMessageCommand);
     expect(sqs).not.toHaveReceivedCommand(SendMessageCommand);
+  });
+});
+
+/** A container task that succeeded after 10 minutes, with the estimate the TaskApi adds. */
+function costed(taskId: string, extraNotes: readonly string[] = []): TaskRecord {
+  const record = task(taskId, 'Succeeded', {
+    endTime: NOW,
+    events: [
+      { status: 'Enqueued', timestamp: NOW - 660_000 },
+      { status: 'Running', timestamp: NOW - 600_000 },
+      { status: 'Succeeded', timestamp: NOW },
+    ],
+  });
+  const cost = estimateTaskCost(record, { kind: 'container', compute: { cpu: 2048, memoryMiB: 4096 } }, 'us-east-1');
+  return { ...record, cost: { ...cost, notes: [...cost.notes, ...extraNotes] } };
+}
+
+describe('cost', () => {
+  it('shows the estimate on the task page in #cost: orchestration and compute with their counts, the total, escaped notes', async () => {
+    const record = costed('cost1', [HOSTILE]);
+    handlers.get = () => record;
+    const body = await (await app().request('/functions/transcode/tasks/cost1')).text();
+    const start = body.indexOf('<table id="cost"');
+    expect(start).toBeGreaterThan(0);
+    const table = body.slice(start, body.indexOf('</table>', start));
+    const cost = record.cost as TaskCost;
+    expect(table).toContain(`data-total-usd="${cost.totalUsd}"`);
+    expect(table).toContain(`<td class="num" id="cost-total">${formatUsd(cost.totalUsd)}</td>`);
+    expect(table).toContain(`<td class="num" id="cost-orchestration">${formatUsd(cost.orchestration.usd)}</td>`);
+    expect(table).toContain(`<td class="num" id="cost-compute">${formatUsd(cost.compute.usd)}</td>`);
+    expect(table).toContain('3 state transitions, 3 DynamoDB writes (11 WRU, 0.5 RRU), 1 Lambda request, 2 S3');
+    expect(table).toContain('fargate, 1 attempt, 600 s, 1200 vCPU-s, 2400 GB-s');
+    expect(table).toContain('region us-east-1');
+    const notes = body.slice(body.indexOf('<ul class="hint" id="cost-notes">'), body.indexOf('</ul>', body.indexOf('id="cost-notes"')));
+    expect(notes).toContain('one-minute minimum');
+    expect(notes).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(body).not.toContain('<script>alert(1)');
+  });
+
+  it('says when a record carries no estimate', async () => {
+    handlers.get = (r) => task((r as { taskId: string }).taskId, 'Running');
+    const body = await (await app().request('/functions/transcode/tasks/old1')).text();
+    expect(body).toContain('<p class="none" id="cost" data-empty="true">no estimate</p>');
+  });
+
+  it('the tasks page has a cost column and the page total', async () => {
+    const tasks = [costed('my1-480P-mp4'), { ...costed('my2-480P-mp4'), taskId: 'my2-480P-mp4' }];
+    handlers.list = () => ({ tasks });
+    const body = await (await app().request('/functions/transcode')).text();
+    expect(body).toContain('<th scope="col" class="num">Cost (USD, estimate)</th>');
+    const each = formatUsd(tasks[0].cost?.totalUsd);
+    expect(body.match(new RegExp(`<td class="num cost">${each.replace('$', '\\$')}</td>`, 'g'))).toHaveLength(2);
+    const total = (tasks[0].cost?.totalUsd ?? 0) + (tasks[1].cost?.totalUsd ?? 0);
+    expect(body).toContain(`<td class="num" id="cost-page-total">${formatUsd(total)}</td>`);
+  });
+
+  it('the tasks page has no cost column when no record carries an estimate', async () => {
+    const body = await (await app().request('/functions/transcode')).text();
+    expect(body).not.toContain('Cost (USD, estimate)');
+    expect(body).not.toContain('cost-page-total');
   });
 });
 

@@ -10,7 +10,17 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { applyWrite, envelopedEvent, runningWrite, succeededWrite, toEconomyItem } from '../../lambda/lib/economy';
 import { ECONOMY_RECONCILER_READS_PER_TASK } from '../../lambda/lib/reconcile';
 import { newTaskItem } from '../../lambda/lib/submit';
-import { type IndexSpec, LIST_PRICES, SUBMIT_LAMBDA_COST, writeUnits } from '../../lambda/model/cost';
+import {
+  type CostFunction,
+  DEFAULT_PRICE_REGION,
+  estimateTaskCost,
+  type IndexSpec,
+  indexedWriteUnits,
+  PATH_STATES,
+  PRICES,
+  serviceInvocationUsd,
+  type TaskStatus,
+} from '../../lambda/model';
 import { isoTime } from '../../lambda/model/table';
 import type { AslDefinition } from './app';
 import { definitionOf, successPath } from './app';
@@ -42,15 +52,37 @@ function cost(definition: AslDefinition): PathCost {
 function cases() {
   const onSuccess = (stack: Stack) => ({ onSuccess: sqsDestination(stack, 'Done').destination });
   return [
-    { name: 'Lambda, no onSuccess', kind: 'lambda' as const, definition: definitionOf(lambdaTask().fn.stateMachine) },
-    { name: 'Lambda, SQS onSuccess', kind: 'lambda' as const, definition: definitionOf(lambdaTask(onSuccess).fn.stateMachine) },
-    { name: 'container, no onSuccess', kind: 'container' as const, definition: definitionOf(containerTask().fn.stateMachine) },
+    { name: 'Lambda, no onSuccess', kind: 'lambda' as const, delivers: false, definition: definitionOf(lambdaTask().fn.stateMachine) },
+    {
+      name: 'Lambda, SQS onSuccess',
+      kind: 'lambda' as const,
+      delivers: true,
+      definition: definitionOf(lambdaTask(onSuccess).fn.stateMachine),
+    },
+    {
+      name: 'container, no onSuccess',
+      kind: 'container' as const,
+      delivers: false,
+      definition: definitionOf(containerTask().fn.stateMachine),
+    },
     {
       name: 'container, SQS onSuccess',
       kind: 'container' as const,
+      delivers: true,
       definition: definitionOf(containerTask(onSuccess).fn.stateMachine),
     },
   ];
+}
+
+/** The record of a task that succeeded at its first attempt, as the table's writers leave it. */
+function succeededRecord() {
+  const t0 = Date.parse('2026-11-25T12:00:00.000Z');
+  const events: { status: TaskStatus; timestamp: number }[] = [
+    { status: 'Enqueued', timestamp: t0 },
+    { status: 'Running', timestamp: t0 + 100 },
+    { status: 'Succeeded', timestamp: t0 + 200 },
+  ];
+  return { status: 'Succeeded' as const, taskPayload: { a: 1 }, startedTime: t0, endTime: t0 + 200, events };
 }
 
 describe('success-path cost per task', () => {
@@ -104,6 +136,57 @@ describe('success-path cost per task', () => {
     expect(c.states).toEqual(['AcquireSlot', 'MarkDequeued', 'MarkRunning', 'Run', 'MarkSucceeded', 'DeliverSuccess', 'ReleaseSlot']);
     expect(c.transitions).toBe(7);
   });
+
+  // One source of truth: the per-task estimate on the record (lambda/model/cost.ts) counts what
+  // this walk counts, so the estimate and the machine cannot drift apart.
+  test.each(cases())('$name: the estimator counts the walked success path', ({ kind, delivers, definition }) => {
+    const c = cost(definition);
+    expect([...PATH_STATES.success[kind], ...(delivers ? PATH_STATES.deliver : [])]).toEqual(c.states);
+    const fn: CostFunction = { kind, ...(delivers ? { onSuccess: { type: 'sqs' } } : {}) };
+    const estimate = estimateTaskCost(succeededRecord(), fn, 'us-east-1');
+    expect(estimate.orchestration.transitions).toBe(c.transitions);
+    expect(estimate.orchestration.dynamodbWrites).toBe(SUBMIT_WRITES + HELPER_WRITES[kind] + c.dynamoWrites);
+    expect(estimate.orchestration.lambdaRequests).toBe(1 + c.lambdaInvocationsBesidesRun);
+  });
+
+  test.each(cases())('$name: the retry and failure-classification states the estimator counts exist and chain', ({ kind, definition }) => {
+    const states = definition.States;
+    // CanRetry's retry branch: MarkRetrying → NextAttempt → Backoff → the next attempt's first state.
+    const canRetry = states[PATH_STATES.retry[0]] as { Choices?: Array<{ Next: string }> };
+    let name: string | undefined = canRetry.Choices?.[0]?.Next;
+    const chain: string[] = [PATH_STATES.retry[0]];
+    while (name !== undefined && !chain.includes(name) && chain.length < PATH_STATES.retry.length) {
+      chain.push(name);
+      name = states[name]?.Next;
+    }
+    expect(chain).toEqual([...PATH_STATES.retry]);
+    expect(name).toBe(PATH_STATES.attempt[kind][0]);
+    for (const state of PATH_STATES.attempt[kind]) expect(states[state]).toBeDefined();
+    for (const state of PATH_STATES.containerFailure) expect(states[state] !== undefined).toBe(kind === 'container');
+  });
+
+  test('the slot-wait states the estimator counts for a task expired without a slot chain to the Expired state', () => {
+    const states = definitionOf(lambdaTask({ maxConcurrency: 2 }).fn.stateMachine).States;
+    const [acquire, wait, check, expired] = PATH_STATES.slotWait;
+    expect(states[acquire].Catch?.[0]?.Next).toBe(wait);
+    expect(states[wait].Next).toBe(check);
+    expect(states[check].Choices?.[0]?.Next).toBe(expired);
+    expect(states[expired].Type).toBe('Fail');
+  });
+
+  test('the slot states the estimator counts for maxConcurrency are those of the walk', () => {
+    const c = cost(definitionOf(lambdaTask({ maxConcurrency: 2 }).fn.stateMachine));
+    expect(c.states).toEqual([...PATH_STATES.slot, ...PATH_STATES.success.lambda, ...PATH_STATES.release]);
+    const t0 = Date.parse('2026-11-25T12:00:00.000Z');
+    const record = succeededRecord();
+    const withSlot = {
+      ...record,
+      events: [record.events[0], { status: 'Dequeued' as const, timestamp: t0 + 50 }, ...record.events.slice(1)],
+    };
+    const estimate = estimateTaskCost(withSlot, { kind: 'lambda' }, 'us-east-1');
+    expect(estimate.orchestration.transitions).toBe(c.transitions);
+    expect(estimate.orchestration.dynamodbWrites).toBe(SUBMIT_WRITES + c.dynamoWrites);
+  });
 });
 
 /**
@@ -112,11 +195,13 @@ describe('success-path cost per task', () => {
  * request per task), the tasks table's indexes as the template declares them — and the writes a
  * task makes (submit's put of `newTaskItem` → `toEconomyItem`, the wrapper's Running and
  * Succeeded), counts the write units DynamoDB bills for each with its index copies
- * (`writeUnits`), and prices one successful task at list prices. The same walk of a standard
+ * (`indexedWriteUnits`), and prices one successful task at list prices. The same walk of a standard
  * task gives docs/cost.md's 11 WRU.
  */
 describe('economy orchestration: per-task operations against the $5 per million budget', () => {
   const BUDGET_PER_MILLION = 5;
+  /** us-east-1 list prices: the estimator's table. */
+  const LIST = PRICES[DEFAULT_PRICE_REGION];
   const arn = {
     machine: 'arn:aws:states:us-east-1:123456789012:stateMachine:svc-etl',
     worker: 'arn:aws:lambda:us-east-1:123456789012:function:etl-worker',
@@ -202,11 +287,14 @@ describe('economy orchestration: per-task operations against the $5 per million 
     const succeeded = applyWrite(running, succeededWrite(envelope, isoTime(now + 180), result, 'c0ffee00-1111-2222-3333-444455556666'));
     const { deliveryClaim: _claim, ...delivered } = { ...succeeded, destinationStatus: 'Succeeded' } as Record<string, unknown>;
     const writes = [
-      { name: 'submit put', units: writeUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys) },
-      { name: 'Running', units: writeUnits({ before: put as unknown as Record<string, unknown>, after: running }, indexes, tableKeys) },
-      { name: 'Succeeded', units: writeUnits({ before: running, after: succeeded }, indexes, tableKeys) },
+      { name: 'submit put', units: indexedWriteUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys) },
+      {
+        name: 'Running',
+        units: indexedWriteUnits({ before: put as unknown as Record<string, unknown>, after: running }, indexes, tableKeys),
+      },
+      { name: 'Succeeded', units: indexedWriteUnits({ before: running, after: succeeded }, indexes, tableKeys) },
       // With onSuccess: the delivery claimed by the Succeeded write, its outcome recorded after the send.
-      { name: 'delivery outcome', units: writeUnits({ before: succeeded, after: delivered }, indexes, tableKeys) },
+      { name: 'delivery outcome', units: indexedWriteUnits({ before: succeeded, after: delivered }, indexes, tableKeys) },
     ];
     expect(writes).toEqual([
       { name: 'submit put', units: 2 },
@@ -216,19 +304,68 @@ describe('economy orchestration: per-task operations against the $5 per million 
     ]);
     const wru = writes.reduce((sum, w) => sum + w.units, 0);
     // The wrapper's ~50 ms (two updates and the SQS send) inside the function, at its memory.
-    const wrapper = (memoryMb / 1024) * 0.05 * LIST_PRICES.lambdaGbSecond;
+    const wrapper = (memoryMb / 1024) * 0.05 * LIST.lambdaGbSecond.arm64;
     // The reconciler reads each economy task about three times once its bound has passed (0.5 RRU each).
-    const reconcilerReads = ECONOMY_RECONCILER_READS_PER_TASK * 0.5 * LIST_PRICES.readUnit;
+    const reconcilerReads = ECONOMY_RECONCILER_READS_PER_TASK * 0.5 * LIST.readUnit;
     const perTask =
-      wru * LIST_PRICES.writeUnit +
-      SUBMIT_LAMBDA_COST +
-      lambdaRequestsBesidesSubmit * LIST_PRICES.lambdaRequest +
-      LIST_PRICES.sqsRequest +
+      wru * LIST.writeUnit +
+      serviceInvocationUsd(LIST) +
+      lambdaRequestsBesidesSubmit * LIST.lambdaRequest +
+      LIST.sqsRequest +
       wrapper +
       reconcilerReads;
     const perMillion = perTask * 1e6;
     expect(perMillion).toBeLessThanOrEqual(BUDGET_PER_MILLION);
     expect(perMillion).toBeCloseTo(4.66, 2);
+
+    // The estimate on the record counts the same: no transition, these writes and units, the
+    // submit as the only service invocation, the one SQS send, no finalizer.
+    const estimate = estimateTaskCost(
+      {
+        status: 'Succeeded',
+        orchestration: 'economy',
+        taskPayload: task.payload,
+        returnPayload: JSON.parse(result),
+        startedTime: now,
+        endTime: now + 180,
+        destinationStatus: 'Succeeded',
+        events: [
+          { status: 'Enqueued', timestamp: now, caller: task.caller },
+          { status: 'Running', timestamp: now + 40 },
+          { status: 'Succeeded', timestamp: now + 180 },
+        ],
+      },
+      { kind: 'lambda', onSuccess: { type: 'sqs' } },
+      'us-east-1',
+    );
+    expect(estimate.orchestration).toMatchObject({
+      transitions: 0,
+      dynamodbWrites: writes.length,
+      dynamodbWriteUnits: wru,
+      lambdaRequests: 1 + lambdaRequestsBesidesSubmit,
+      sqsRequests: 1,
+    });
+    // Without onSuccess: no send, no outcome write.
+    const plainRecord = {
+      status: 'Succeeded' as const,
+      orchestration: 'economy' as const,
+      taskPayload: task.payload,
+      startedTime: now,
+      endTime: now + 180,
+      events: [
+        { status: 'Enqueued' as const, timestamp: now },
+        { status: 'Running' as const, timestamp: now + 40 },
+        { status: 'Succeeded' as const, timestamp: now + 180 },
+      ],
+    };
+    const plain = estimateTaskCost(plainRecord, { kind: 'lambda' }, 'us-east-1');
+    expect(plain.orchestration).toMatchObject({
+      transitions: 0,
+      dynamodbWrites: 3,
+      dynamodbWriteUnits: 4,
+      lambdaRequests: 1,
+      sqsRequests: 0,
+    });
   });
 
   test('the same walk of a standard task gives docs/cost.md’s 11 write units', () => {
@@ -249,9 +386,9 @@ describe('economy orchestration: per-task operations against the $5 per million 
     const running = move(put, 'Running', { runnerId: 'c0ffee00-1111-2222-3333-444455556666' });
     const succeeded = move(running, 'Succeeded', { returnPayload: result, endedAt: isoTime(now + 180), destinationStatus: 'Succeeded' });
     const units = [
-      writeUnits({ after: put }, indexes, tableKeys),
-      writeUnits({ before: put, after: running }, indexes, tableKeys),
-      writeUnits({ before: running, after: succeeded }, indexes, tableKeys),
+      indexedWriteUnits({ after: put }, indexes, tableKeys),
+      indexedWriteUnits({ before: put, after: running }, indexes, tableKeys),
+      indexedWriteUnits({ before: running, after: succeeded }, indexes, tableKeys),
     ];
     expect(units).toEqual([3, 4, 4]);
   });
@@ -261,6 +398,6 @@ describe('economy orchestration: per-task operations against the $5 per million 
     const d = descriptor(fn);
     const big = { ...task, payload: { rows: 'x'.repeat(1500) } };
     const put = toEconomyItem(newTaskItem({ retentionSeconds: 7 * 86400 }, d, big, 0, '8f0b6c1e-0d7e-4d38-9a57-4f3c2b1a0e99'), arn.worker);
-    expect(writeUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys)).toBe(3);
+    expect(indexedWriteUnits({ after: put as unknown as Record<string, unknown> }, indexes, tableKeys)).toBe(3);
   });
 });

@@ -5,6 +5,7 @@ import { type App, Duration, Lazy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { CONTAINER_ENV } from '../../lambda/model/execution';
 import { AsyncTaskService } from '../../lib/async-task-service';
 import { ContainerTaskFunction } from '../../lib/container-task-function';
@@ -81,7 +82,26 @@ describe('LambdaTaskFunction', () => {
       maxConcurrency: 4,
       logGroupName: stack.resolve(`/aws/lambda/${fn.lambdaFunction.functionName}`),
       description: 'batch etl',
+      // For the cost estimate: the inline function sets no memory (Lambda's 128 MB) and no architecture.
+      compute: { memoryMiB: 128, architecture: 'x86_64' },
     });
+  });
+
+  test('descriptor: an arm64 function with its own memory size; an imported function has no compute', () => {
+    const sized = lambdaTask((stack) => ({
+      lambdaFunction: new lambda.Function(stack, 'Sized', {
+        runtime: lambda.Runtime.NODEJS_22_X,
+        handler: 'index.handler',
+        code: lambda.Code.fromInline('exports.handler = async (e) => e;'),
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 1769,
+      }),
+    }));
+    expect(sized.stack.resolve(sized.fn.descriptor()).compute).toEqual({ memoryMiB: 1769, architecture: 'arm64' });
+    const imported = lambdaTask((stack) => ({
+      lambdaFunction: lambda.Function.fromFunctionArn(stack, 'Imported', 'arn:aws:lambda:us-east-1:123456789012:function:elsewhere'),
+    }));
+    expect(imported.fn.descriptor().compute).toBeUndefined();
   });
 
   test('the state machine may invoke the function and update the tasks table', () => {
@@ -158,7 +178,11 @@ describe('ContainerTaskFunction', () => {
         }),
       ],
     });
-    expect(stack.resolve(fn.descriptor())).toMatchObject({ kind: 'container', logStreamPrefix: 'analysis' });
+    expect(stack.resolve(fn.descriptor())).toMatchObject({
+      kind: 'container',
+      logStreamPrefix: 'analysis',
+      compute: { cpu: 2048, memoryMiB: 4096, architecture: 'x86_64' },
+    });
   });
 
   test('records the local command as asynctask:local metadata of the task definition', () => {

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { type TaskRecord, TaskAlreadyExistsError } from '../../lambda/model';
+import { isTerminal, type TaskRecord, TaskAlreadyExistsError } from '../../lambda/model';
 import { queueOutputs } from './fixture/app';
 import { sleep, tempDir, useRuntime, watchTask } from './harness';
 
@@ -69,7 +69,12 @@ describe.each(MODES)('$mode orchestration', (m) => {
       const submitted = await client.submit({ functionName: m.echo, taskId: 'ok-1', payload });
       expect(submitted).toMatchObject({ taskId: 'ok-1', functionName: m.echo, status: 'Enqueued', taskPayload: payload });
 
-      const { task, seen } = await watchTask(client, m.echo, 'ok-1', { timeoutMs: 20_000 });
+      // Economy: the wrapper's Succeeded write claims the delivery (destinationStatus Pending) and
+      // records its outcome after the send, so a read in between sees Succeeded and Pending.
+      const { task, seen } = await watchTask(client, m.echo, 'ok-1', {
+        timeoutMs: 20_000,
+        until: (t) => isTerminal(t.status) && t.destinationStatus !== 'Pending',
+      });
       expect(task.status).toBe('Succeeded');
       expect(task.returnPayload).toEqual({ echo: payload });
       expect(task.alreadyRetriedTimes).toBe(0);
@@ -77,6 +82,17 @@ describe.each(MODES)('$mode orchestration', (m) => {
       expect(task.destinationStatus).toBe('Succeeded');
       expect(task.events.map((e) => e.status)).toEqual(expect.arrayContaining(['Enqueued', 'Running', 'Succeeded']));
       expect(seen[seen.length - 1]).toBe('Succeeded');
+      // The bundled TaskApi adds the cost estimate: docs/cost.md's success path with onSuccess —
+      // standard: 4 transitions and 11 WRU; economy: no transition, the put (2 WRU, its keys-only
+      // ByTimeEconomy copy), Running, Succeeded and the delivery outcome (1 WRU each).
+      expect(task.cost).toMatchObject({
+        estimate: true,
+        orchestration:
+          m.mode === 'standard'
+            ? { transitions: 4, dynamodbWrites: 3, dynamodbWriteUnits: 11, lambdaRequests: 1, sqsRequests: 1 }
+            : { transitions: 0, dynamodbWrites: 4, dynamodbWriteUnits: 5, lambdaRequests: 1, sqsRequests: 1 },
+        compute: { kind: 'lambda', attempts: 1 },
+      });
 
       const records = await destinations.waitFor(rt().output(queueOutputs(m.Echo).success), 'ok-1');
       expect(records).toHaveLength(1);
@@ -177,6 +193,10 @@ describe.each(MODES)('$mode orchestration', (m) => {
       expect(task.alreadyRetriedTimes).toBe(2);
       expect(task.taskErrorMessage).toMatch(/flag file/);
       expect(fs.readFileSync(countFile, 'utf8').trim().split('\n')).toHaveLength(3);
+      // Three attempts, two retries, the finalizer and its failure record (standard: RetriesExhausted
+      // after 16 transitions; economy: none, Lambda's onFailure destination invokes the finalizer).
+      expect(task.cost?.orchestration).toMatchObject({ transitions: m.mode === 'standard' ? 16 : 0, lambdaRequests: 2, sqsRequests: 1 });
+      expect(task.cost?.compute).toMatchObject({ kind: 'lambda', attempts: 3 });
 
       const records = await destinations.waitFor(rt().output(queueOutputs(m.Flaky).failure), 'fail-1');
       expect(records).toHaveLength(1);
