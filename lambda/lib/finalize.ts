@@ -25,7 +25,7 @@ import {
 } from '../model';
 import { deliver } from './destinations';
 import type { ServiceConfig } from './env';
-import { logger } from './logger';
+import { logger, requestId } from './logger';
 import { storedEvent, type TaskRef, TaskStore } from './task-store';
 import { DELIVERY_CLAIM, DELIVERY_CLAIM_STALE_MS } from './task-writes';
 
@@ -134,8 +134,19 @@ function ownerOf(end: ExecutionEnd): string | null {
 }
 
 /** A fresh delivery claim: its time first, so claims compare by age as strings. */
+/**
+ * A delivery claim: `<ISO time>#<Lambda request id>` (a random id outside a Lambda request). The
+ * request id lets Lambda's retry of an invocation that died between its claim and its record
+ * (same request id) recognise the claim as its own and send, instead of waiting out the stale window.
+ */
 function newClaim(nowMs: number): string {
-  return `${isoTime(nowMs)}${TABLE.separator}${randomUUID()}`;
+  return `${isoTime(nowMs)}${TABLE.separator}${requestId() ?? randomUUID()}`;
+}
+
+/** The claim when it was written by an earlier attempt of this very Lambda request, else undefined. */
+function ownEarlierClaim(claim: string | undefined): string | undefined {
+  const id = requestId();
+  return id !== undefined && claim?.endsWith(`${TABLE.separator}${id}`) ? claim : undefined;
 }
 
 async function releaseIfLimited(
@@ -240,7 +251,17 @@ export async function finalizeTask(
     if (isTerminal(item.status)) {
       const slotReleased = await releaseIfLimited(store, descriptor, ref.functionName, end.executionArn);
       if (item.destinationStatus !== DestinationStatus.Pending || !descriptor) return { action: 'unchanged', item, slotReleased };
-      // Pending: another finalizer may be sending right now; only an abandoned claim is taken over.
+      // Pending: an earlier attempt of this invocation died holding the claim (Lambda retried it
+      // under the same request id): send now. Another finalizer may be sending right now: only an
+      // abandoned claim is taken over.
+      const own = ownEarlierClaim(item[DELIVERY_CLAIM]);
+      if (own) {
+        logger.info('finalize: an earlier attempt of this invocation claimed the delivery and died; delivering it', {
+          ...fields,
+          status: item.status,
+        });
+        return { action: 'redelivered', item: await deliverClaimed(store, descriptor, item, end, own), slotReleased };
+      }
       const token = newClaim(now());
       const claimed = await store.claimDelivery(item, {
         owner: ownerOf(end),

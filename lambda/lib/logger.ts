@@ -18,7 +18,19 @@ export type LambdaContext = Parameters<Logger['addContext']>[0];
  */
 export function startRequest(context?: LambdaContext): void {
   logger.resetKeys();
-  if (context?.awsRequestId) logger.addContext(context);
+  currentRequestId = context?.awsRequestId || undefined;
+  if (currentRequestId) logger.addContext(context as LambdaContext);
+}
+
+let currentRequestId: string | undefined;
+
+/**
+ * The Lambda request id of the request being handled (`startRequest`), or undefined outside a
+ * handler. Lambda retries an asynchronous invocation under the same request id, so a write that
+ * names it (a delivery claim) can be recognised by the retry of an attempt that died.
+ */
+export function requestId(): string | undefined {
+  return currentRequestId;
 }
 
 /** Appends the task's keys to every following line of this request. */

@@ -21,7 +21,7 @@ import {
   tableKey,
 } from '../../../lambda/model';
 import { FakeTable } from './fake-table';
-import { awsError, ETL, failed, mocks, ok, setServiceEnv, taskItem, useHandlerTestEnv } from './fixtures';
+import { awsError, ETL, failed, LAMBDA_CONTEXT, mocks, ok, setServiceEnv, taskItem, useHandlerTestEnv } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
 const SUCCESS_QUEUE = ETL.onSuccess?.url ?? '';
@@ -207,6 +207,35 @@ describe('concurrent finalizers', () => {
 
     // Who wrote first decides Stopped or Failed; either way there is one ending.
     expect(['Stopped', 'Failed']).toContain(expectOneEnding(table).status);
+  });
+});
+
+describe('a finalizer that died holding the claim', () => {
+  test('it died between its terminal write and its send: Lambda’s retry (same request id) sends, once', async () => {
+    const item = taskItem({ status: 'Running' });
+    const table = new FakeTable();
+    table.put(item);
+    const context = { ...LAMBDA_CONTEXT, awsRequestId: 'finalizer-request-1' };
+    // The first attempt writes Failed with its claim, then dies before the send (the send never answers).
+    const sends = holdSends();
+    void finalizer(event(item, 'FAILED', 'TaskRetriesExhausted'), context);
+    await until(() => sends.held() === 1, 'the first attempt sends');
+    const claimed = table.get('etl', 'job_1');
+    expect(claimed).toMatchObject({ status: 'Failed', destinationStatus: 'Pending' });
+    expect(claimed?.[DELIVERY_CLAIM as keyof TaskItem]).toMatch(/#finalizer-request-1$/);
+    mocks.sqs.reset();
+    mocks.sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
+
+    // Another invocation (an EventBridge duplicate) leaves the live claim alone …
+    const other = await finalizer(event(item, 'FAILED', 'TaskRetriesExhausted'), { ...LAMBDA_CONTEXT, awsRequestId: 'other' });
+    expect(other).toMatchObject({ action: 'unchanged' });
+    expect(mocks.sqs).not.toHaveReceivedCommand(SendMessageCommand);
+    // … the retry of the one that died recognises its own claim and delivers.
+    expect(await finalizer(event(item, 'FAILED', 'TaskRetriesExhausted'), context)).toMatchObject({ action: 'redelivered' });
+    expect(expectOneEnding(table).status).toBe('Failed');
+    // Done: a further retry of it sends nothing.
+    expect(await finalizer(event(item, 'FAILED', 'TaskRetriesExhausted'), context)).toMatchObject({ action: 'unchanged' });
+    expect(failureRecords()).toHaveLength(1);
   });
 });
 
