@@ -1,8 +1,8 @@
 /**
  * EventBridge, locally: the stack's rules. Events (PutEvents, the Step Functions status-change
  * events) are matched against each enabled rule's EventPattern and delivered, as the full
- * event envelope, to the rule's targets (Lambda functions; SQS queues and SNS topics through
- * the `deliver` hooks). `rate(...)` schedule rules run on their period from start-up, `cron(...)`
+ * event envelope, to the rule's targets (Lambda functions, invoked asynchronously; SQS queues
+ * and SNS topics through the `deliver` hooks). `rate(...)` schedule rules run on their period from start-up, `cron(...)`
  * ones at the matching minutes (UTC); cron's L, W and # are not supported (start-up note).
  */
 import { randomUUID } from 'node:crypto';
@@ -324,7 +324,10 @@ export class LocalEvents implements EventPublisher, JsonService {
       try {
         const service = target.arn.split(':')[2];
         if (service === 'lambda') {
-          const result = await this.deps.lambda.invoke(target.arn, input, 'RequestResponse');
+          // As on AWS, EventBridge invokes a Lambda target asynchronously: Lambda's queue (the
+          // local runtime's journal) retries a function error under the same request id and
+          // runs the invocation again after a restart.
+          const result = await this.deps.lambda.invoke(target.arn, input, 'Event');
           if (!result.functionError) return;
           lastError = `function error ${JSON.stringify(result.payload)}`;
         } else if (service === 'sqs' && this.deps.sendToQueue) {

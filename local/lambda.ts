@@ -514,6 +514,11 @@ export class LocalLambda implements LambdaInvoker {
     return pool.invoke(requestId, payload);
   }
 
+  /** Resolves when every asynchronous invocation in flight has ended, retries included (tests). */
+  public async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
+  }
+
   /** Warm processes of a function (tests). */
   public workers(functionName: string): number {
     return this.pools.get(functionName)?.size ?? 0;

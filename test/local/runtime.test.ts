@@ -192,7 +192,8 @@ test('EventBridge PutEvents: a matching event reaches the rule target, a non-mat
   );
   expect(r.FailedEntryCount).toBe(0);
   const [yes, no] = r.Entries?.map((e) => e.EventId) ?? [];
-  await rt.events.idle();
+  await rt.events.idle(); // delivered: the target's asynchronous invocations accepted
+  await rt.lambda.idle(); // and run
   const ddb = new DynamoDBClient(cfg);
   const get = (id?: string) =>
     ddb.send(new GetItemCommand({ TableName: rt.outputs.TableName, Key: { pk: { S: `event#${id}` }, sk: { S: 'Thing Happened' } } }));
