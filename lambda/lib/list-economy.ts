@@ -6,9 +6,7 @@
  * nextToken is the list key of the last task returned (`{m: 1, lk}`, base64url JSON); list keys
  * are unique (`<startedAt>#<taskId>`), so both sources resume right after it.
  */
-import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
-  ECONOMY_INDEX,
   InvalidArgumentError,
   isoTime,
   LIST_LIMIT,
@@ -16,16 +14,13 @@ import {
   type ListResult,
   parseStatuses,
   recordFromItem,
-  statusKey,
-  TABLE,
   type TaskItem,
   type TaskRecord,
   type TaskStatus,
-  tableKey,
   validateListRequest,
 } from '../model';
-import { aws } from './env';
-import { LIST_KEY_HIGH } from './list-plan';
+import { LIST_KEY_HIGH, type ListKeyRange } from './list-plan';
+import type { TaskStore } from './task-store';
 
 /** Pages read at most per source and call (as LIST_MAX_PAGES). */
 const MAX_PAGES = 10;
@@ -50,6 +45,24 @@ function decodeToken(token: string): MergedToken {
     );
   }
   return t as MergedToken;
+}
+
+/** Whether `token` is a merged list's nextToken (`{m: 1, lk}`), not an index key of one index's list. */
+export function isMergedListToken(token: string): boolean {
+  try {
+    decodeToken(token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The list keys of the tasks started in the request's [since, until] (open ends when absent). */
+export function requestRange(request: Pick<ListRequest, 'since' | 'until'>): ListKeyRange {
+  return {
+    from: request.since !== undefined ? isoTime(request.since) : '',
+    to: request.until !== undefined ? `${isoTime(request.until)}${LIST_KEY_HIGH}` : '\uffff',
+  };
 }
 
 function encodeToken(lk: string): string {
@@ -106,7 +119,7 @@ async function readSource(
 }
 
 export async function listEconomyFunction(
-  table: string,
+  store: TaskStore,
   request: Omit<ListRequest, 'op'>,
   toRecord: (item: TaskItem, now: number) => TaskRecord = recordFromItem,
 ): Promise<ListResult> {
@@ -115,8 +128,7 @@ export async function listEconomyFunction(
   const statuses: TaskStatus[] = request.status !== undefined && request.status.length > 0 ? parseStatuses(request.status) : [];
   const limit = request.limit ?? LIST_LIMIT.default;
   const ascending = request.order === 'asc';
-  const from = request.since !== undefined ? isoTime(request.since) : '';
-  const to = request.until !== undefined ? `${isoTime(request.until)}${LIST_KEY_HIGH}` : '\uffff';
+  const { from, to } = requestRange(request);
   const after = request.nextToken !== undefined ? decodeToken(request.nextToken).lk : undefined;
   if (after !== undefined && (after < from || after > to)) {
     throw new InvalidArgumentError('nextToken is not valid for this list request (it is outside the time window)');
@@ -127,40 +139,23 @@ export async function listEconomyFunction(
     (statuses.length === 0 || statuses.includes(item.status)) &&
     (request.prefix === undefined || request.prefix === '' || item.taskId.startsWith(request.prefix));
 
-  // Standard items (ByStatus for one status, else ByTime).
-  const single = statuses.length === 1;
+  // Standard items (ByStatus for one status, else ByTime), then economy items (ByTimeEconomy keys, then the items).
+  const single = statuses.length === 1 ? statuses[0] : undefined;
   const standard = readSource(
-    async (startKey) => {
-      const key = `#pk = :pk AND #listKey BETWEEN :from AND :to`;
-      const result = await aws.ddb().send(
-        new QueryCommand({
-          TableName: table,
-          IndexName: single ? TABLE.byStatusIndex : TABLE.byTimeIndex,
-          KeyConditionExpression: key,
-          ExpressionAttributeNames: { '#pk': single ? TABLE.statusKey : TABLE.partitionKey, '#listKey': TABLE.listKey },
-          ExpressionAttributeValues: {
-            ':pk': single ? statusKey(functionName, statuses[0]) : functionName,
-            ':from': range.from,
-            ':to': range.to,
-          },
-          ScanIndexForward: ascending,
-          Limit: PAGE_SIZE,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
-    },
+    (startKey) =>
+      store.queryWindow(functionName, {
+        ...(single !== undefined ? { status: single } : {}),
+        range,
+        ascending,
+        limit: PAGE_SIZE,
+        ...(startKey ? { startKey } : {}),
+      }),
     matches,
     limit + 1,
     window,
   );
-  // Economy items: keys from the sparse index, then the items themselves.
   const economy = readSource(
-    async (startKey) => {
-      const result = await queryEconomyWindow(table, functionName, range, { ascending, limit: PAGE_SIZE, startKey });
-      const items = await batchRead(table, result.keys);
-      return { items, ...(result.lastKey ? { lastKey: result.lastKey } : {}) };
-    },
+    (startKey) => store.queryEconomyWindow(functionName, { range, ascending, limit: PAGE_SIZE, ...(startKey ? { startKey } : {}) }),
     matches,
     limit + 1,
     window,
@@ -189,66 +184,29 @@ export async function listEconomyFunction(
   };
 }
 
-/** One page of a function's ByTimeEconomy keys with list keys in [from, to]. */
-async function queryEconomyWindow(
-  table: string,
-  functionName: string,
-  range: { readonly from: string; readonly to: string },
-  page: { readonly ascending: boolean; readonly limit: number; readonly startKey?: Record<string, unknown> },
-): Promise<{ keys: Array<Record<string, string>>; lastKey?: Record<string, unknown> }> {
-  const result = await aws.ddb().send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: ECONOMY_INDEX.name,
-      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
-      ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
-      ExpressionAttributeValues: { ':pk': functionName, ':from': range.from, ':to': range.to },
-      ScanIndexForward: page.ascending,
-      Limit: page.limit,
-      ...(page.startKey ? { ExclusiveStartKey: page.startKey } : {}),
-    }),
-  );
-  const keys = (result.Items ?? []) as Array<Record<string, string>>;
-  return { keys, ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
-}
-
-/** BatchGetItem of the items behind index keys (eventually consistent), in the keys' order. */
-export async function batchRead(table: string, keys: ReadonlyArray<Record<string, string>>): Promise<TaskItem[]> {
-  const found = new Map<string, TaskItem>();
-  const id = (k: { functionName?: unknown; taskId?: unknown }): string => `${String(k.functionName)}\u0000${String(k.taskId)}`;
-  for (let i = 0; i < keys.length; i += 100) {
-    let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100).map((k) => tableKey(k.functionName, k.taskId));
-    for (let round = 0; pending.length > 0 && round < 5; round++) {
-      const result = await aws.ddb().send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending } } }));
-      for (const item of (result.Responses?.[table] ?? []) as TaskItem[]) found.set(id(item), item);
-      pending = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, unknown>>;
-    }
-  }
-  return keys.map((k) => found.get(id(k))).filter((item): item is TaskItem => item !== undefined);
-}
-
 /**
  * The economy tasks of a function started in [from, to] (list keys), read from ByTimeEconomy and
  * fetched: at most `max` items; `more` when the window held more. For `stats`, whose ByStatus
  * counts do not see economy items.
  */
 export async function economyItemsIn(
-  table: string,
+  store: TaskStore,
   functionName: string,
-  range: { readonly from: string; readonly to: string },
+  range: ListKeyRange,
   max: number,
 ): Promise<{ items: TaskItem[]; more: boolean }> {
   const items: TaskItem[] = [];
   let startKey: Record<string, unknown> | undefined;
   for (;;) {
-    const result = await queryEconomyWindow(table, functionName, range, {
+    const page = await store.queryEconomyWindow(functionName, {
+      range,
       ascending: false,
       limit: Math.min(PAGE_SIZE, max - items.length),
-      startKey,
+      ...(startKey ? { startKey } : {}),
     });
-    items.push(...(await batchRead(table, result.keys)));
-    if (!result.lastKey) return { items, more: false };
+    items.push(...page.items);
+    if (!page.lastKey) return { items, more: false };
     if (items.length >= max) return { items, more: true };
-    startKey = result.lastKey;
+    startKey = page.lastKey;
   }
 }

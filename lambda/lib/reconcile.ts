@@ -16,13 +16,10 @@ import {
   isEconomyOwner,
   DestinationStatus,
   ECONOMY_ENDING_MARGIN_SECONDS,
-  ECONOMY_INDEX,
-  economyEndBoundMs,
+  economyActiveBoundMs,
   ExecutionError,
 } from '../model';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { aws, type ServiceConfig } from './env';
-import { batchRead } from './list-economy';
+import type { ServiceConfig } from './env';
 import { LIST_KEY_HIGH } from './list-plan';
 import { describeEnd, startExecution } from './executions';
 import { type ExecutionEnd, finalizeTask } from './finalize';
@@ -176,8 +173,9 @@ export const ECONOMY_RECONCILER_READS_PER_TASK = ECONOMY_SWEEP_WINDOW_MS / (5 * 
  * still active `maxEventAge + timeout + 5 min` after its start has lost its ending (an invocation
  * the submit never made, an event Lambda dropped, a destination record never delivered) and is
  * finalized — Stopped when Stopping, Expired when it never started, else Failed; one whose
- * delivery was claimed and abandoned is delivered. Each pass reads the tasks whose bound passed
- * in the last 15 minutes (ByTimeEconomy keys, then the items): every task is looked at about three
+ * delivery was claimed and abandoned is delivered. After a switch back to standard, the bound is
+ * the widest an economy task of the function could have had (`economyActiveBoundMs`). Each pass
+ * reads the tasks whose bound passed in the last 15 minutes (ByTimeEconomy keys, then the items): every task is looked at about three
  * times, once its bound has passed, at 0.5 RRU each.
  */
 async function reconcileEconomy(
@@ -186,25 +184,19 @@ async function reconcileEconomy(
   now: number,
   summary: ReconcileSummary,
 ): Promise<void> {
-  const boundMs = economyEndBoundMs(0, descriptor.maxEventAgeSeconds, descriptor.timeoutSeconds);
-  const from = isoTime(now - boundMs - ECONOMY_SWEEP_WINDOW_MS);
-  const to = `${isoTime(now - boundMs)}${LIST_KEY_HIGH}`;
+  const boundMs = economyActiveBoundMs(descriptor);
+  const range = { from: isoTime(now - boundMs - ECONOMY_SWEEP_WINDOW_MS), to: `${isoTime(now - boundMs)}${LIST_KEY_HIGH}` };
   const staleBefore = isoTime(now - DELIVERY_CLAIM_STALE_MS);
+  const store = new TaskStore(config.table);
   let startKey: Record<string, unknown> | undefined;
   for (let page = 0; page < RECONCILE_MAX_PAGES; page++) {
-    const key = '#pk = :pk AND #sk BETWEEN :from AND :to';
-    const result = await aws.ddb().send(
-      new QueryCommand({
-        TableName: config.table,
-        IndexName: ECONOMY_INDEX.name,
-        KeyConditionExpression: key,
-        ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
-        ExpressionAttributeValues: { ':pk': descriptor.name, ':from': from, ':to': to },
-        Limit: RECONCILE_PAGE_SIZE,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    const items = await batchRead(config.table, (result.Items ?? []) as Array<Record<string, string>>);
+    const result = await store.queryEconomyWindow(descriptor.name, {
+      range,
+      ascending: true,
+      limit: RECONCILE_PAGE_SIZE,
+      ...(startKey ? { startKey } : {}),
+    });
+    const items = result.items;
     for (const item of items) {
       if (!isEconomyOwner(item.executionArn)) continue;
       const ref = { functionName: item.functionName, taskId: item.taskId };
@@ -233,8 +225,8 @@ async function reconcileEconomy(
         logger.error('reconcile (economy): task failed', { ...ref, error });
       }
     }
-    if (!result.LastEvaluatedKey) return;
-    startKey = result.LastEvaluatedKey;
+    if (!result.lastKey) return;
+    startKey = result.lastKey;
   }
 }
 
@@ -245,13 +237,13 @@ export async function reconcile(config: ServiceConfig, now: number = Date.now())
   // claimant lives; the newest first, since an abandoned delivery is a recent failure.
   const abandoned = deliveryUnclaimed<unknown>(isoTime(now - DELIVERY_CLAIM_STALE_MS), (text) => text);
   for (const descriptor of await config.registry.list()) {
-    if (descriptor.orchestration === 'economy') {
-      try {
-        await reconcileEconomy(config, descriptor, now, summary);
-      } catch (error) {
-        summary.errors++;
-        logger.error('reconcile (economy): query failed', { functionName: descriptor.name, error });
-      }
+    // Every function: a standard one may have economy tasks from before a switch back, which
+    // finish under their mode (none: one empty Query).
+    try {
+      await reconcileEconomy(config, descriptor, now, summary);
+    } catch (error) {
+      summary.errors++;
+      logger.error('reconcile (economy): query failed', { functionName: descriptor.name, error });
     }
     for (const status of ACTIVE_STATUSES) {
       try {

@@ -12,7 +12,7 @@ import {
   CONTAINER_NAME,
   ConcurrentModificationError,
   ECONOMY_ITEM,
-  economyEndBoundMs,
+  economyActiveBoundMs,
   economyInvocationId,
   isEconomyOwner,
   type ExecResult,
@@ -52,13 +52,14 @@ import {
   TaskStatus as Status,
   TERMINAL_STATUSES,
   TRANSITIONS,
+  validateListRequest,
   validateTaskId,
 } from '../model';
 import { type Attempt, attemptsOf } from './attempts';
 import { aws, type ServiceConfig } from './env';
 import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
-import { economyItemsIn, listEconomyFunction } from './list-economy';
+import { economyItemsIn, isMergedListToken, listEconomyFunction, requestRange } from './list-economy';
 import { encodeNextToken, indexKeyOf, listKeyRange, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
 import { createTask, expiresAtFor, startOrUndo } from './submit';
@@ -163,16 +164,32 @@ export async function get(config: ServiceConfig, functionName: string, taskId: s
   return recordWithCost(await readItem(new TaskStore(config.table), descriptor.name, taskId), descriptor);
 }
 
+/**
+ * Whether `list` reads the economy index too: for an economy function, for a merged list's next
+ * page, and for a standard function with economy tasks (from before a switch back) in the window
+ * — one keys-only Query of at most one key tells.
+ */
+async function mergesEconomyTasks(
+  store: TaskStore,
+  descriptor: TaskFunctionDescriptor,
+  request: Omit<ListRequest, 'op'>,
+): Promise<boolean> {
+  if (descriptor.orchestration === 'economy') return true;
+  if (request.nextToken !== undefined) return isMergedListToken(request.nextToken);
+  return store.hasEconomyTasks(descriptor.name, requestRange(request));
+}
+
 export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
   const descriptor = await config.registry.get(request.functionName);
-  // An economy function's tasks are in ByTimeEconomy (and, from before a switch, ByTime/ByStatus).
-  if (descriptor.orchestration === 'economy') {
-    return listEconomyFunction(config.table, { ...request, functionName: descriptor.name }, (item, now) =>
-      recordWithCost(item, descriptor, now),
-    );
+  validateListRequest({ ...request, functionName: descriptor.name });
+  const store = new TaskStore(config.table);
+  // Economy tasks are in ByTimeEconomy only: an economy function's list merges it with ByTime /
+  // ByStatus (its standard tasks from before a switch), and so does a standard function's while
+  // economy tasks from before a switch back are in the window.
+  if (await mergesEconomyTasks(store, descriptor, request)) {
+    return listEconomyFunction(store, { ...request, functionName: descriptor.name }, (item, now) => recordWithCost(item, descriptor, now));
   }
   const plan = planList({ ...request, functionName: descriptor.name });
-  const store = new TaskStore(config.table);
   const tasks: TaskItem[] = [];
   let startKey: Record<string, unknown> | undefined = plan.exclusiveStartKey;
   let nextToken: string | undefined;
@@ -559,13 +576,14 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
   // ones can only have started within maxEventAge + timeout + 5 min, after which the reconciler ends them).
   let economyTimes: TaskItem[] = [];
   let economyMore = false;
-  if (descriptor.orchestration === 'economy') {
-    const read = await economyItemsIn(config.table, descriptor.name, window, STATS_MAX_DURATION_SAMPLES);
+  // Read for a standard function too: its economy tasks from before a switch back (none: one empty Query).
+  {
+    const read = await economyItemsIn(store, descriptor.name, window, STATS_MAX_DURATION_SAMPLES);
     for (const item of read.items) counts[item.status] += 1;
     economyTimes = read.items.filter((item) => (TERMINAL_STATUSES as readonly string[]).includes(item.status));
     economyMore = read.more;
-    const bound = economyEndBoundMs(0, descriptor.maxEventAgeSeconds, descriptor.timeoutSeconds);
-    const recent = await economyItemsIn(config.table, descriptor.name, listKeyRange(now - bound, now), STATS_MAX_DURATION_SAMPLES);
+    const bound = economyActiveBoundMs(descriptor);
+    const recent = await economyItemsIn(store, descriptor.name, listKeyRange(now - bound, now), STATS_MAX_DURATION_SAMPLES);
     for (const item of recent.items) {
       const at = (ACTIVE_STATUSES as readonly string[]).indexOf(item.status);
       if (at >= 0) activeCounts[at] += 1;

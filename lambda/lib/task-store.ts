@@ -8,10 +8,11 @@
  * failure itself (ALL_OLD) or, where DynamoDB does not return it (dynalite), a consistent read.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   DestinationStatus,
+  ECONOMY_INDEX,
   ITEM_ATTRIBUTE,
   type KafkaRangeMarker,
   slotsKey,
@@ -329,6 +330,105 @@ export class TaskStore {
       }),
     );
     return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * One page of a function's standard tasks with list keys in `range` (inclusive), in list-key
+   * order: ByStatus when `status` is given, else ByTime. No filter: the caller filters the page.
+   */
+  public async queryWindow(
+    functionName: string,
+    options: {
+      readonly status?: TaskStatus;
+      readonly range: ListKeyRange;
+      readonly ascending: boolean;
+      readonly limit: number;
+      readonly startKey?: Record<string, unknown>;
+    },
+  ): Promise<IndexPage> {
+    const byStatus = options.status !== undefined;
+    const keyCondition = `#pk = :pk AND #${TABLE.listKey} BETWEEN :from AND :to`;
+    const result = await aws.ddb().send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: byStatus ? TABLE.byStatusIndex : TABLE.byTimeIndex,
+        KeyConditionExpression: keyCondition,
+        ExpressionAttributeNames: { ...namesOf(keyCondition), '#pk': byStatus ? TABLE.statusKey : TABLE.partitionKey },
+        ExpressionAttributeValues: {
+          ':pk': options.status !== undefined ? statusKey(functionName, options.status) : functionName,
+          ':from': options.range.from,
+          ':to': options.range.to,
+        },
+        ScanIndexForward: options.ascending,
+        Limit: options.limit,
+        ...(options.startKey ? { ExclusiveStartKey: options.startKey } : {}),
+      }),
+    );
+    return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * One page of a function's economy tasks with list keys in `range` (inclusive), in list-key
+   * order: the keys from the sparse keys-only ByTimeEconomy index, then the items themselves
+   * (`readMany`, eventually consistent; an item deleted in between is left out).
+   */
+  public async queryEconomyWindow(
+    functionName: string,
+    options: {
+      readonly range: ListKeyRange;
+      readonly ascending: boolean;
+      readonly limit: number;
+      readonly startKey?: Record<string, unknown>;
+    },
+  ): Promise<IndexPage> {
+    const page = await this.economyKeys(functionName, options);
+    const items = await this.readMany(page.keys);
+    return { items, ...(page.lastKey ? { lastKey: page.lastKey } : {}) };
+  }
+
+  /** Whether a function has economy tasks with list keys in `range` (a keys-only Query of at most one key). */
+  public async hasEconomyTasks(functionName: string, range: ListKeyRange): Promise<boolean> {
+    return (await this.economyKeys(functionName, { range, ascending: true, limit: 1 })).keys.length > 0;
+  }
+
+  /** One page of a function's ByTimeEconomy keys with list keys in `range`, in list-key order. */
+  private async economyKeys(
+    functionName: string,
+    options: {
+      readonly range: ListKeyRange;
+      readonly ascending: boolean;
+      readonly limit: number;
+      readonly startKey?: Record<string, unknown>;
+    },
+  ): Promise<{ keys: TaskRef[]; lastKey?: Record<string, unknown> }> {
+    const result = await aws.ddb().send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: ECONOMY_INDEX.name,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
+        ExpressionAttributeValues: { ':pk': functionName, ':from': options.range.from, ':to': options.range.to },
+        ScanIndexForward: options.ascending,
+        Limit: options.limit,
+        ...(options.startKey ? { ExclusiveStartKey: options.startKey } : {}),
+      }),
+    );
+    return { keys: (result.Items ?? []) as TaskRef[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+  }
+
+  /** BatchGetItem of tasks (eventually consistent), in the refs' order; missing ones are left out. */
+  public async readMany(refs: readonly TaskRef[]): Promise<TaskItem[]> {
+    const found = new Map<string, TaskItem>();
+    const id = (k: { functionName?: unknown; taskId?: unknown }): string => `${String(k.functionName)}\u0000${String(k.taskId)}`;
+    for (let i = 0; i < refs.length; i += 100) {
+      let pending: Array<Record<string, unknown>> = refs.slice(i, i + 100).map((ref) => this.key(ref));
+      for (let round = 0; pending.length > 0 && round < 5; round++) {
+        const result = await aws.ddb().send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending } } }));
+        for (const item of (result.Responses?.[this.table] ?? []) as TaskItem[]) found.set(id(item), item);
+        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Array<Record<string, unknown>>;
+      }
+    }
+    return refs.map((ref) => found.get(id(ref))).filter((item): item is TaskItem => item !== undefined);
   }
 
   /**

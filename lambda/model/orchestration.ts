@@ -142,3 +142,21 @@ export const ECONOMY_ENDING_MARGIN_SECONDS = 5 * 60;
 export function economyEndBoundMs(startedAtMs: number, maxEventAgeSeconds: number, timeoutSeconds: number): number {
   return startedAtMs + (maxEventAgeSeconds + timeoutSeconds + ECONOMY_ENDING_MARGIN_SECONDS) * 1000;
 }
+
+/** Lambda's longest timeout (15 minutes): no economy attempt runs longer. */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+/**
+ * How long after its start an economy task of a function can still be active: the function's
+ * own bound while it is in economy mode; after a switch back to standard (its economy tasks from
+ * before finish under their mode), the widest bound an economy task of it could have had.
+ */
+export function economyActiveBoundMs(descriptor: {
+  readonly orchestration?: Orchestration;
+  readonly maxEventAgeSeconds: number;
+  readonly timeoutSeconds: number;
+}): number {
+  return descriptor.orchestration === 'economy'
+    ? economyEndBoundMs(0, descriptor.maxEventAgeSeconds, descriptor.timeoutSeconds)
+    : economyEndBoundMs(0, ECONOMY_BOUNDS.maxEventAgeSeconds.max, Math.min(descriptor.timeoutSeconds, LAMBDA_MAX_TIMEOUT_SECONDS));
+}

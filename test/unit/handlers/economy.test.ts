@@ -228,6 +228,46 @@ describe('economy: retry and mode switches', () => {
   });
 });
 
+describe('economy: a function switched back to standard', () => {
+  test('its economy tasks from before are still listed (merged with the new standard ones), counted and reconciled', async () => {
+    await submit('eco_1');
+    jest.setSystemTime(NOW + 1000);
+    await submit('eco_2');
+    await taskHandler(async () => 'ok')(invocations[1], context('e2'));
+    setServiceEnv([{ ...ECO, orchestration: 'standard' }]);
+    mocks.sfn.on(StartExecutionCommand).resolves({});
+    jest.setSystemTime(NOW + 2000);
+    await submit('std_1');
+    expect(table.get('eco', 'std_1')?.statusKey).toBe('eco#Enqueued');
+
+    const all = ok<{ tasks: TaskRecord[]; nextToken?: string }>(await taskApi({ op: 'list', functionName: 'eco' }));
+    expect(all.tasks.map((t) => t.taskId)).toEqual(['std_1', 'eco_2', 'eco_1']);
+    const first = ok<{ tasks: TaskRecord[]; nextToken?: string }>(await taskApi({ op: 'list', functionName: 'eco', limit: 2 }));
+    const second = ok<{ tasks: TaskRecord[]; nextToken?: string }>(
+      await taskApi({ op: 'list', functionName: 'eco', limit: 2, nextToken: first.nextToken }),
+    );
+    expect([...first.tasks, ...second.tasks].map((t) => t.taskId)).toEqual(['std_1', 'eco_2', 'eco_1']);
+    const succeeded = ok<{ tasks: TaskRecord[] }>(await taskApi({ op: 'list', functionName: 'eco', status: ['Succeeded'] }));
+    expect(succeeded.tasks.map((t) => t.taskId)).toEqual(['eco_2']);
+    // Outside the window of the economy tasks: the standard list alone.
+    const later = ok<{ tasks: TaskRecord[] }>(await taskApi({ op: 'list', functionName: 'eco', since: NOW + 1500 }));
+    expect(later.tasks.map((t) => t.taskId)).toEqual(['std_1']);
+
+    jest.setSystemTime(NOW + 3000);
+    const stats = ok<{ counts: Record<string, number>; total: number }>(
+      await taskApi({ op: 'stats', functionName: 'eco', since: NOW - 60_000, until: NOW + 3000 }),
+    );
+    expect(stats.counts).toMatchObject({ Enqueued: 2, Succeeded: 1 });
+    expect(stats.total).toBe(3);
+
+    // eco_1 never ran: past the widest economy bound (6 h event age + timeout + 5 min) the reconciler ends it.
+    jest.setSystemTime(NOW + (6 * 3600 + ETL.timeoutSeconds + 300 + 60) * 1000);
+    await reconciler({});
+    expect(table.get('eco', 'eco_1')?.status).toBe(TaskStatus.Expired);
+    expect(records(FAILURE_QUEUE).map((r) => r.requestContext.taskId)).toEqual(['eco_1']);
+  });
+});
+
 describe('economy: list', () => {
   test('lists economy tasks (and standard ones from before a switch) with status and prefix filters and pages', async () => {
     // A standard task of the function from before it switched to economy.

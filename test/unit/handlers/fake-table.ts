@@ -223,6 +223,7 @@ export class FakeTable {
         input.IndexName === 'ByTimeEconomy'
           ? { functionName: item.functionName, taskId: item.taskId, economyKey: item.economyKey, economyListKey: item.economyListKey }
           : item;
+      if (input.Select === 'COUNT') return { Count: matches.length };
       return { Items: matches.map((item) => structuredClone(project(item))) };
     });
     mocks.ddb.on(BatchGetCommand).callsFake(async (input) => {

@@ -8,10 +8,11 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
+  ECONOMY_INDEX,
   executionArn,
   listKey,
   registryPath,
@@ -147,6 +148,21 @@ export const mocks = {
 
 export function resetMocks(): void {
   for (const mock of Object.values(mocks)) mock.reset();
+  noEconomyTasks();
+}
+
+/**
+ * No economy tasks: list, stats and the reconciler look in ByTimeEconomy for every function (a
+ * standard one may have some from before a switch back). The mock defined last wins, so a test
+ * that answers every Query calls this after.
+ */
+export function noEconomyTasks(): void {
+  mocks.ddb.on(QueryCommand, { IndexName: ECONOMY_INDEX.name }).resolves({ Items: [] });
+}
+
+/** The Queries sent to an index other than ByTimeEconomy. */
+export function nonEconomyQueries() {
+  return mocks.ddb.commandCalls(QueryCommand).filter((call) => call.args[0].input.IndexName !== ECONOMY_INDEX.name);
 }
 
 /** The log lines the handlers wrote while captured, parsed. */

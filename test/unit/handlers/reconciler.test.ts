@@ -3,9 +3,21 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { handler } from '../../../lambda/handlers/reconciler';
-import { RECONCILE_MAX_PAGES } from '../../../lambda/lib/reconcile';
-import type { TaskItem } from '../../../lambda/model';
-import { arnFor, awsError, ETL, mocks, quietLogs, resetMocks, setServiceEnv, TABLE_NAME, TRANSCODE, taskItem } from './fixtures';
+import { ECONOMY_SWEEP_WINDOW_MS, RECONCILE_MAX_PAGES } from '../../../lambda/lib/reconcile';
+import { economyActiveBoundMs, type TaskItem } from '../../../lambda/model';
+import {
+  arnFor,
+  awsError,
+  ETL,
+  mocks,
+  nonEconomyQueries,
+  quietLogs,
+  resetMocks,
+  setServiceEnv,
+  TABLE_NAME,
+  TRANSCODE,
+  taskItem,
+} from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
 const TERMINAL_WRITE = { ConditionExpression: '#executionArn = :owner AND #status IN (:from0)' };
@@ -37,8 +49,17 @@ test('queries every active status of every function for tasks older than a minut
   const summary = await handler({});
 
   expect(summary).toEqual({ checked: 0, running: 0, finalized: 0, redelivered: 0, restarted: 0, slotsReleased: 0, errors: 0 });
-  const keys = mocks.ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.ExpressionAttributeValues?.[':statusKey']);
+  const keys = nonEconomyQueries().map((c) => c.args[0].input.ExpressionAttributeValues?.[':statusKey']);
   expect(keys).toEqual([...ACTIVE_KEYS, ...SWEPT_KEYS]);
+  // A standard function's economy tasks from before a switch back: swept with the widest economy bound.
+  expect(mocks.ddb).toHaveReceivedCommandWith(QueryCommand, {
+    IndexName: 'ByTimeEconomy',
+    ExpressionAttributeValues: {
+      ':pk': 'etl',
+      ':from': new Date(NOW - economyActiveBoundMs(ETL) - ECONOMY_SWEEP_WINDOW_MS).toISOString(),
+      ':to': `${new Date(NOW - economyActiveBoundMs(ETL)).toISOString()}#\uffff`,
+    },
+  });
   expect(mocks.ddb).toHaveReceivedCommandWith(QueryCommand, {
     TableName: TABLE_NAME,
     IndexName: 'ByStatus',

@@ -8,7 +8,7 @@ import { StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { handler } from '../../../lambda/handlers/task-api';
 import type { ListResult, TaskItem, TaskRecord } from '../../../lambda/model';
-import { mocks, ok, STARTED_AT, TRANSCODE, taskItem, useHandlerTestEnv } from './fixtures';
+import { mocks, noEconomyTasks, nonEconomyQueries, ok, STARTED_AT, TRANSCODE, taskItem, useHandlerTestEnv } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
 
@@ -103,6 +103,7 @@ describe('records carry their cost', () => {
       ],
     });
     mocks.ddb.on(QueryCommand).resolves({ Items: [running, succeeded] });
+    noEconomyTasks();
 
     const result = ok<ListResult>(await handler({ op: 'list', functionName: 'etl' }));
 
@@ -110,7 +111,7 @@ describe('records carry their cost', () => {
     // The live one is priced so far: its attempt has run from 12:00:01 until now (12:30).
     expect(result.tasks[0].cost?.notes).toContain('so far: the task is Running');
     expect(result.tasks[0].cost?.compute.seconds).toBe(30 * 60 - 1);
-    expect(mocks.ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(nonEconomyQueries()).toHaveLength(1);
     expect(mocks.ddb).not.toHaveReceivedCommand(GetCommand);
   });
 

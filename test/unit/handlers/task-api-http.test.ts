@@ -21,7 +21,19 @@ import type {
   WireError,
 } from '../../../lambda/model';
 import { FakeTable } from './fake-table';
-import { awsError, conditionFailed, ETL, failed, mocks, ok, quietLogs, taskItem, TRANSCODE, useHandlerTestEnv } from './fixtures';
+import {
+  awsError,
+  conditionFailed,
+  ETL,
+  failed,
+  mocks,
+  noEconomyTasks,
+  ok,
+  quietLogs,
+  taskItem,
+  TRANSCODE,
+  useHandlerTestEnv,
+} from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:30:00.000Z');
 const NOW_ISO = '2026-11-25T12:30:00.000Z';
@@ -118,6 +130,7 @@ describe('each route runs its operation', () => {
 
   test('GET /functions/{fn}/tasks: lists with the query parameters', async () => {
     mocks.ddb.on(QueryCommand).resolves({ Items: [taskItem({ taskId: 'job_1', status: 'Failed' })] });
+    noEconomyTasks();
 
     const result = okBody<{ tasks: TaskRecord[] }>(
       await call('GET', '/functions/etl/tasks', { query: { status: ['Failed'], limit: ['5'] } }),

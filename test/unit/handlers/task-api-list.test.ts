@@ -3,7 +3,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { handler } from '../../../lambda/handlers/task-api';
 import { encodeNextToken, LIST_KEY_HIGH, planList } from '../../../lambda/lib/list-plan';
 import type { ListResult, TaskApiResponse } from '../../../lambda/model';
-import { awsError, mocks, quietLogs, resetMocks, setServiceEnv, TABLE_NAME, taskItem } from './fixtures';
+import { awsError, mocks, noEconomyTasks, nonEconomyQueries, quietLogs, resetMocks, setServiceEnv, TABLE_NAME, taskItem } from './fixtures';
 
 const SINCE = Date.parse('2026-11-25T10:00:00.000Z');
 const UNTIL = Date.parse('2026-11-25T11:00:00.000Z');
@@ -140,11 +140,18 @@ describe('list planning', () => {
 describe('list', () => {
   test('queries ByTime with one more item than the limit and returns a next token after the last task', async () => {
     mocks.ddb.on(QueryCommand).resolves({ Items: [item(3), item(2), item(1)] });
+    noEconomyTasks();
 
     const result = ok(await handler({ op: 'list', functionName: 'etl', limit: 2 }));
 
     expect(result.tasks.map((t) => t.taskId)).toEqual(['job_3', 'job_2']);
-    expect(mocks.ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(nonEconomyQueries()).toHaveLength(1);
+    // Whether economy tasks from before a switch back are in the window: one key at most.
+    expect(mocks.ddb).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'ByTimeEconomy',
+      Limit: 1,
+      ExpressionAttributeValues: expect.objectContaining({ ':pk': 'etl' }),
+    });
     expect(mocks.ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: TABLE_NAME,
       IndexName: 'ByTime',
@@ -162,6 +169,7 @@ describe('list', () => {
 
   test('returns no next token when the last page is shorter than the limit', async () => {
     mocks.ddb.on(QueryCommand).resolves({ Items: [item(1)] });
+    noEconomyTasks();
 
     const result = ok(await handler({ op: 'list', functionName: 'etl', limit: 2 }));
 
@@ -171,19 +179,20 @@ describe('list', () => {
 
   test('pages through filtered results until the limit has matches', async () => {
     mocks.ddb
-      .on(QueryCommand)
+      .on(QueryCommand, { IndexName: 'ByTime' })
       .resolvesOnce({ Items: [item(5, 'Failed')], LastEvaluatedKey: { functionName: 'etl', listKey: 'k1', taskId: 'x1' } })
       .resolvesOnce({ Items: [], LastEvaluatedKey: { functionName: 'etl', listKey: 'k2', taskId: 'x2' } })
       .resolvesOnce({
         Items: [item(3, 'Failed'), item(2, 'Failed')],
         LastEvaluatedKey: { functionName: 'etl', listKey: 'k3', taskId: 'x3' },
       });
+    noEconomyTasks();
 
     const result = ok(await handler({ op: 'list', functionName: 'etl', status: ['Failed', 'Expired'], limit: 2 }));
 
     expect(result.tasks.map((t) => t.taskId)).toEqual(['job_5', 'job_3']);
-    expect(mocks.ddb).toHaveReceivedCommandTimes(QueryCommand, 3);
-    expect(mocks.ddb).toHaveReceivedNthCommandWith(2, QueryCommand, {
+    expect(nonEconomyQueries()).toHaveLength(3);
+    expect(nonEconomyQueries()[1].args[0].input).toMatchObject({
       ExclusiveStartKey: { functionName: 'etl', listKey: 'k1', taskId: 'x1' },
       FilterExpression: '#status IN (:status0, :status1)',
       Limit: 100,
@@ -197,9 +206,10 @@ describe('list', () => {
 
   test('round-trips the next token as the start key of the next Query (ByStatus key)', async () => {
     mocks.ddb
-      .on(QueryCommand)
+      .on(QueryCommand, { IndexName: 'ByStatus' })
       .resolvesOnce({ Items: [item(3, 'Failed'), item(2, 'Failed')] })
       .resolvesOnce({ Items: [item(1, 'Failed')] });
+    noEconomyTasks();
 
     const first = ok(await handler({ op: 'list', functionName: 'etl', status: ['Failed'], limit: 1, order: 'asc' }));
     const second = ok(
@@ -207,7 +217,7 @@ describe('list', () => {
     );
 
     expect(second.tasks.map((t) => t.taskId)).toEqual(['job_1']);
-    expect(mocks.ddb).toHaveReceivedNthCommandWith(2, QueryCommand, {
+    expect(nonEconomyQueries()[1].args[0].input).toMatchObject({
       IndexName: 'ByStatus',
       ScanIndexForward: true,
       ExpressionAttributeValues: { ':pk': 'etl#Failed' },

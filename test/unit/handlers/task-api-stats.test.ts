@@ -39,6 +39,7 @@ interface FakeIndexes {
 /** Answers the stats queries from counts, splitting each COUNT over `countPages` pages. */
 function serve(fake: FakeIndexes): void {
   mocks.ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => {
+    if (input.IndexName === 'ByTimeEconomy') return { Items: [] }; // a standard function: no economy tasks
     if (input.IndexName === 'ByStatus') {
       const status = String(input.ExpressionAttributeValues?.[':statusKey']).split('#')[1] as TaskStatus;
       const total = (input.ExpressionAttributeValues?.[':from'] !== undefined ? fake.windowed : fake.all)[status] ?? 0;
