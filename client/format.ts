@@ -164,12 +164,18 @@ export function renderCost(cost: TaskCost): { summary: string; details: string[]
   return { summary: `${formatUsd(cost.totalUsd)} (estimate, ${cost.region}, ${cost.priceSource})`, details };
 }
 
+/** How a function's new tasks are run: `economy` (Lambda's asynchronous invocation) or `standard` (its state machine). */
+export function orchestrationOf(f: Pick<TaskFunctionSummary, 'orchestration'>): 'standard' | 'economy' {
+  return f.orchestration ?? 'standard';
+}
+
 export function renderFunctionTable(functions: readonly TaskFunctionSummary[]): string {
   return render(
-    ['NAME', 'KIND', 'RETRIES', 'MAX EVENT AGE', 'TIMEOUT', 'CONCURRENCY', 'DESCRIPTION'],
+    ['NAME', 'KIND', 'ORCHESTRATION', 'RETRIES', 'MAX EVENT AGE', 'TIMEOUT', 'CONCURRENCY', 'DESCRIPTION'],
     functions.map((f) => [
       f.name,
       f.kind,
+      orchestrationOf(f),
       String(f.maxRetryAttempts),
       formatDuration(f.maxEventAgeSeconds * 1000),
       formatDuration(f.timeoutSeconds * 1000),

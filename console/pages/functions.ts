@@ -6,7 +6,7 @@
  */
 import type { AsyncTaskClient } from '../../client/client';
 import type { DeadLetterQueueInfo } from '../../client/dead-letters';
-import { formatDuration } from '../../client/format';
+import { formatDuration, orchestrationOf } from '../../client/format';
 import { ALL_STATUSES, type DestinationTarget, type TaskFunctionSummary, type TaskStats } from '../../lambda/model';
 import { WINDOWS, type WindowName } from '../filters';
 import { h, type Html, href, layout, path, statusBadge, time } from '../html';
@@ -128,6 +128,7 @@ function functionRow(row: FunctionRow, window: WindowName): Html {
   <th scope="row"><a href="${path('functions', fn.name)}" data-link="tasks">${fn.name}</a>${fn.description ? h`<div class="hint">${fn.description}</div>` : ''}</th>
   <td><ul class="plain config">
     <li><span class="label">kind</span> <span data-config="kind">${fn.kind}</span></li>
+    <li><span class="label">orchestration</span> <span data-config="orchestration">${orchestrationOf(fn)}</span></li>
     <li><span class="label">retries</span> <span data-config="retries">${fn.maxRetryAttempts}</span></li>
     <li><span class="label">max event age</span> <span data-config="maxEventAge">${formatDuration(fn.maxEventAgeSeconds * 1000)}</span></li>
     <li><span class="label">timeout</span> <span data-config="timeout">${formatDuration(fn.timeoutSeconds * 1000)}</span></li>

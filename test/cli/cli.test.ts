@@ -621,8 +621,8 @@ describe('logs and functions', () => {
 
   it('functions prints a table; --json an array', () => {
     const lines = expectOk('functions').stdout.split('\n');
-    expect(lines[0]).toMatch(/^NAME +KIND +RETRIES +MAX EVENT AGE +TIMEOUT +CONCURRENCY +DESCRIPTION$/);
-    expect(lines[1]).toMatch(/^transcode +container +2 +5h00m +2h00m +- +FFmpeg transcoding$/);
+    expect(lines[0]).toMatch(/^NAME +KIND +ORCHESTRATION +RETRIES +MAX EVENT AGE +TIMEOUT +CONCURRENCY +DESCRIPTION$/);
+    expect(lines[1]).toMatch(/^transcode +container +standard +2 +5h00m +2h00m +- +FFmpeg transcoding$/);
     expect(JSON.parse(expectOk('functions --json').stdout)).toEqual(FUNCTIONS);
   });
 });

@@ -399,6 +399,18 @@ function costed(taskId: string, extraNotes: readonly string[] = []): TaskRecord 
   return { ...record, cost: { ...cost, notes: [...cost.notes, ...extraNotes] } };
 }
 
+describe('functions page', () => {
+  it('shows each function’s orchestration: standard (its state machine) or economy', async () => {
+    handlers.functions = () => [FUNCTIONS[0], { ...FUNCTIONS[1], orchestration: 'economy' }];
+    const body = await (await app().request('/')).text();
+    const rows = body.split('<tr data-function=').slice(1);
+    const shown = Object.fromEntries(
+      rows.map((row) => [/^"([^"]+)"/.exec(row)?.[1], /data-config="orchestration">([a-z]+)</.exec(row)?.[1]]),
+    );
+    expect(shown).toEqual({ transcode: 'standard', notify: 'economy' });
+  });
+});
+
 describe('cost', () => {
   it('shows the estimate on the task page in #cost: orchestration and compute with their counts, the total, escaped notes', async () => {
     const record = costed('cost1', [HOSTILE]);

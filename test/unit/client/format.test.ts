@@ -211,7 +211,16 @@ describe('renderFunctionTable and renderLogEvent', () => {
           runnerArn: 'arn:aws:lambda:us-east-1:000000000000:function:etl',
         },
       ]),
-    ).toBe('NAME  KIND    RETRIES  MAX EVENT AGE  TIMEOUT  CONCURRENCY  DESCRIPTION\netl   lambda  2        1d00h          15m00s   5\n');
+    ).toBe(
+      'NAME  KIND    ORCHESTRATION  RETRIES  MAX EVENT AGE  TIMEOUT  CONCURRENCY  DESCRIPTION\n' +
+        'etl   lambda  standard       2        1d00h          15m00s   5\n',
+    );
+  });
+
+  it('names the economy orchestration', () => {
+    const eco = { name: 'eco', kind: 'lambda' as const, maxRetryAttempts: 2, maxEventAgeSeconds: 3600, timeoutSeconds: 60 };
+    const table = renderFunctionTable([{ ...eco, orchestration: 'economy', stateMachineArn: 'arn', runnerArn: 'arn:fn' }]);
+    expect(table.split('\n')[1]).toMatch(/^eco\s+lambda\s+economy\s+2\s/);
   });
 
   it('prints a log event on one line with its time', () => {
