@@ -51,6 +51,33 @@ function lambdaCompute(fn: lambda.IFunction): TaskComputeDescriptor | undefined 
   };
 }
 
+/**
+ * What keeps a function defined in the app from running economy tasks: a runtime other than
+ * Node.js (the handler wrapper `taskHandler` is a Node.js module), or an asynchronous invocation
+ * config of its own (`configureAsyncInvoke`, an EventInvokeConfig: economy mode writes the
+ * function's one config, and CloudFormation refuses a second). An imported function's are unknown.
+ */
+function economyFunctionProblems(fn: lambda.IFunction): string[] {
+  if (!(fn instanceof lambda.Function)) return [];
+  const problems: string[] = [];
+  const runtime = fn.runtime;
+  if (runtime.family !== lambda.RuntimeFamily.NODEJS) {
+    problems.push(
+      `orchestration 'economy' needs a Node.js function, whose handler is wrapped with taskHandler ` +
+        `(given runtime ${runtime.name}); use orchestration 'standard' for other runtimes`,
+    );
+  }
+  const own = fn.node.children.find((child) => child instanceof lambda.EventInvokeConfig || child instanceof lambda.CfnEventInvokeConfig);
+  if (own) {
+    problems.push(
+      `orchestration 'economy' sets the function's asynchronous invocation config (retries, event age, the finalizer as onFailure), ` +
+        `and the function already has one (${own.node.path}, from configureAsyncInvoke or an EventInvokeConfig): remove it and set ` +
+        `maxRetryAttempts / maxEventAge on the task function instead`,
+    );
+  }
+  return problems;
+}
+
 /** Runs each attempt by invoking a Lambda function (`timeout` at most 15 minutes, Lambda's limit). */
 export class LambdaTaskRunner implements ITaskRunner {
   public readonly kind = 'lambda' as const;
@@ -86,6 +113,7 @@ export class LambdaTaskRunner implements ITaskRunner {
         );
       }
     }
+    if (this.orchestration === 'economy') problems.push(...economyFunctionProblems(this.lambdaFunction));
     return problems;
   }
 
@@ -139,6 +167,8 @@ export class LambdaTaskRunner implements ITaskRunner {
   private bindEconomy(scope: Construct, options: TaskRunnerBindOptions): void {
     const fn = this.lambdaFunction;
     const { service } = options;
+    // Also at synth: a config added to the function after the task function was made.
+    scope.node.addValidation({ validate: () => economyFunctionProblems(fn) });
     // The L1, so that an imported function without a role gets it too (Lambda delivers to the
     // destination with the function's execution role: grant it `lambda:InvokeFunction` on the
     // finalizer yourself then, with the table and success-destination rights below).

@@ -63,6 +63,45 @@ describe('economy orchestration: props it cannot honour fail at synth', () => {
     );
   });
 
+  test('a function that is not Node.js: the wrapper is a Node.js module', () => {
+    expect(() =>
+      lambdaTask((stack) => ({
+        ...economy,
+        lambdaFunction: new lambda.Function(stack, 'Py', {
+          runtime: lambda.Runtime.PYTHON_3_12,
+          handler: 'index.handler',
+          code: lambda.Code.fromInline('def handler(event, context):\n    return event\n'),
+        }),
+      })),
+    ).toThrow(
+      "orchestration 'economy' needs a Node.js function, whose handler is wrapped with taskHandler (given runtime python3.12); use orchestration 'standard' for other runtimes",
+    );
+    expect(() =>
+      lambdaTask((stack) => ({
+        lambdaFunction: new lambda.Function(stack, 'Py', {
+          runtime: lambda.Runtime.PYTHON_3_12,
+          handler: 'index.handler',
+          code: lambda.Code.fromInline('def handler(event, context):\n    return event\n'),
+        }),
+      })),
+    ).not.toThrow();
+  });
+
+  test('a function with an asynchronous invocation config of its own, made before or after the task function', () => {
+    expect(() =>
+      lambdaTask((stack) => {
+        const fn = inlineFunction(stack, 'Configured');
+        fn.configureAsyncInvoke({ retryAttempts: 1 });
+        return { ...economy, lambdaFunction: fn };
+      }),
+    ).toThrow(
+      /the function already has one \(.*\/Configured\/EventInvokeConfig, from configureAsyncInvoke or an EventInvokeConfig\): remove it/,
+    );
+    const { stack, worker } = lambdaTask(economy);
+    (worker as lambda.Function).configureAsyncInvoke({ retryAttempts: 1 });
+    expect(() => Template.fromStack(stack)).toThrow(/the function already has one/);
+  });
+
   test('an unknown orchestration', () => {
     expect(() => lambdaTask({ orchestration: 'cheap' as never })).toThrow("orchestration must be one of standard, economy (given 'cheap')");
   });
