@@ -419,6 +419,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     const edgeClients = { endpoint, region: LOCAL_REGION, credentials: CREDENTIALS };
     const sqs = new SQSClient(edgeClients);
     const sns = new SNSClient(edgeClients);
+    let events: LocalEvents | undefined;
     const lambda = new LocalLambda({
       endpoint,
       functions: model.functions,
@@ -437,8 +438,22 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
           await sqs.send(new SendMessageCommand({ QueueUrl: `${endpoint}/${LOCAL_ACCOUNT}/${name}`, MessageBody: body }));
         } else if (arn.startsWith('arn:aws:sns:')) {
           await sns.send(new PublishCommand({ TopicArn: arn, Message: body }));
+        } else if (arn.startsWith('arn:aws:events:') && arn.includes(':event-bus/') && events) {
+          // Lambda's event for a destination bus: the record as detail, the function as resource.
+          const { requestContext } = record as { requestContext: { condition: string; functionArn: string } };
+          await events.publish(
+            {
+              source: 'lambda',
+              'detail-type': `Lambda Function Invocation Result - ${requestContext.condition === 'Success' ? 'Success' : 'Failure'}`,
+              detail: record as Record<string, unknown>,
+              resources: [requestContext.functionArn],
+            },
+            arn,
+          );
         } else {
-          throw new Error(`the local runtime delivers asynchronous invocation records to SQS, SNS and Lambda only (given ${arn})`);
+          throw new Error(
+            `the local runtime delivers asynchronous invocation records to SQS, SNS, EventBridge buses and Lambda only (given ${arn})`,
+          );
         }
       },
       warn: log,
@@ -449,7 +464,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       sqs.destroy();
       sns.destroy();
     });
-    const events = new LocalEvents({
+    events = new LocalEvents({
       rules: model.rules,
       lambda,
       sendToQueue: async (arn, body) => {

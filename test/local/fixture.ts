@@ -7,6 +7,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -87,6 +88,27 @@ export function synthFixture(): string {
     targets: [new targets.LambdaFunction(fn)],
   });
   new events.Rule(stack, 'Tick', { schedule: events.Schedule.rate(Duration.minutes(1)), targets: [new targets.LambdaFunction(fn)] });
+  // Asynchronous invocation records to an EventBridge bus (Lambda's destination event), routed to a queue.
+  const results = new sqs.Queue(stack, 'AsyncResults');
+  const notifier = new lambda.Function(stack, 'Notifier', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline(HANDLER),
+    timeout: Duration.seconds(2),
+    environment: { TABLE: table.tableName },
+  });
+  const bus = events.EventBus.fromEventBusName(stack, 'DefaultBus', 'default');
+  notifier.configureAsyncInvoke({
+    retryAttempts: 0,
+    onSuccess: new destinations.EventBridgeDestination(bus),
+    onFailure: new destinations.EventBridgeDestination(bus),
+  });
+  new events.Rule(stack, 'OnAsyncResult', {
+    eventPattern: { source: ['lambda'], detailType: [{ prefix: 'Lambda Function Invocation Result' }] as unknown as string[] },
+    targets: [new targets.SqsQueue(results)],
+  });
+  new CfnOutput(stack, 'NotifierName', { value: notifier.functionName });
+  new CfnOutput(stack, 'AsyncResultsUrl', { value: results.queueUrl });
   new CfnOutput(stack, 'TableName', { value: table.tableName });
   new CfnOutput(stack, 'QueueUrl', { value: queue.queueUrl });
   new CfnOutput(stack, 'BucketName', { value: bucket.bucketName });

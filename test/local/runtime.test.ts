@@ -155,6 +155,40 @@ test('Lambda Invoke: result with the resolved environment, function error, Event
   lambda.destroy();
 }, 30_000);
 
+test('asynchronous invocation records to an EventBridge bus arrive as Lambda’s destination events', async () => {
+  const lambda = new LambdaClient(cfg);
+  const sqs = new SQSClient(cfg);
+  const FunctionName = rt.outputs.NotifierName;
+  await lambda.send(new InvokeCommand({ FunctionName, InvocationType: 'Event', Payload: JSON.stringify({ hi: 'ok' }) }));
+  await lambda.send(new InvokeCommand({ FunctionName, InvocationType: 'Event', Payload: JSON.stringify({ fail: 'no' }) }));
+  const got: Array<{ source: string; 'detail-type': string; resources: string[]; detail: Record<string, unknown> }> = [];
+  await waitFor(async () => {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: rt.outputs.AsyncResultsUrl, MaxNumberOfMessages: 10 }));
+    got.push(...(out.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}')));
+    return got.length >= 2;
+  });
+  const byType = Object.fromEntries(got.map((e) => [e['detail-type'], e]));
+  expect(Object.keys(byType).sort()).toEqual([
+    'Lambda Function Invocation Result - Failure',
+    'Lambda Function Invocation Result - Success',
+  ]);
+  const success = byType['Lambda Function Invocation Result - Success'];
+  expect(success.source).toBe('lambda');
+  expect(success.resources).toEqual([expect.stringMatching(new RegExp(`:function:${FunctionName}:\\$LATEST$`))]);
+  expect(success.detail).toMatchObject({
+    requestContext: { condition: 'Success' },
+    requestPayload: { hi: 'ok' },
+    responsePayload: { ok: true },
+  });
+  expect(byType['Lambda Function Invocation Result - Failure'].detail).toMatchObject({
+    requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 1 },
+    requestPayload: { fail: 'no' },
+    responsePayload: { errorType: 'TypeError', errorMessage: 'boom: no' },
+  });
+  sqs.destroy();
+  lambda.destroy();
+}, 30_000);
+
 test('Lambda pool: concurrent invocations run in up to 8 warm processes, the rest queue', async () => {
   const lambda = new LambdaClient(cfg);
   const results = await Promise.all(
