@@ -98,7 +98,7 @@ function counts(row: FunctionRow): Html {
   return h`<ul class="counts">${ALL_STATUSES.map((s) => {
     const n = stats.counts[s] ?? 0;
     return h`<li${n === 0 ? ' hidden' : ''}>${statusBadge(s)} <span class="num" data-stat="${s}">${n}</span></li>`;
-  })}</ul><span class="hint">total <span data-stat="total">${stats.total}</span></span>`;
+  })}</ul><span class="hint">total ${stats.countsAreLowerBounds ? h`<span data-stat="lowerBound" title="economy tasks are counted by reading them; more were in the window than were read">at least</span> ` : ''}<span data-stat="total">${stats.total}</span></span>`;
 }
 
 function percent(rate: number | undefined): string {

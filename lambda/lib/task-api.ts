@@ -572,23 +572,20 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
     store.taskTimes(descriptor.name, window, TERMINAL_STATUSES, STATS_MAX_DURATION_SAMPLES),
   ]);
   const counts = Object.fromEntries(ALL_STATUSES.map((status, i) => [status, inWindow[i]])) as Record<TaskStatus, number>;
-  // Economy tasks are in no ByStatus: counted from ByTimeEconomy (the window's items; the active
-  // ones can only have started within maxEventAge + timeout + 5 min, after which the reconciler ends them).
-  let economyTimes: TaskItem[] = [];
-  let economyMore = false;
-  // Read for a standard function too: its economy tasks from before a switch back (none: one empty Query).
-  {
-    const read = await economyItemsIn(store, descriptor.name, window, STATS_MAX_DURATION_SAMPLES);
-    for (const item of read.items) counts[item.status] += 1;
-    economyTimes = read.items.filter((item) => (TERMINAL_STATUSES as readonly string[]).includes(item.status));
-    economyMore = read.more;
-    const bound = economyActiveBoundMs(descriptor);
-    const recent = await economyItemsIn(store, descriptor.name, listKeyRange(now - bound, now), STATS_MAX_DURATION_SAMPLES);
-    for (const item of recent.items) {
-      const at = (ACTIVE_STATUSES as readonly string[]).indexOf(item.status);
-      if (at >= 0) activeCounts[at] += 1;
-    }
+  // Economy tasks are in no ByStatus: counted by reading them from ByTimeEconomy (the window's;
+  // the active ones can only have started within their bound, after which the reconciler ends
+  // them) — for a standard function too, whose economy tasks from before a switch back are there
+  // (none: one empty Query each).
+  const [economy, recent] = await Promise.all([
+    economyItemsIn(store, descriptor.name, window, STATS_MAX_DURATION_SAMPLES),
+    economyItemsIn(store, descriptor.name, listKeyRange(now - economyActiveBoundMs(descriptor), now), STATS_MAX_DURATION_SAMPLES),
+  ]);
+  for (const item of economy.items) counts[item.status] += 1;
+  for (const item of recent.items) {
+    const at = (ACTIVE_STATUSES as readonly string[]).indexOf(item.status);
+    if (at >= 0) activeCounts[at] += 1;
   }
+  const economyTimes = economy.items.filter((item) => (TERMINAL_STATUSES as readonly string[]).includes(item.status));
   const total = ALL_STATUSES.reduce((sum, status) => sum + counts[status], 0);
   const terminal = TERMINAL_STATUSES.reduce((sum, status) => sum + counts[status], 0);
   const durations = [...times.items, ...economyTimes]
@@ -612,11 +609,13 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
             p50: percentile(durations, 0.5),
             p95: percentile(durations, 0.95),
             samples: durations.length,
-            // The counts say whether the unread pages held terminal tasks at all.
-            sampled: (times.more || economyMore) && terminal > times.items.length + economyTimes.length,
+            // The standard counts say whether ByTime's unread pages held terminal tasks at all;
+            // unread economy tasks are not counted anywhere, so more of them means sampled.
+            sampled: (times.more && terminal > times.items.length + economyTimes.length) || economy.more,
           },
         }
       : {}),
+    ...(economy.more || recent.more ? { countsAreLowerBounds: true } : {}),
   };
 }
 

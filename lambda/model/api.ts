@@ -112,6 +112,12 @@ export interface TaskStats {
    * Absent when no terminal task of the window has an end time.
    */
   readonly durationMs?: { readonly p50: number; readonly p95: number; readonly samples: number; readonly sampled: boolean };
+  /**
+   * True when `counts`, `total`, `runningNow` and `activeNow` are lower bounds: economy tasks are
+   * in no status index and are counted by reading them, at most STATS_MAX_DURATION_SAMPLES of the
+   * window (and as many started recently enough to be active), and there were more.
+   */
+  readonly countsAreLowerBounds?: boolean;
 }
 
 export type TaskApiRequest = SubmitRequest | TaskKeyRequest | ListRequest | LogsRequest | ExecRequest | FunctionsRequest | StatsRequest;

@@ -409,6 +409,14 @@ describe('functions page', () => {
     );
     expect(shown).toEqual({ transcode: 'standard', notify: 'economy' });
   });
+
+  it('says “at least” before a total that is a lower bound (economy tasks beyond what stats reads)', async () => {
+    handlers.stats = (r) => ({ ...stats((r as { functionName: string }).functionName, { Succeeded: 3 }), countsAreLowerBounds: true });
+    const body = await (await app().request('/')).text();
+    expect(body).toMatch(/total <span data-stat="lowerBound"[^>]*>at least<\/span> <span data-stat="total">3<\/span>/);
+    handlers.stats = (r) => stats((r as { functionName: string }).functionName, { Succeeded: 3 });
+    expect(await (await app().request('/')).text()).not.toContain('at least');
+  });
 });
 
 describe('cost', () => {

@@ -4,7 +4,7 @@
  * status, start and end — never a Scan — and the window's validation.
  */
 import 'aws-sdk-client-mock-jest';
-import { QueryCommand, type QueryCommandInput, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type BatchGetCommandInput, QueryCommand, type QueryCommandInput, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { handler } from '../../../lambda/handlers/task-api';
 import { LIST_KEY_HIGH } from '../../../lambda/lib/list-plan';
 import {
@@ -16,7 +16,7 @@ import {
   type TaskStatus,
   TERMINAL_STATUSES,
 } from '../../../lambda/model';
-import { failed, mocks, ok, TABLE_NAME, useHandlerTestEnv } from './fixtures';
+import { ETL, failed, mocks, ok, setServiceEnv, TABLE_NAME, useHandlerTestEnv } from './fixtures';
 
 const NOW = Date.parse('2026-11-25T12:00:00.000Z');
 const DAY_AGO = NOW - STATS_DEFAULT_WINDOW_MS;
@@ -66,6 +66,43 @@ function timed(status: TaskStatus, startSecond: number, durationMs: number | und
 function queries(): QueryCommandInput[] {
   return mocks.ddb.commandCalls(QueryCommand).map((c) => c.args[0].input as QueryCommandInput);
 }
+
+describe('stats of economy tasks (counted by reading them)', () => {
+  test('more than STATS_MAX_DURATION_SAMPLES in the window: counts are marked as lower bounds', async () => {
+    setServiceEnv([{ ...ETL, orchestration: 'economy' }]);
+    serve({ windowed: {}, all: {} });
+    let served = 0;
+    mocks.ddb.on(QueryCommand, { IndexName: 'ByTimeEconomy' }).callsFake(() => {
+      const keys = Array.from({ length: 100 }, () => ({ functionName: 'etl', taskId: `e${served++}` }));
+      return { Items: keys, LastEvaluatedKey: keys[99] };
+    });
+    mocks.ddb.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => ({
+      Responses: {
+        [TABLE_NAME]: (input.RequestItems?.[TABLE_NAME]?.Keys ?? []).map((key) => ({ ...key, ...timed('Succeeded', 1, 100) })),
+      },
+    }));
+
+    const stats = ok<TaskStats>(await handler({ op: 'stats', functionName: 'etl' }));
+
+    expect(stats.counts.Succeeded).toBe(STATS_MAX_DURATION_SAMPLES);
+    expect(stats.countsAreLowerBounds).toBe(true);
+    expect(stats.durationMs).toMatchObject({ samples: STATS_MAX_DURATION_SAMPLES, sampled: true });
+  });
+
+  test('all of them read: no lower-bound mark', async () => {
+    setServiceEnv([{ ...ETL, orchestration: 'economy' }]);
+    serve({ windowed: {}, all: {} });
+    mocks.ddb.on(QueryCommand, { IndexName: 'ByTimeEconomy' }).resolves({ Items: [{ functionName: 'etl', taskId: 'e1' }] });
+    mocks.ddb
+      .on(BatchGetCommand)
+      .resolves({ Responses: { [TABLE_NAME]: [{ functionName: 'etl', taskId: 'e1', ...timed('Failed', 1, 50) }] } });
+
+    const stats = ok<TaskStats>(await handler({ op: 'stats', functionName: 'etl' }));
+
+    expect(stats.counts.Failed).toBe(1);
+    expect(stats.countsAreLowerBounds).toBeUndefined();
+  });
+});
 
 describe('stats', () => {
   test('counts each status of the last 24 h with Select COUNT on ByStatus, what runs now, the success rate and durations', async () => {
