@@ -16,7 +16,7 @@
  */
 import type { DestinationTarget, DestinationType } from './destination';
 import { ExecutionError } from './execution';
-import type { Orchestration } from './orchestration';
+import { ECONOMY_RECONCILER_READ_UNITS, ECONOMY_RECONCILER_READS_PER_TASK, type Orchestration } from './orchestration';
 import type { TaskComputeDescriptor, TaskFunctionKind } from './registry';
 import { isTerminal, TaskStatus } from './statuses';
 
@@ -310,7 +310,7 @@ export function estimateTaskCost(
   if (live) notes.push(`so far: the task is ${task.status}`);
   if (economy) {
     notes.push(
-      "economy orchestration: no state transitions (Lambda's asynchronous invocation, its retries and its onFailure destination are free; the wrapper's writes run in the task's own duration)",
+      "economy orchestration: no state transitions (Lambda's asynchronous invocation, its retries and its onFailure destination are free; the wrapper's writes run in the task's own duration); the reconciler's reads of the task once its bound has passed are counted ahead",
     );
   }
 
@@ -332,6 +332,11 @@ export function estimateTaskCost(
     s3Put: 0,
     s3Get: 0,
   };
+  if (economy) {
+    // The reconciler reads every economy task about three times once its bound has passed
+    // (it has no execution to ask): counted ahead, whatever the task's status.
+    c.readUnits += ECONOMY_RECONCILER_READS_PER_TASK * ECONOMY_RECONCILER_READ_UNITS;
+  }
   const write = (units: number, size: number): void => {
     c.writes += 1;
     c.writeUnits += units * size;

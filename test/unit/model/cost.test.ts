@@ -534,10 +534,15 @@ describe('estimateTaskCost: economy orchestration (the item keyed on its mode)',
       transitions: 0,
       dynamodbWrites: 4,
       dynamodbWriteUnits: 5,
+      // The reconciler's three reads of it once its bound has passed, 0.5 RRU each.
+      dynamodbReadUnits: 1.5,
       lambdaRequests: 1,
       sqsRequests: 1,
     });
-    expect(cost.orchestration.usd).toBeCloseTo(5 * US.writeUnit + US.lambdaRequest + serviceDuration(1) + US.sqsRequest, 12);
+    expect(cost.orchestration.usd).toBeCloseTo(
+      5 * US.writeUnit + 1.5 * US.readUnit + US.lambdaRequest + serviceDuration(1) + US.sqsRequest,
+      12,
+    );
     expect(cost.compute).toMatchObject({ kind: 'lambda', attempts: 1 });
     expect(cost.notes.join('\n')).toMatch(/economy orchestration/);
   });
