@@ -106,6 +106,19 @@ export interface IndexPage {
   readonly lastKey?: Record<string, unknown>;
 }
 
+/** One page of a Query over a range of list keys. */
+export interface WindowPage {
+  readonly range: ListKeyRange;
+  readonly ascending: boolean;
+  readonly limit: number;
+  readonly startKey?: Record<string, unknown>;
+}
+
+/** A Query's answer as a page of tasks. */
+function indexPage(result: { Items?: Array<Record<string, unknown>>; LastEvaluatedKey?: Record<string, unknown> }): IndexPage {
+  return { items: (result.Items ?? []) as unknown as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+}
+
 /** The attributes of a task that its duration is computed from. */
 export type TaskTimes = Pick<TaskItem, 'status' | 'startedAt' | 'endedAt'>;
 
@@ -297,7 +310,7 @@ export class TaskStore {
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
     );
-    return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+    return indexPage(result);
   }
 
   /**
@@ -329,23 +342,14 @@ export class TaskStore {
         ...(options.startKey ? { ExclusiveStartKey: options.startKey } : {}),
       }),
     );
-    return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+    return indexPage(result);
   }
 
   /**
    * One page of a function's standard tasks with list keys in `range` (inclusive), in list-key
    * order: ByStatus when `status` is given, else ByTime. No filter: the caller filters the page.
    */
-  public async queryWindow(
-    functionName: string,
-    options: {
-      readonly status?: TaskStatus;
-      readonly range: ListKeyRange;
-      readonly ascending: boolean;
-      readonly limit: number;
-      readonly startKey?: Record<string, unknown>;
-    },
-  ): Promise<IndexPage> {
+  public async queryWindow(functionName: string, options: WindowPage & { readonly status?: TaskStatus }): Promise<IndexPage> {
     const byStatus = options.status !== undefined;
     const keyCondition = `#pk = :pk AND #${TABLE.listKey} BETWEEN :from AND :to`;
     const result = await aws.ddb().send(
@@ -364,7 +368,7 @@ export class TaskStore {
         ...(options.startKey ? { ExclusiveStartKey: options.startKey } : {}),
       }),
     );
-    return { items: (result.Items ?? []) as TaskItem[], ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+    return indexPage(result);
   }
 
   /**
@@ -372,15 +376,7 @@ export class TaskStore {
    * order: the keys from the sparse keys-only ByTimeEconomy index, then the items themselves
    * (`readMany`, eventually consistent; an item deleted in between is left out).
    */
-  public async queryEconomyWindow(
-    functionName: string,
-    options: {
-      readonly range: ListKeyRange;
-      readonly ascending: boolean;
-      readonly limit: number;
-      readonly startKey?: Record<string, unknown>;
-    },
-  ): Promise<IndexPage> {
+  public async queryEconomyWindow(functionName: string, options: WindowPage): Promise<IndexPage> {
     const page = await this.economyKeys(functionName, options);
     const items = await this.readMany(page.keys);
     return { items, ...(page.lastKey ? { lastKey: page.lastKey } : {}) };
@@ -392,15 +388,7 @@ export class TaskStore {
   }
 
   /** One page of a function's ByTimeEconomy keys with list keys in `range`, in list-key order. */
-  private async economyKeys(
-    functionName: string,
-    options: {
-      readonly range: ListKeyRange;
-      readonly ascending: boolean;
-      readonly limit: number;
-      readonly startKey?: Record<string, unknown>;
-    },
-  ): Promise<{ keys: TaskRef[]; lastKey?: Record<string, unknown> }> {
+  private async economyKeys(functionName: string, options: WindowPage): Promise<{ keys: TaskRef[]; lastKey?: Record<string, unknown> }> {
     const result = await aws.ddb().send(
       new QueryCommand({
         TableName: this.table,
