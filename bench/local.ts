@@ -7,14 +7,17 @@
  *    (`attribute_not_exists(taskId)`) on a table with the tasks table's keys and indexes — the
  *    floor of a submit, which is one such put plus the TaskApi Lambda around it;
  * 2. submit throughput of the no-op Lambda task function `echo` of the e2e fixture stack on the
- *    local runtime, at the same concurrency, and the time to drain those tasks to Succeeded;
+ *    local runtime, at the same concurrency, and the time until every one of those tasks is
+ *    Succeeded — learnt from the function's success queue, as a consumer of its destination
+ *    would; then the same with C pollers of `get` (the figure before 2026-11-30) — with the CPU
+ *    each part of the runtime used, per task;
  * 3. submit → Succeeded latency (p50 / p95) of one task at a time, seen by a client polling
  *    `get`, and as the record has it (endTime − startedTime);
  * 4. per successful task, from GetExecutionHistory of a few executions (plus the submit's put
  *    and TaskApi invocation): state transitions, DynamoDB writes, Lambda invocations, and the
  *    AWS cost per million tasks at list prices.
  *
- * 5. the same throughput, latency and per-task figures for `echo_eco`, the fixture's economy-mode
+ * 5. the same throughput (both ways of waiting, CPU per task), latency and per-task figures for `echo_eco`, the fixture's economy-mode
  *    twin (Lambda's own asynchronous invocation + the handler wrapper): no state transitions; its
  *    writes counted from the stored item (one event per status write, plus the success
  *    delivery's outcome), their write units with index copies from the template's indexes
@@ -25,7 +28,9 @@
  * --latency N (sequential tasks for latency, default 40), --puts N (baseline puts, default 2000),
  * --histories N (executions whose history is read, default 5), --persist 1 (the runtime keeps its state in
  * a data dir, as `asynctask dev --data-dir`: every execution step on disk, DynamoDB in LevelDB),
- * --warmup N (tasks run before the measurements, default 16).
+ * --warmup N (tasks of each mode run to Succeeded before its measurements, default 200: the
+ * runtime process's JIT warms over the first few hundred tasks — with 16, whichever throughput
+ * run came first paid ≈ 3 ms of CPU per task more than the one after it).
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -42,6 +47,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
 import { ECONOMY_RECONCILER_READS_PER_TASK } from '../lambda/lib/reconcile';
@@ -87,12 +93,12 @@ interface Options {
   histories: number;
   /** 1: the runtime keeps its state in a data dir (executions' steps, DynamoDB in LevelDB, logs), as `asynctask dev --data-dir`. */
   persist: number;
-  /** Tasks run to Succeeded before the measurements (default 16: starts the Lambda workers). */
+  /** Tasks of each mode run to Succeeded before its measurements (default 200: starts the Lambda workers and warms every process's JIT). */
   warmup: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5, persist: 0, warmup: 16 };
+  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5, persist: 0, warmup: 200 };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '') as keyof Options;
     const value = Number(argv[i + 1]);
@@ -348,6 +354,135 @@ async function waitSucceeded(client: AsyncTaskClient, taskId: string, pollMs: nu
   }
 }
 
+interface ThroughputRun {
+  readonly method: string;
+  readonly submits: { durations: number[]; wallMs: number };
+  readonly submitPerSecond: number;
+  readonly drainMs: number;
+  readonly drainPerSecond: number;
+  /** CPU used during the run, by role (ms; `sys`: in the kernel). */
+  readonly cpuUsed: { role: string; ms: number; sys: number }[];
+  /** Every task's record, read after it was seen Succeeded. */
+  readonly done: TaskRecord[];
+}
+
+/**
+ * `--tasks` submits of distinct ids at concurrency C, and the time until every one of them is
+ * Succeeded, with the CPU each part of the runtime used meanwhile. The client learns that a task
+ * is Succeeded one of two ways:
+ *
+ * - `queueUrl` given: from the function's success queue, as a consumer of the destination would
+ *   (ReceiveMessage of up to 10, long polling, DeleteMessageBatch; one consumer, a 50 ms batching window). Both modes
+ *   write `Succeeded` before they send the success record, so its arrival means the task is
+ *   Succeeded; the clock stops at the last task's record, and each task's record is then read with
+ *   `get` (outside the timed run) and must say `Succeeded`.
+ * - otherwise: C pollers, each taking the next task and `get`ting it every 100 ms until
+ *   Succeeded (one TaskApi invocation and GetItem per poll, counted in the run).
+ */
+async function throughputRun(inputs: {
+  options: Options;
+  client: AsyncTaskClient;
+  functionName: string;
+  prefix: string;
+  sqs?: SQSClient;
+  queueUrl?: string;
+}): Promise<ThroughputRun> {
+  const { options, client, functionName, prefix, sqs, queueUrl } = inputs;
+  const ids = Array.from({ length: options.tasks }, (_, i) => `${prefix}-${i}`);
+  const waiting = new Set(ids);
+  let receiving: Promise<void> | undefined;
+  let stopReceiving = false;
+  let lastRecordAt = 0;
+  const cpu0 = processCpu();
+  const sys0 = processCpu(true);
+  const t0 = performance.now();
+  if (sqs && queueUrl) {
+    // One consumer with a batching window, as Lambda's SQS event source has: a receive that
+    // brought fewer than 10 records is followed by a 50 ms pause, so the records come in batches
+    // instead of one ReceiveMessage and one delete per task through the same 2 cores.
+    const receiver = async (): Promise<void> => {
+      while (waiting.size > 0 && !stopReceiving) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+        );
+        for (const m of Messages) {
+          const record = JSON.parse(m.Body ?? '{}') as { requestContext?: { taskId?: string; condition?: string } };
+          const id = record.requestContext?.taskId ?? '';
+          if (record.requestContext?.condition === 'Success' && waiting.delete(id) && waiting.size === 0) lastRecordAt = performance.now();
+        }
+        if (Messages.length > 0) {
+          await sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+            }),
+          );
+        }
+        if (Messages.length < 10 && waiting.size > 0) await sleep(50);
+      }
+    };
+    receiving = receiver();
+    receiving.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+  }
+  const submits = await pool(options.tasks, options.concurrency, async (i) => {
+    await client.submit({ functionName, taskId: ids[i], payload: { i } });
+  });
+  const submitPerSecond = (options.tasks / submits.wallMs) * 1000;
+  const done: TaskRecord[] = new Array(options.tasks);
+  let drainMs: number;
+  let method: string;
+  if (receiving) {
+    const timeout = setTimeout(() => {
+      stopReceiving = true;
+    }, 300_000);
+    await receiving;
+    clearTimeout(timeout);
+    if (waiting.size > 0)
+      throw new Error(`${waiting.size} tasks of ${functionName} sent no success record in 300 s (${[...waiting].slice(0, 3).join(', ')}…)`);
+    drainMs = lastRecordAt - t0;
+    method = 'waiting on the success queue: ReceiveMessage ×10, 50 ms batching window';
+  } else {
+    // Each of C pollers takes the next task, `get` every 100 ms until Succeeded (not one `get`
+    // after another: a drain at concurrency 1 would add one TaskApi round trip per task).
+    await pool(options.tasks, options.concurrency, async (i) => {
+      done[i] = await waitSucceeded2(client, functionName, ids[i], 100, 300_000);
+    });
+    drainMs = performance.now() - t0;
+    method = `${options.concurrency} pollers of get, every 100 ms`;
+  }
+  const cpu1 = processCpu();
+  const sys1 = processCpu(true);
+  const cpuUsed = [...cpu1]
+    .map(([role, ms]) => ({ role, ms: ms - (cpu0.get(role) ?? 0), sys: (sys1.get(role) ?? 0) - (sys0.get(role) ?? 0) }))
+    .sort((a, b) => b.ms - a.ms);
+  if (receiving) {
+    // Outside the timed run: every task's record says Succeeded.
+    await pool(options.tasks, options.concurrency, async (i) => {
+      const task = await client.get(functionName, ids[i]);
+      if (task.status !== 'Succeeded') throw new Error(`task ${functionName}/${ids[i]} sent a success record but is ${task.status}`);
+      done[i] = task;
+    });
+  }
+  return { method, submits, submitPerSecond, drainMs, drainPerSecond: (options.tasks / drainMs) * 1000, cpuUsed, done };
+}
+
+function cpuPerTask(run: ThroughputRun, options: Options): number {
+  return run.cpuUsed.length === 0 ? Number.NaN : run.cpuUsed.reduce((n, c) => n + c.ms, 0) / options.tasks;
+}
+
+function printCpu(log: (line?: string) => void, run: ThroughputRun, options: Options): void {
+  if (run.cpuUsed.length === 0) return;
+  const totalCpu = run.cpuUsed.reduce((n, c) => n + c.ms, 0);
+  log(
+    `CPU during that run (${fmt(run.drainMs / 1000, 1)} s wall, ${os.cpus().length} cores): ${fmt(totalCpu / 1000, 1)} s, ${fmt(totalCpu / options.tasks, 2)} ms per task`,
+  );
+  for (const c of run.cpuUsed.filter((x) => x.ms > 0)) {
+    log(
+      `  ${c.role.padEnd(30)} ${fmt(c.ms / options.tasks, 2)} ms per task  (${fmt((c.ms / totalCpu) * 100, 0)}%; kernel ${fmt((c.sys / Math.max(c.ms, 1)) * 100, 0)}%)`,
+    );
+  }
+}
+
 function memoryOf(cdkOut: string, stack: string, logicalIdPrefix: string): number {
   const template = JSON.parse(fs.readFileSync(path.join(cdkOut, `${stack}.template.json`), 'utf8')) as {
     Resources: Record<string, { Type: string; Properties?: { MemorySize?: number } }>;
@@ -388,35 +523,28 @@ async function main(): Promise<void> {
   const sfn = new SFNClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   const ddb = new DynamoDBClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   try {
-    // Warm-up: Lambda workers of TaskApi and echo (and, with a larger --warmup, the JIT of every process).
+    // Warm-up: Lambda workers of TaskApi and echo, and the JIT of every process.
     await pool(options.warmup, options.concurrency, async (i) => {
       await client.submit({ functionName: 'echo', taskId: `warm-${i}`, payload: { i } });
       await waitSucceeded(client, `warm-${i}`, 50);
     });
 
-    // Submit throughput at concurrency C, then the drain to Succeeded.
+    // Submit throughput at concurrency C, then the drain to Succeeded: first waiting on the
+    // success queue, then (the figure before 2026-11-30) with C pollers of `get`.
     process.stdout.write(`submit throughput: ${options.tasks} submits at concurrency ${options.concurrency}… `);
-    const cpu0 = processCpu();
-    const sys0 = processCpu(true);
-    const t0 = performance.now();
-    const submits = await pool(options.tasks, options.concurrency, async (i) => {
-      await client.submit({ functionName: 'echo', taskId: `tp-${i}`, payload: { i } });
+    const sqs = new SQSClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
+    const run = await throughputRun({
+      options,
+      client,
+      sqs,
+      functionName: 'echo',
+      queueUrl: runtime.outputs.EchoSuccessQueueUrl,
+      prefix: 'tq',
     });
-    const submitPerSecond = (options.tasks / submits.wallMs) * 1000;
-    // The client waits for every task with the same concurrency C (each poller takes the next
-    // task, `get` every 100 ms until Succeeded), not one `get` after another: a drain at
-    // concurrency 1 would add one TaskApi round trip per task to the measured time.
-    const done: TaskRecord[] = new Array(options.tasks);
-    await pool(options.tasks, options.concurrency, async (i) => {
-      done[i] = await waitSucceeded(client, `tp-${i}`, 100, 300_000);
-    });
-    const drainMs = performance.now() - t0;
-    const drainPerSecond = (options.tasks / drainMs) * 1000;
-    const cpu1 = processCpu();
-    const sys1 = processCpu(true);
-    const cpuUsed = [...cpu1]
-      .map(([role, ms]) => ({ role, ms: ms - (cpu0.get(role) ?? 0), sys: (sys1.get(role) ?? 0) - (sys0.get(role) ?? 0) }))
-      .sort((a, b) => b.ms - a.ms);
+    const polled = await throughputRun({ options, client, functionName: 'echo', prefix: 'tp' });
+    sqs.destroy();
+    const { submits, submitPerSecond, drainPerSecond } = run;
+    const done = run.done;
     log('done');
 
     // Latency, one task at a time.
@@ -492,21 +620,15 @@ async function main(): Promise<void> {
     log(
       `local runtime submit (TaskApi → put → StartExecution), C=${options.concurrency}   ${fmt(submitPerSecond, 1)} submits/s   p50 ${fmt(percentile(submits.durations, 50), 1)} ms  p95 ${fmt(percentile(submits.durations, 95), 1)} ms`,
     );
-    log(`local runtime submit → all Succeeded, ${options.tasks} tasks   ${fmt(drainPerSecond, 1)} tasks/s`);
+    log(`local runtime submit → all Succeeded, ${options.tasks} tasks   ${fmt(drainPerSecond, 1)} tasks/s  (${run.method})`);
     log(
       `ratio submit / baseline put throughput (C=${options.concurrency})   ${fmt(submitPerSecond / base.conc.perSecond, 3)}  (baseline is ${fmt(base.conc.perSecond / submitPerSecond, 1)}× faster)`,
     );
-    if (cpuUsed.length > 0) {
-      const totalCpu = cpuUsed.reduce((n, c) => n + c.ms, 0);
-      log(
-        `CPU during that run (${fmt(drainMs / 1000, 1)} s wall, ${os.cpus().length} cores): ${fmt(totalCpu / 1000, 1)} s, ${fmt(totalCpu / options.tasks, 2)} ms per task`,
-      );
-      for (const c of cpuUsed.filter((x) => x.ms > 0)) {
-        log(
-          `  ${c.role.padEnd(30)} ${fmt(c.ms / options.tasks, 2)} ms per task  (${fmt((c.ms / totalCpu) * 100, 0)}%; kernel ${fmt((c.sys / Math.max(c.ms, 1)) * 100, 0)}%)`,
-        );
-      }
-    }
+    printCpu(log, run, options);
+    log(
+      `the same, waiting with get: submit → all Succeeded, ${options.tasks} tasks   ${fmt(polled.drainPerSecond, 1)} tasks/s  (${polled.method}); submits ${fmt(polled.submitPerSecond, 1)}/s`,
+    );
+    printCpu(log, polled, options);
     log();
     log('== latency, one task at a time ==');
     log(`submit call                     p50 ${fmt(percentile(submitLatency, 50))} ms   p95 ${fmt(percentile(submitLatency, 95))} ms`);
@@ -550,7 +672,17 @@ async function main(): Promise<void> {
       runtime,
       cdkOut,
       log,
-      standard: { submitPerSecond, drainPerSecond, clientLatency, total: total + perMillion.ddbGsi + perMillion.sqs, transitions, writes },
+      standard: {
+        submitPerSecond,
+        drainPerSecond,
+        clientLatency,
+        submitLatency,
+        run,
+        polled,
+        total: total + perMillion.ddbGsi + perMillion.sqs,
+        transitions,
+        writes,
+      },
     });
   } finally {
     client.lambda.destroy();
@@ -573,6 +705,9 @@ interface EconomyInputs {
     readonly submitPerSecond: number;
     readonly drainPerSecond: number;
     readonly clientLatency: readonly number[];
+    readonly submitLatency: readonly number[];
+    readonly run: ThroughputRun;
+    readonly polled: ThroughputRun;
     readonly total: number;
     readonly transitions: number;
     readonly writes: number;
@@ -610,19 +745,23 @@ function tableIndexes(cdkOut: string, stack: string): { indexes: IndexSpec[]; ta
 async function economyFigures(inputs: EconomyInputs): Promise<void> {
   const { options, client, ddb, runtime, cdkOut, log, standard } = inputs;
   const fn = 'echo_eco';
-  await pool(16, options.concurrency, async (i) => {
+  await pool(options.warmup, options.concurrency, async (i) => {
     await client.submit({ functionName: fn, taskId: `warm-${i}`, payload: { i } });
     await waitSucceeded2(client, fn, `warm-${i}`, 50);
   });
   process.stdout.write(`economy: ${options.tasks} submits of ${fn} at concurrency ${options.concurrency}… `);
-  const t0 = performance.now();
-  const submits = await pool(options.tasks, options.concurrency, async (i) => {
-    await client.submit({ functionName: fn, taskId: `tp-${i}`, payload: { i } });
+  const sqs = new SQSClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
+  const run = await throughputRun({
+    options,
+    client,
+    sqs,
+    functionName: fn,
+    queueUrl: runtime.outputs.EchoEcoSuccessQueueUrl,
+    prefix: 'tq',
   });
-  const submitPerSecond = (options.tasks / submits.wallMs) * 1000;
-  const done: TaskRecord[] = [];
-  for (let i = 0; i < options.tasks; i++) done.push(await waitSucceeded2(client, fn, `tp-${i}`, 100, 300_000));
-  const drainPerSecond = (options.tasks / (performance.now() - t0)) * 1000;
+  const polled = await throughputRun({ options, client, functionName: fn, prefix: 'tp' });
+  sqs.destroy();
+  const { submitPerSecond, drainPerSecond, done } = run;
   log('done');
   process.stdout.write(`economy latency: ${options.latency} tasks one at a time… `);
   const clientLatency: number[] = [];
@@ -692,6 +831,14 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
   );
   log(`Lambda requests besides the task's own   1 (TaskApi submit)`);
   log(
+    `submit → all Succeeded, ${options.tasks} tasks   ${fmt(drainPerSecond, 1)} tasks/s  (${run.method}); submits ${fmt(submitPerSecond, 1)}/s, p50 ${fmt(percentile(run.submits.durations, 50), 1)} ms`,
+  );
+  printCpu(log, run, options);
+  log(
+    `the same, waiting with get      ${fmt(polled.drainPerSecond, 1)} tasks/s  (${polled.method}); submits ${fmt(polled.submitPerSecond, 1)}/s`,
+  );
+  printCpu(log, polled, options);
+  log(
     `AWS cost per million            DynamoDB $${fmt(perMillion.ddb, 2)} + TaskApi $${fmt(perMillion.submit, 2)} + SQS $${fmt(perMillion.sqs, 2)} + wrapper ~${wrapperMs} ms at ${echoEcoMemory} MB $${fmt(perMillion.wrapper, 2)} + reconciler reads $${fmt(perMillion.reconciler, 2)} = $${fmt(total, 2)}`,
   );
   log();
@@ -705,11 +852,19 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
   log(
     `| submits / s (C=${options.concurrency}) | ${fmt(standard.submitPerSecond, 1)} | ${fmt(submitPerSecond, 1)} | ${fmt(invokePerSecond, 1)} invokes/s |`,
   );
-  log(`| submit → Succeeded, tasks / s | ${fmt(standard.drainPerSecond, 1)} | ${fmt(drainPerSecond, 1)} | — |`);
+  log(
+    `| submit → Succeeded, tasks / s (C=${options.concurrency}; success queue) | ${fmt(standard.drainPerSecond, 1)} | ${fmt(drainPerSecond, 1)} | — |`,
+  );
+  log(
+    `| CPU per task (that run, all processes) | ${fmt(cpuPerTask(standard.run, options), 1)} ms | ${fmt(cpuPerTask(run, options), 1)} ms | — |`,
+  );
+  log(
+    `| the same, waiting with get (C pollers) | ${fmt(standard.polled.drainPerSecond, 1)} tasks/s, ${fmt(cpuPerTask(standard.polled, options), 1)} ms | ${fmt(polled.drainPerSecond, 1)} tasks/s, ${fmt(cpuPerTask(polled, options), 1)} ms | — |`,
+  );
   log(
     `| submit → Succeeded p50 / p95 (C=1) | ${fmt(percentile(standard.clientLatency, 50))} / ${fmt(percentile(standard.clientLatency, 95))} ms | ${fmt(percentile(clientLatency, 50))} / ${fmt(percentile(clientLatency, 95))} ms | — |`,
   );
-  log(`| submit call p50 (C=1) | — | ${fmt(percentile(submitLatency, 50))} ms | — |`);
+  log(`| submit call p50 (C=1) | ${fmt(percentile(standard.submitLatency, 50))} ms | ${fmt(percentile(submitLatency, 50))} ms | — |`);
 }
 
 async function waitSucceeded2(

@@ -20,6 +20,19 @@ import type { LocalEventInvokeConfig, LocalFunction } from './template';
 import { AwsError, type LambdaInvokeResult, type LambdaInvoker, LOCAL_REGION, type LogSink } from './types';
 
 const WORKER_SCRIPT = path.join(__dirname, 'lambda-worker.cjs');
+/**
+ * Node flags of a worker process. A local function's warm process sees a share of its function's
+ * invocations (up to 8 processes), far fewer than one hot server process would: most of its code
+ * — the AWS SDK's middleware stack, signing, the HTTP client — runs a few hundred times, and
+ * V8's optimizing compiler (TurboFan) spent more CPU compiling it than the optimized code gave
+ * back (measured with bench/local.ts on warm workers: −13–20 % of the TaskApi's CPU per task and
+ * −25–30 % of an economy task's, with these flags; docs/benchmarks.md). `--always-sparkplug` compiles each function to non-optimized machine code
+ * (Sparkplug, cheap and fast to make) on its first run instead of interpreting its bytecode;
+ * `--interrupt-budget` 4× V8's default (67,584) asks for 4× as much execution before a function
+ * is optimized, so code that stays hot in a long-lived worker (a CPU-bound task) is still
+ * optimized, a few milliseconds later. `--enable-source-maps`: stack traces of bundles with maps.
+ */
+export const WORKER_EXEC_ARGV: readonly string[] = ['--enable-source-maps', '--always-sparkplug', '--interrupt-budget=270336'];
 /** The project's node_modules: bundles keep `@aws-sdk/*` external (the Lambda runtime provides it). */
 const PROJECT_NODE_MODULES = path.resolve(__dirname, '..', 'node_modules');
 
@@ -171,7 +184,7 @@ class FunctionPool {
       child = fork(WORKER_SCRIPT, [], {
         cwd: this.codeDir ?? this.deps.workDir,
         env,
-        execArgv: ['--enable-source-maps'],
+        execArgv: [...WORKER_EXEC_ARGV],
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
         serialization: 'json',
       });

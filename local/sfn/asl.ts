@@ -17,7 +17,13 @@
  * - It cannot start an execution in the middle: `resumeDefinition` adds an entry Pass state
  *   whose Result is the saved input of the state to resume, so the execution input (and
  *   `$$.Execution.Input`) stay the original ones.
+ * - It evaluates every JSONPath with jsonpath-plus's `JSONPath({path, json, wrap: false})`,
+ *   which hands a scalar result back by throwing it (an `Error` subclass, its stack trace
+ *   captured) and catching it: ≈ 4.5 µs against 0.3 µs for an object, on each `.$` reference
+ *   to a string or number of each state. The export it calls is replaced by `evaluateJsonPath`:
+ *   the same evaluator and evaluation, the result returned.
  */
+import { createRequire } from 'node:module';
 import { StateMachine } from 'aws-local-stepfunctions';
 
 type WithResolvers = <T>() => { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void };
@@ -33,6 +39,41 @@ if (typeof promiseCtor.withResolvers !== 'function') {
     return { promise, resolve, reject };
   };
 }
+
+type JsonPathOptions = Record<string, unknown> & { path?: unknown };
+type JsonPathFunction = ((this: unknown, ...args: unknown[]) => unknown) & {
+  new (...args: unknown[]): { evaluate(args: object): unknown };
+};
+/** jsonpath-plus as aws-local-stepfunctions requires it (its module object: the library reads `.JSONPath` at each call). */
+const jsonPathPlus = createRequire(require.resolve('aws-local-stepfunctions'))('jsonpath-plus') as { JSONPath: JsonPathFunction };
+/** jsonpath-plus's own `JSONPath`. */
+export const originalJsonPath: JsonPathFunction = jsonPathPlus.JSONPath;
+
+/**
+ * `JSONPath(options)` as jsonpath-plus answers it — for one options object without `autostart`
+ * or `callback`, the evaluator built with `autostart: false` and run on the same arguments the
+ * constructor would give it (what it then throws for a scalar and returns for an object);
+ * anything else goes to jsonpath-plus's own.
+ */
+export const evaluateJsonPath = function (this: unknown, ...args: unknown[]): unknown {
+  const [options] = args;
+  if (
+    new.target !== undefined ||
+    args.length !== 1 ||
+    options === null ||
+    typeof options !== 'object' ||
+    Array.isArray(options) ||
+    'autostart' in options ||
+    'callback' in options
+  ) {
+    return new.target !== undefined ? Reflect.construct(originalJsonPath, args) : Reflect.apply(originalJsonPath, this, args);
+  }
+  const opts = options as JsonPathOptions;
+  const evaluator = new originalJsonPath({ ...opts, autostart: false });
+  return evaluator.evaluate('json' in opts ? { path: opts.path, json: opts.json } : { path: opts.path });
+} as JsonPathFunction;
+Object.assign(evaluateJsonPath, originalJsonPath);
+jsonPathPlus.JSONPath = evaluateJsonPath;
 
 /** Largest timeout a Node timer can hold, in seconds (2^31-1 ms ≈ 24.8 days), with margin. */
 export const MAX_TIMER_SECONDS = 2_000_000;

@@ -40,7 +40,7 @@ exports.handler = async (event, context) => {
     ddb = ddb || new DynamoDBClient({});
     await ddb.send(new PutItemCommand({ TableName: process.env.TABLE, Item: { pk: { S: 'rec#' + event.record }, sk: { S: 'x' } } }));
   }
-  return { ok: true, table: process.env.TABLE, queue: process.env.QUEUE_URL, requestId: context.awsRequestId, pid: process.pid };
+  return { ok: true, table: process.env.TABLE, queue: process.env.QUEUE_URL, requestId: context.awsRequestId, pid: process.pid, execArgv: process.execArgv };
 };
 `;
 

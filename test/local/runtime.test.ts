@@ -7,6 +7,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { WORKER_EXEC_ARGV } from '../../local/lambda';
 import { type LocalRuntime, startRuntime } from '../../local/runtime';
 import { STACK, synthFixture } from './fixture';
 
@@ -198,6 +199,8 @@ test('Lambda pool: concurrent invocations run in up to 8 warm processes, the res
   expect(results.every((r) => !r.FunctionError)).toBe(true);
   expect(pids.size).toBeGreaterThan(1);
   expect(pids.size).toBeLessThanOrEqual(8);
+  // Every worker runs with the runtime's Node flags (the JIT tiering of short-lived workers).
+  for (const r of results) expect(decode(r.Payload).execArgv).toEqual([...WORKER_EXEC_ARGV]);
   lambda.destroy();
 });
 
