@@ -125,6 +125,23 @@ export function renderTaskTable(tasks: readonly TaskRecord[], options: { color: 
   );
 }
 
+/** The requests an estimate counted besides transitions, writes and Lambda: only those made. */
+export function costRequestCounts(o: TaskCost['orchestration']): string[] {
+  return [
+    ...(o.sqsRequests > 0 ? [`${o.sqsRequests} SQS`] : []),
+    ...(o.snsRequests > 0 ? [`${o.snsRequests} SNS`] : []),
+    ...(o.eventBridgeEvents > 0 ? [`${o.eventBridgeEvents} EventBridge`] : []),
+    ...(o.apiGatewayRequests > 0 ? [`${o.apiGatewayRequests} API Gateway`] : []),
+    ...(o.s3Requests > 0 ? [`${o.s3Requests} S3`] : []),
+  ];
+}
+
+/** What the compute part of an estimate priced: kind, attempts, run time and size. */
+export function costComputeText(k: TaskCost['compute']): string {
+  const size = k.kind === 'lambda' ? `${k.gbSeconds ?? 0} GB-s` : `${k.vcpuSeconds ?? 0} vCPU-s, ${k.gbSeconds ?? 0} GB-s`;
+  return `${k.kind}, ${k.attempts} attempt${k.attempts === 1 ? '' : 's'}, ${k.seconds} s, ${size}`;
+}
+
 /**
  * `get`'s cost block: the total, then orchestration and compute with what was counted, the
  * price source and the estimate's notes.
@@ -137,16 +154,11 @@ export function renderCost(cost: TaskCost): { summary: string; details: string[]
     `${o.dynamodbWrites} writes (${o.dynamodbWriteUnits} WRU)`,
     ...(o.dynamodbReadUnits > 0 ? [`${o.dynamodbReadUnits} RRU`] : []),
     `${o.lambdaRequests} Lambda request${o.lambdaRequests === 1 ? '' : 's'}`,
-    ...(o.sqsRequests > 0 ? [`${o.sqsRequests} SQS`] : []),
-    ...(o.snsRequests > 0 ? [`${o.snsRequests} SNS`] : []),
-    ...(o.eventBridgeEvents > 0 ? [`${o.eventBridgeEvents} EventBridge`] : []),
-    ...(o.apiGatewayRequests > 0 ? [`${o.apiGatewayRequests} API Gateway`] : []),
-    ...(o.s3Requests > 0 ? [`${o.s3Requests} S3`] : []),
+    ...costRequestCounts(o),
   ];
-  const size = k.kind === 'lambda' ? `${k.gbSeconds ?? 0} GB-s` : `${k.vcpuSeconds ?? 0} vCPU-s, ${k.gbSeconds ?? 0} GB-s`;
   const details = [
     `  orchestration  ${formatUsd(o.usd)}  ${counts.join(', ')}`,
-    `  compute        ${formatUsd(k.usd)}  ${k.kind}, ${k.attempts} attempt${k.attempts === 1 ? '' : 's'}, ${k.seconds} s, ${size}`,
+    `  compute        ${formatUsd(k.usd)}  ${costComputeText(k)}`,
     ...cost.notes.map((note) => `  note: ${note}`),
   ];
   return { summary: `${formatUsd(cost.totalUsd)} (estimate, ${cost.region}, ${cost.priceSource})`, details };

@@ -6,7 +6,7 @@
  * ask for confirmation.
  */
 import type { AsyncTaskClient } from '../../client/client';
-import { attemptsOf, formatDuration, formatSource } from '../../client/format';
+import { attemptsOf, costComputeText, costRequestCounts, formatDuration, formatSource } from '../../client/format';
 import {
   buildDestinationRecord,
   DestinationCondition,
@@ -187,14 +187,9 @@ function costSection(task: TaskRecord): Html {
     `${o.transitions} state transitions`,
     `${o.dynamodbWrites} DynamoDB writes (${o.dynamodbWriteUnits} WRU${o.dynamodbReadUnits > 0 ? `, ${o.dynamodbReadUnits} RRU` : ''})`,
     `${o.lambdaRequests} Lambda request${o.lambdaRequests === 1 ? '' : 's'}`,
-    ...(o.sqsRequests > 0 ? [`${o.sqsRequests} SQS`] : []),
-    ...(o.snsRequests > 0 ? [`${o.snsRequests} SNS`] : []),
-    ...(o.eventBridgeEvents > 0 ? [`${o.eventBridgeEvents} EventBridge`] : []),
-    ...(o.apiGatewayRequests > 0 ? [`${o.apiGatewayRequests} API Gateway`] : []),
-    ...(o.s3Requests > 0 ? [`${o.s3Requests} S3`] : []),
+    ...costRequestCounts(o),
   ].join(', ');
-  const size = k.kind === 'lambda' ? `${k.gbSeconds ?? 0} GB-s` : `${k.vcpuSeconds ?? 0} vCPU-s, ${k.gbSeconds ?? 0} GB-s`;
-  const computed = `${k.kind}, ${k.attempts} attempt${k.attempts === 1 ? '' : 's'}, ${k.seconds} s, ${size}`;
+  const computed = costComputeText(k);
   return h`<section aria-labelledby="cost-title"><h2 id="cost-title">Cost</h2>
 <table id="cost" class="cost" data-total-usd="${cost.totalUsd}">
   <caption>Estimate at ${cost.priceSource}, region ${cost.region}</caption>

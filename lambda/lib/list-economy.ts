@@ -157,22 +157,9 @@ export async function listEconomyFunction(
   // Economy items: keys from the sparse index, then the items themselves.
   const economy = readSource(
     async (startKey) => {
-      const key = `#pk = :pk AND #sk BETWEEN :from AND :to`;
-      const result = await aws.ddb().send(
-        new QueryCommand({
-          TableName: table,
-          IndexName: ECONOMY_INDEX.name,
-          KeyConditionExpression: key,
-          ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
-          ExpressionAttributeValues: { ':pk': functionName, ':from': range.from, ':to': range.to },
-          ScanIndexForward: ascending,
-          Limit: PAGE_SIZE,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      const keys = (result.Items ?? []) as Array<Record<string, string>>;
-      const items = await batchRead(table, keys);
-      return { items, ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
+      const result = await queryEconomyWindow(table, functionName, range, { ascending, limit: PAGE_SIZE, startKey });
+      const items = await batchRead(table, result.keys);
+      return { items, ...(result.lastKey ? { lastKey: result.lastKey } : {}) };
     },
     matches,
     limit + 1,
@@ -200,6 +187,29 @@ export async function listEconomyFunction(
     tasks: page.map((item) => toRecord(item, now)),
     ...(more && lastKey ? { nextToken: encodeToken(lastKey) } : {}),
   };
+}
+
+/** One page of a function's ByTimeEconomy keys with list keys in [from, to]. */
+async function queryEconomyWindow(
+  table: string,
+  functionName: string,
+  range: { readonly from: string; readonly to: string },
+  page: { readonly ascending: boolean; readonly limit: number; readonly startKey?: Record<string, unknown> },
+): Promise<{ keys: Array<Record<string, string>>; lastKey?: Record<string, unknown> }> {
+  const result = await aws.ddb().send(
+    new QueryCommand({
+      TableName: table,
+      IndexName: ECONOMY_INDEX.name,
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
+      ExpressionAttributeValues: { ':pk': functionName, ':from': range.from, ':to': range.to },
+      ScanIndexForward: page.ascending,
+      Limit: page.limit,
+      ...(page.startKey ? { ExclusiveStartKey: page.startKey } : {}),
+    }),
+  );
+  const keys = (result.Items ?? []) as Array<Record<string, string>>;
+  return { keys, ...(result.LastEvaluatedKey ? { lastKey: result.LastEvaluatedKey } : {}) };
 }
 
 /** BatchGetItem of the items behind index keys (eventually consistent), in the keys' order. */
@@ -231,22 +241,14 @@ export async function economyItemsIn(
   const items: TaskItem[] = [];
   let startKey: Record<string, unknown> | undefined;
   for (;;) {
-    const key = '#pk = :pk AND #sk BETWEEN :from AND :to';
-    const result = await aws.ddb().send(
-      new QueryCommand({
-        TableName: table,
-        IndexName: ECONOMY_INDEX.name,
-        KeyConditionExpression: key,
-        ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
-        ExpressionAttributeValues: { ':pk': functionName, ':from': range.from, ':to': range.to },
-        ScanIndexForward: false,
-        Limit: Math.min(PAGE_SIZE, max - items.length),
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    items.push(...(await batchRead(table, (result.Items ?? []) as Array<Record<string, string>>)));
-    if (!result.LastEvaluatedKey) return { items, more: false };
+    const result = await queryEconomyWindow(table, functionName, range, {
+      ascending: false,
+      limit: Math.min(PAGE_SIZE, max - items.length),
+      startKey,
+    });
+    items.push(...(await batchRead(table, result.keys)));
+    if (!result.lastKey) return { items, more: false };
     if (items.length >= max) return { items, more: true };
-    startKey = result.LastEvaluatedKey;
+    startKey = result.lastKey;
   }
 }
