@@ -52,7 +52,7 @@ const WARM_RECORDS = 30;
 /** Prices beyond bench/local.ts's (us-east-1 list prices). */
 const KAFKA_PRICES = {
   /** DynamoDB on-demand, per read request unit (a strongly consistent read of up to 4 KB). */
-  readRequestUnit: PRICES.readRequestUnit,
+  readRequestUnit: 0.125 / 1e6,
   /**
    * Lambda provisioned mode for a Kafka event source mapping, per Event Poller Unit hour
    * (aws.amazon.com/lambda/pricing, "Provisioned Mode for Event Source Mapping (ESM) Pricing":

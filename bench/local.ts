@@ -14,13 +14,6 @@
  *    and TaskApi invocation): state transitions, DynamoDB writes, Lambda invocations, and the
  *    AWS cost per million tasks at list prices.
  *
- * 5. the same throughput, latency and per-task figures for `echo_eco`, the fixture's economy-mode
- *    twin (Lambda's own asynchronous invocation + the handler wrapper): no state transitions; its
- *    writes counted from the stored item (one event per status write, plus the success
- *    delivery's outcome), their write units with index copies from the template's indexes
- *    (model `indexedWriteUnits`), and Lambda's own asynchronous invocation of the plain `echo` handler
- *    (`Invoke`, `Event`) as the reference: its accept throughput and its cost (the SQS record).
- *
  * Options: --tasks N (submits in the throughput run, default 300), --concurrency C (default 8),
  * --latency N (sequential tasks for latency, default 40), --puts N (baseline puts, default 2000),
  * --histories N (executions whose history is read, default 5), --persist 1 (the runtime keeps its state in
@@ -41,11 +34,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
-import { ECONOMY_RECONCILER_READS_PER_TASK } from '../lambda/lib/reconcile';
-import { DEFAULT_PRICE_REGION, type IndexSpec, indexedWriteUnits, PRICES as LIST_PRICES, serviceInvocationUsd } from '../lambda/model/cost';
 import type { TaskRecord } from '../lambda/model';
 import { TABLE, tableKey } from '../lambda/model/table';
 import { startRuntime } from '../local/runtime';
@@ -60,23 +49,18 @@ const dynalite = require('dynalite') as (options: Record<string, unknown>) => an
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const REGION = 'us-east-1';
 
-/** The us-east-1 row of the model's list prices (lambda/model/cost.ts `PRICES`). */
-const US_EAST_1 = LIST_PRICES[DEFAULT_PRICE_REGION];
-
-/** AWS list prices (us-east-1), from the model's table under the names the benchmarks use. */
+/** AWS list prices (us-east-1). */
 export const PRICES = {
   /** Step Functions Standard, per state transition. */
-  stateTransition: US_EAST_1.transition,
+  stateTransition: 25.0 / 1e6,
   /** DynamoDB on-demand, per write request unit (1 WRU per write of an item up to 1 KB). */
-  writeRequestUnit: US_EAST_1.writeUnit,
-  /** DynamoDB on-demand, per read request unit. */
-  readRequestUnit: US_EAST_1.readUnit,
+  writeRequestUnit: 0.625 / 1e6,
   /** Lambda, per request. */
-  lambdaRequest: US_EAST_1.lambdaRequest,
+  lambdaRequest: 0.2 / 1e6,
   /** Lambda arm64, per GB-second. */
-  lambdaGbSecond: US_EAST_1.lambdaGbSecond.arm64,
+  lambdaGbSecond: 0.0000133334,
   /** SQS standard, per request (64 KB chunk): the destination delivery, outside the brief's three services. */
-  sqsRequest: US_EAST_1.sqsRequest,
+  sqsRequest: 0.4 / 1e6,
 } as const;
 
 interface Options {
@@ -542,16 +526,6 @@ async function main(): Promise<void> {
       `SQS destination delivery        $${fmt(perMillion.sqs, 2)}   (${fmt(sqsSends, 1)} SendMessage × $0.40 per million; not in the total)`,
     );
     log(`total with GSI writes and SQS   $${fmt(total + perMillion.ddbGsi + perMillion.sqs, 2)} per million tasks`);
-    log();
-    await economyFigures({
-      options,
-      client,
-      ddb,
-      runtime,
-      cdkOut,
-      log,
-      standard: { submitPerSecond, drainPerSecond, clientLatency, total: total + perMillion.ddbGsi + perMillion.sqs, transitions, writes },
-    });
   } finally {
     client.lambda.destroy();
     client.cloudFormation.destroy();
@@ -559,173 +533,6 @@ async function main(): Promise<void> {
     ddb.destroy();
     await runtime.stop();
     fs.rmSync(workDir, { recursive: true, force: true });
-  }
-}
-
-interface EconomyInputs {
-  readonly options: Options;
-  readonly client: AsyncTaskClient;
-  readonly ddb: DynamoDBClient;
-  readonly runtime: Awaited<ReturnType<typeof startRuntime>>;
-  readonly cdkOut: string;
-  readonly log: (line?: string) => void;
-  readonly standard: {
-    readonly submitPerSecond: number;
-    readonly drainPerSecond: number;
-    readonly clientLatency: readonly number[];
-    readonly total: number;
-    readonly transitions: number;
-    readonly writes: number;
-  };
-}
-
-/** The template's indexes of the tasks table, as the model's write-unit arithmetic takes them. */
-function tableIndexes(cdkOut: string, stack: string): { indexes: IndexSpec[]; tableKeys: string[] } {
-  const template = JSON.parse(fs.readFileSync(path.join(cdkOut, `${stack}.template.json`), 'utf8')) as {
-    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
-  };
-  const table = Object.values(template.Resources).find((r) => r.Type === 'AWS::DynamoDB::Table')?.Properties as {
-    KeySchema: Array<{ AttributeName: string }>;
-    GlobalSecondaryIndexes: Array<{
-      IndexName: string;
-      KeySchema: Array<{ AttributeName: string }>;
-      Projection: { ProjectionType: IndexSpec['projection']; NonKeyAttributes?: string[] };
-    }>;
-  };
-  return {
-    tableKeys: table.KeySchema.map((k) => k.AttributeName),
-    indexes: table.GlobalSecondaryIndexes.map((g) => ({
-      name: g.IndexName,
-      keys: g.KeySchema.map((k) => k.AttributeName),
-      projection: g.Projection.ProjectionType,
-      ...(g.Projection.NonKeyAttributes ? { include: g.Projection.NonKeyAttributes } : {}),
-    })),
-  };
-}
-
-/**
- * Economy mode, measured like the standard mode above on `echo_eco`, with Lambda's own
- * asynchronous invocation of the plain `echo` handler as the reference.
- */
-async function economyFigures(inputs: EconomyInputs): Promise<void> {
-  const { options, client, ddb, runtime, cdkOut, log, standard } = inputs;
-  const fn = 'echo_eco';
-  await pool(16, options.concurrency, async (i) => {
-    await client.submit({ functionName: fn, taskId: `warm-${i}`, payload: { i } });
-    await waitSucceeded2(client, fn, `warm-${i}`, 50);
-  });
-  process.stdout.write(`economy: ${options.tasks} submits of ${fn} at concurrency ${options.concurrency}… `);
-  const t0 = performance.now();
-  const submits = await pool(options.tasks, options.concurrency, async (i) => {
-    await client.submit({ functionName: fn, taskId: `tp-${i}`, payload: { i } });
-  });
-  const submitPerSecond = (options.tasks / submits.wallMs) * 1000;
-  const done: TaskRecord[] = [];
-  for (let i = 0; i < options.tasks; i++) done.push(await waitSucceeded2(client, fn, `tp-${i}`, 100, 300_000));
-  const drainPerSecond = (options.tasks / (performance.now() - t0)) * 1000;
-  log('done');
-  process.stdout.write(`economy latency: ${options.latency} tasks one at a time… `);
-  const clientLatency: number[] = [];
-  const submitLatency: number[] = [];
-  for (let i = 0; i < options.latency; i++) {
-    const start = performance.now();
-    await client.submit({ functionName: fn, taskId: `lat-${i}`, payload: { i } });
-    submitLatency.push(performance.now() - start);
-    await waitSucceeded2(client, fn, `lat-${i}`, 10);
-    clientLatency.push(performance.now() - start);
-  }
-  log('done');
-
-  // Reference: Lambda's own asynchronous invocation of the plain echo handler (accepted / s).
-  const lambda = new LambdaClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
-  const echoFunction = runtime.lambdaFunctions.find((f) => f.logicalId.startsWith('EchoHandler'))?.name ?? '';
-  const invokes = await pool(options.tasks, options.concurrency, async (i) => {
-    await lambda.send(new InvokeCommand({ FunctionName: echoFunction, InvocationType: 'Event', Payload: JSON.stringify({ i }) }));
-  });
-  lambda.destroy();
-  const invokePerSecond = (options.tasks / invokes.wallMs) * 1000;
-
-  // Per task: the stored items' writes, write units with the template's index copies.
-  const { indexes, tableKeys } = tableIndexes(cdkOut, 'AsyncTaskE2E');
-  const name = await tableName(ddb);
-  const sample = done.slice(0, options.histories);
-  let statusWrites = 0;
-  let units = 0;
-  let outcomeWrites = 0;
-  for (const task of sample) {
-    const stored = await ddb.send(new GetItemCommand({ TableName: name, Key: tableKey({ S: fn }, { S: task.taskId }) }));
-    const item = unmarshall(stored.Item ?? {}) as Record<string, unknown>;
-    const events = (item.events as Array<Record<string, unknown>>) ?? [];
-    // Rebuild the item after each status write (one event each), then the delivery outcome.
-    const states: Record<string, unknown>[] = events.map((_, n) => {
-      const at: Record<string, unknown> = { ...item, events: events.slice(0, n + 1), status: events[n].status };
-      if (n === 0) for (const a of ['returnPayload', 'endedAt', 'runnerId', 'destinationStatus', 'deliveryClaim']) delete at[a];
-      return at;
-    });
-    const outcome = item.destinationStatus === 'Succeeded' ? 1 : 0;
-    statusWrites += states.length;
-    outcomeWrites += outcome;
-    units += states.reduce(
-      (sum, after, n) => sum + indexedWriteUnits(n === 0 ? { after } : { before: states[n - 1], after }, indexes, tableKeys),
-      0,
-    );
-    units += outcome * indexedWriteUnits({ before: item, after: item }, [], tableKeys);
-  }
-  const writes = (statusWrites + outcomeWrites) / sample.length;
-  const wru = units / sample.length;
-  const echoEcoMemory = memoryOf(cdkOut, 'AsyncTaskE2E', 'EchoEcoHandler');
-  const wrapperMs = 50;
-  const perMillion = {
-    ddb: wru * PRICES.writeRequestUnit * 1e6,
-    submit: serviceInvocationUsd(US_EAST_1) * 1e6,
-    sqs: PRICES.sqsRequest * 1e6,
-    wrapper: (echoEcoMemory / 1024) * (wrapperMs / 1000) * PRICES.lambdaGbSecond * 1e6,
-    reconciler: ECONOMY_RECONCILER_READS_PER_TASK * 0.5 * PRICES.readRequestUnit * 1e6,
-  };
-  const total = perMillion.ddb + perMillion.submit + perMillion.sqs + perMillion.wrapper + perMillion.reconciler;
-
-  log();
-  log(`== economy mode (${fn}: Lambda's asynchronous invocation + taskHandler) ==`);
-  log(`state transitions               0 (no execution: the task's executionArn is its invocation id)`);
-  log(
-    `DynamoDB writes                 ${fmt(writes, 1)}  (${fmt(statusWrites / sample.length, 1)} status writes + ${fmt(outcomeWrites / sample.length, 1)} success delivery outcome) → ${fmt(wru, 1)} WRU with index copies`,
-  );
-  log(`Lambda requests besides the task's own   1 (TaskApi submit)`);
-  log(
-    `AWS cost per million            DynamoDB $${fmt(perMillion.ddb, 2)} + TaskApi $${fmt(perMillion.submit, 2)} + SQS $${fmt(perMillion.sqs, 2)} + wrapper ~${wrapperMs} ms at ${echoEcoMemory} MB $${fmt(perMillion.wrapper, 2)} + reconciler reads $${fmt(perMillion.reconciler, 2)} = $${fmt(total, 2)}`,
-  );
-  log();
-  log('== both modes side by side (this run) ==');
-  log('| | standard | economy | Lambda async invoke (reference) |');
-  log('|---|---|---|---|');
-  log(`| state transitions per task | ${fmt(standard.transitions, 1)} | 0 | 0 |`);
-  log(`| DynamoDB writes per task | ${fmt(standard.writes, 1)} | ${fmt(writes, 1)} | 0 |`);
-  log(`| Lambda requests per task besides its own | 1 | 1 | 0 |`);
-  log(`| cost per million tasks | $${fmt(standard.total, 2)} | $${fmt(total, 2)} | $${fmt(perMillion.sqs, 2)} (SQS record) |`);
-  log(
-    `| submits / s (C=${options.concurrency}) | ${fmt(standard.submitPerSecond, 1)} | ${fmt(submitPerSecond, 1)} | ${fmt(invokePerSecond, 1)} invokes/s |`,
-  );
-  log(`| submit → Succeeded, tasks / s | ${fmt(standard.drainPerSecond, 1)} | ${fmt(drainPerSecond, 1)} | — |`);
-  log(
-    `| submit → Succeeded p50 / p95 (C=1) | ${fmt(percentile(standard.clientLatency, 50))} / ${fmt(percentile(standard.clientLatency, 95))} ms | ${fmt(percentile(clientLatency, 50))} / ${fmt(percentile(clientLatency, 95))} ms | — |`,
-  );
-  log(`| submit call p50 (C=1) | — | ${fmt(percentile(submitLatency, 50))} ms | — |`);
-}
-
-async function waitSucceeded2(
-  client: AsyncTaskClient,
-  fn: string,
-  taskId: string,
-  pollMs: number,
-  timeoutMs = 60_000,
-): Promise<TaskRecord> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const task = await client.get(fn, taskId);
-    if (task.status === 'Succeeded') return task;
-    if (['Failed', 'Stopped', 'Expired', 'Invalid'].includes(task.status)) throw new Error(`task ${fn}/${taskId} ended ${task.status}`);
-    if (Date.now() > until) throw new Error(`task ${fn}/${taskId} not Succeeded after ${timeoutMs} ms (${task.status})`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 

@@ -27,7 +27,6 @@ import { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
 import { TASK_API_ACCESS, type TaskApiAccess } from '../lambda/model/http';
 import { registryPath, SERVICE_ENV, SERVICE_NAME_PATTERN, serviceLogGroupPrefix, stateMachineNamePrefix } from '../lambda/model/registry';
-import { ECONOMY_INDEX } from '../lambda/model/orchestration';
 import { TABLE } from '../lambda/model/table';
 import { validationError } from './errors';
 import type { IAsyncTaskService, ITaskFunction } from './interfaces';
@@ -188,14 +187,6 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
   public readonly taskApiUrl: string;
   public readonly finalizer: nodejs.NodejsFunction;
   public readonly reconciler: nodejs.NodejsFunction;
-  /** The finalizer (IAsyncTaskService): economy-mode functions' `onFailure` destination. */
-  public get finalizerFunction(): lambda.IFunction {
-    return this.finalizer;
-  }
-  /** Roles that invoke economy-mode task functions: the TaskApi's and the reconciler's. */
-  public get economyInvokers(): readonly iam.IRole[] {
-    return [this.taskApi, this.reconciler].map((f) => f.role as iam.IRole);
-  }
   /** The finalizer's status-change rule: every state machine named `<serviceName>-*`. */
   public readonly finalizerRule: events.Rule;
   public readonly reconcilerRule: events.Rule;
@@ -267,14 +258,6 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
       partitionKey: { name: TABLE.statusKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLE.listKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
-    });
-    // Economy-mode tasks only (sparse), keys only: their status writes are then 1 WRU each
-    // (docs/cost.md, "Economy mode: the study").
-    this.table.addGlobalSecondaryIndex({
-      indexName: ECONOMY_INDEX.name,
-      partitionKey: { name: ECONOMY_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: ECONOMY_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
 
     const retentionDays = this.retention.isUnresolved() ? 7 : Math.max(1, Math.ceil(this.retention.toSeconds({ integral: false }) / 86400));

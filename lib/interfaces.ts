@@ -11,14 +11,12 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct, IConstruct } from 'constructs';
 import type { NumericBound } from '../lambda/model/config';
 import type { TaskApiAccess } from '../lambda/model/http';
-import type { ModeBounds } from '../lambda/model/orchestration';
 import type { TaskFunctionDescriptor, TaskFunctionKind } from '../lambda/model/registry';
 import type { TriggerSummary } from '../lambda/model/trigger';
 import type { ITaskDestination } from './destinations';
@@ -80,16 +78,6 @@ export interface IAsyncTaskService extends IConstruct {
   /** The task API's stage URL. */
   readonly taskApiUrl: string;
   /**
-   * The finalizer: the `onFailure` destination of economy-mode task functions, and what their
-   * handler wrapper hands a stop or a permanent failure to.
-   */
-  readonly finalizerFunction: lambda.IFunction;
-  /**
-   * Roles that start economy-mode tasks (`lambda:InvokeFunction`, `Event`, of the task
-   * function): the TaskApi's (submit, retry) and the reconciler's.
-   */
-  readonly economyInvokers: readonly iam.IRole[];
-  /**
    * Lets `grantee` call the task API routes of `access` for `functionName`, or for every
    * function (and, with `read`, the function list) when none is given: `execute-api:Invoke` on
    * exactly those routes. What a task function's `grant*` methods call.
@@ -116,12 +104,6 @@ export interface TaskRunnerBindOptions {
   readonly functionName: string;
   /** Limit of one attempt, validated against the runner's `timeoutBound`. */
   readonly timeout: Duration;
-  /** Retries after a failed attempt (validated against the runner's `modeBounds`). */
-  readonly maxRetryAttempts: number;
-  /** How long a task may wait for an attempt to start. */
-  readonly maxEventAge: Duration;
-  /** The function's success destination (economy mode: the wrapper sends to it). */
-  readonly onSuccess?: ITaskDestination;
 }
 
 /** What a bound runner gives the task function. */
@@ -146,16 +128,8 @@ export interface ITaskRunner {
   readonly kind: TaskFunctionKind;
   /** Allowed `timeout` in seconds, and its default. */
   readonly timeoutBound: NumericBound & { readonly default: number };
-  /**
-   * Bounds of the async config the runner's orchestration can honour, and the props it cannot.
-   * @default - the standard bounds (ASYNC_CONFIG_BOUNDS)
-   */
-  readonly modeBounds?: ModeBounds;
-  /**
-   * Problems with the runner's own props, each "what, the value, what is allowed"; `config` is
-   * the function's async config as given (before defaults).
-   */
-  validate(config?: { readonly timeout?: Duration }): string[];
+  /** Problems with the runner's own props, each "what, the value, what is allowed". */
+  validate(): string[];
   /** Creates the runner's resources under `scope` (the task function); called once, after validation. */
   bind(scope: Construct, options: TaskRunnerBindOptions): TaskRunnerConfig;
 }

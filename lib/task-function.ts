@@ -24,7 +24,6 @@ import type { ITaskDestination } from './destinations';
 import { validationError } from './errors';
 import type { IAsyncTaskService, ITaskFunction, ITaskRunner, TaskRunnerConfig } from './interfaces';
 import { acknowledge, acknowledgeWildcardResources } from './nag';
-import { STANDARD_BOUNDS } from '../lambda/model/orchestration';
 import { TaskStateMachine } from './state-machine';
 
 /** Task function names: the tasks table's partition key, so `#` (the key separator) is excluded. */
@@ -190,12 +189,9 @@ export class TaskFunction extends Construct implements ITaskFunction {
           `so functions of this service may have names of at most ${STATE_MACHINE_NAME_MAX_LENGTH - serviceName.length - 1} characters`,
       );
     }
-    const mode = runner.modeBounds ?? STANDARD_BOUNDS;
-    const inMode = (problem: string | undefined): string | undefined =>
-      problem && runner.modeBounds ? `${problem}: the bound of ${mode.mode}, set by ${mode.because}` : problem;
     const ranges = [
-      inMode(checkRange('maxRetryAttempts', numberOrUndefined(props.maxRetryAttempts), mode.maxRetryAttempts)),
-      inMode(checkSeconds('maxEventAge', props.maxEventAge, mode.maxEventAgeSeconds)),
+      checkRange('maxRetryAttempts', numberOrUndefined(props.maxRetryAttempts), b.maxRetryAttempts),
+      checkSeconds('maxEventAge', props.maxEventAge, b.maxEventAgeSeconds),
       checkSeconds('timeout', props.timeout, runner.timeoutBound),
       checkRange('maxConcurrency', numberOrUndefined(props.maxConcurrency), b.maxConcurrency),
       checkSeconds('retryDelay', props.retryDelay, b.retryDelaySeconds),
@@ -203,12 +199,6 @@ export class TaskFunction extends Construct implements ITaskFunction {
       checkSeconds('slotPollInterval', props.slotPollInterval, { min: 1, max: 3600 }),
     ];
     problems.push(...ranges.filter((p): p is string => p !== undefined));
-    for (const [prop, instead] of Object.entries(mode.unsupported)) {
-      const value = (props as unknown as Record<string, unknown>)[prop];
-      if (value === undefined) continue;
-      const shown = value instanceof Duration ? value.toHumanString() : String(value);
-      problems.push(`${prop} is not supported by ${mode.mode} (given ${shown}): ${instead}`);
-    }
     // These shape the definition (retry choice, delay list, execution timeout), so a token
     // cannot be deferred to deploy time; maxConcurrency and slotPollInterval can.
     const shaping: Array<[string, number | Duration | undefined]> = [
@@ -222,7 +212,7 @@ export class TaskFunction extends Construct implements ITaskFunction {
       const unresolved = value instanceof Duration ? value.isUnresolved() : value !== undefined && Token.isUnresolved(value);
       if (unresolved) problems.push(`${prop} must be known at synth, it shapes the state machine (given a token)`);
     }
-    problems.push(...runner.validate({ ...(props.timeout ? { timeout: props.timeout } : {}) }));
+    problems.push(...runner.validate());
     if (problems.length > 0) {
       throw validationError(
         'InvalidTaskFunctionProps',
@@ -231,8 +221,8 @@ export class TaskFunction extends Construct implements ITaskFunction {
       );
     }
 
-    this.maxRetryAttempts = props.maxRetryAttempts ?? mode.maxRetryAttempts.default;
-    this.maxEventAge = props.maxEventAge ?? Duration.seconds(mode.maxEventAgeSeconds.default);
+    this.maxRetryAttempts = props.maxRetryAttempts ?? b.maxRetryAttempts.default;
+    this.maxEventAge = props.maxEventAge ?? Duration.seconds(b.maxEventAgeSeconds.default);
     this.timeout = props.timeout ?? Duration.seconds(runner.timeoutBound.default);
     this.maxConcurrency = props.maxConcurrency;
     this.retryDelay = props.retryDelay ?? Duration.seconds(b.retryDelaySeconds.default);
@@ -242,14 +232,7 @@ export class TaskFunction extends Construct implements ITaskFunction {
     this.onFailure = props.onFailure;
     this.description = props.description;
 
-    this.runnerConfig = runner.bind(this, {
-      service: this.service,
-      functionName: this.functionName,
-      timeout: this.timeout,
-      maxRetryAttempts: this.maxRetryAttempts,
-      maxEventAge: this.maxEventAge,
-      ...(this.onSuccess ? { onSuccess: this.onSuccess } : {}),
-    });
+    this.runnerConfig = runner.bind(this, { service: this.service, functionName: this.functionName, timeout: this.timeout });
     this.runnerArn = this.runnerConfig.runnerArn;
     this.logGroupName = this.runnerConfig.logGroupName;
 

@@ -7,7 +7,7 @@
  */
 import { ArnFormat, type Duration, Names, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct, IConstruct } from 'constructs';
 import { checkRange, type NumericBound } from '../lambda/model/config';
@@ -194,17 +194,6 @@ export function createTriggerFunction(scope: Construct, options: TriggerFunction
   });
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [machineArn] }));
   grantRegistryRead(fn, service.registryPath);
-  // Economy orchestration: the trigger's tasks start as asynchronous invocations of the task
-  // function, granted on the function (a resource policy naming the trigger's role, in the
-  // function's stack, so the reference goes the way the function's others do).
-  const economy = taskFunction as ITaskFunction & { orchestration?: string; lambdaFunction?: lambda.IFunction };
-  if (economy.orchestration === 'economy' && economy.lambdaFunction && fn.role) {
-    new lambda.CfnPermission(taskFunction, `EconomyTrigger${Names.uniqueId(scope)}`, {
-      action: 'lambda:InvokeFunction',
-      functionName: economy.lambdaFunction.functionArn,
-      principal: fn.role.roleArn,
-    });
-  }
   onFailure?.bind(scope, { senders: [fn.role as iam.IRole], grantName: `Trigger${Names.uniqueId(scope)}` });
 
   acknowledgeWildcardResources(

@@ -3,20 +3,14 @@
  * function, up to `maxWorkers`, invocations queue beyond), with the function's resolved
  * environment plus `AWS_ENDPOINT_URL` = the edge. Console output goes to the function's log
  * group (one stream per worker) with START / END / REPORT lines; the function timeout kills the
- * worker (`Task timed out`). `Event` invocations run in the background as Lambda's asynchronous
- * invocation does: with the function's `AWS::Lambda::EventInvokeConfig` (retries after a function
- * error, 0–2, default 2; maximum event age, default 6 h; the outcome's record to its `onSuccess` /
- * `onFailure` destination, in Lambda's record format), the same request id across retries, and a
- * journal of the events not yet done (`asyncJournal`), so a restart after a crash runs them again
- * as Lambda's own queue would. Retry delays are Lambda's ~1 and 2 minutes scaled down
- * (`asyncRetryDelaysMs`, default 1 s and 2 s).
+ * worker (`Task timed out`). `Event` invocations run in the background.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { LocalEventInvokeConfig, LocalFunction } from './template';
+import type { LocalFunction } from './template';
 import { AwsError, type LambdaInvokeResult, type LambdaInvoker, LOCAL_REGION, type LogSink } from './types';
 
 const WORKER_SCRIPT = path.join(__dirname, 'lambda-worker.cjs');
@@ -33,44 +27,6 @@ export interface LocalLambdaDeps {
   readonly maxWorkers?: number;
   /** A function's extra workers (beyond one) idle this long are stopped (default 60 s). */
   readonly idleMs?: number;
-  /** The functions' asynchronous invocation configs (from the templates). */
-  readonly eventInvokeConfigs?: readonly LocalEventInvokeConfig[];
-  /** Sends a destination record to a queue, topic or bus ARN (Lambda destinations are invoked here). */
-  readonly deliver?: (destinationArn: string, record: unknown) => Promise<void>;
-  /** Delays before the 1st and 2nd retry of a failed asynchronous invocation (default 1 s, 2 s). */
-  readonly asyncRetryDelaysMs?: readonly number[];
-  /** File journaling the asynchronous invocations not yet done, replayed by `resumeAsync`. */
-  readonly asyncJournal?: string;
-  /** Where problems of background work go (default: stderr). */
-  readonly warn?: (message: string) => void;
-}
-
-/** An asynchronous invocation in Lambda's internal queue. */
-interface AsyncEvent {
-  readonly requestId: string;
-  readonly functionName: string;
-  readonly payload: unknown;
-  /** When Lambda accepted it (epoch ms): the event age counts from here. */
-  readonly acceptedAt: number;
-  /** The edge's URL when it was accepted: URLs of it in the payload (queue URLs) are moved to the next run's edge. */
-  readonly endpoint?: string;
-  /** Attempts made so far. */
-  attempts: number;
-}
-
-/** Lambda's asynchronous-invocation record (what `onSuccess` / `onFailure` destinations receive). */
-export interface AsyncInvocationRecord {
-  readonly version: '1.0';
-  readonly timestamp: string;
-  readonly requestContext: {
-    readonly requestId: string;
-    readonly functionArn: string;
-    readonly condition: 'Success' | 'RetriesExhausted' | 'EventAgeExceeded';
-    readonly approximateInvokeCount: number;
-  };
-  readonly requestPayload: unknown;
-  readonly responseContext: { readonly statusCode: number; readonly executedVersion: string; readonly functionError?: string };
-  readonly responsePayload?: unknown;
 }
 
 interface Pending {
@@ -321,154 +277,9 @@ export function functionNameOf(ref: string): { name: string; qualifier?: string 
 export class LocalLambda implements LambdaInvoker {
   private readonly pools = new Map<string, FunctionPool>();
   private readonly background = new Set<Promise<unknown>>();
-  private readonly asyncConfigs = new Map<string, LocalEventInvokeConfig>();
-  private readonly pendingAsync = new Map<string, AsyncEvent>();
-  private closed = false;
 
   public constructor(readonly deps: LocalLambdaDeps) {
     for (const fn of deps.functions) this.pools.set(fn.name, new FunctionPool(fn, deps));
-    for (const config of deps.eventInvokeConfigs ?? []) this.asyncConfigs.set(config.functionName, config);
-  }
-
-  /** Asynchronous invocations queued so far and not done (tests, the bench). */
-  public get asyncBacklog(): number {
-    return this.pendingAsync.size;
-  }
-
-  /**
-   * Runs the asynchronous invocations the journal holds as not done (a previous run that
-   * crashed), with the attempts they had made; then starts a fresh journal.
-   */
-  public resumeAsync(): number {
-    const file = this.deps.asyncJournal;
-    if (!file) return 0;
-    const pending = new Map<string, AsyncEvent>();
-    if (existsSync(file)) {
-      for (const line of readFileSync(file, 'utf8').split('\n')) {
-        if (line === '') continue;
-        let entry: { op: string; event?: AsyncEvent; requestId?: string; attempts?: number };
-        try {
-          entry = JSON.parse(line);
-        } catch {
-          continue; // a line cut by the crash
-        }
-        if (entry.op === 'add' && entry.event) pending.set(entry.event.requestId, entry.event);
-        else if (entry.op === 'attempt' && entry.requestId && pending.has(entry.requestId)) {
-          (pending.get(entry.requestId) as AsyncEvent).attempts = entry.attempts ?? 0;
-        } else if (entry.op === 'done' && entry.requestId) pending.delete(entry.requestId);
-      }
-    }
-    // The edge listens on another port after a restart: the local URLs an event carries (an
-    // economy task's success queue URL in its envelope) follow it, as AWS's never change.
-    for (const [id, event] of pending) {
-      if (event.endpoint && event.endpoint !== this.deps.endpoint) {
-        const payload = JSON.parse(JSON.stringify(event.payload).split(event.endpoint).join(this.deps.endpoint)) as unknown;
-        pending.set(id, { ...event, payload, endpoint: this.deps.endpoint });
-      }
-    }
-    writeFileSync(file, [...pending.values()].map((event) => `${JSON.stringify({ op: 'add', event })}\n`).join(''));
-    for (const event of pending.values()) this.startAsync(event);
-    return pending.size;
-  }
-
-  private journal(entry: object): void {
-    if (!this.deps.asyncJournal) return;
-    try {
-      appendFileSync(this.deps.asyncJournal, `${JSON.stringify(entry)}\n`);
-    } catch (error) {
-      this.warn(`asynchronous invocation journal not written: ${(error as Error).message}`);
-    }
-  }
-
-  private warn(message: string): void {
-    (this.deps.warn ?? ((m: string) => process.stderr.write(`${m}\n`)))(message);
-  }
-
-  private startAsync(event: AsyncEvent): void {
-    this.pendingAsync.set(event.requestId, event);
-    const p = this.runAsync(event)
-      .catch((error) => this.warn(`asynchronous invocation ${event.requestId} of ${event.functionName}: ${(error as Error).message}`))
-      .finally(() => {
-        this.background.delete(p);
-        this.pendingAsync.delete(event.requestId);
-      });
-    this.background.add(p);
-  }
-
-  /** Lambda's asynchronous invocation: attempts, retries with backoff, event age, the outcome's record. */
-  private async runAsync(event: AsyncEvent): Promise<void> {
-    const pool = this.pools.get(event.functionName);
-    if (!pool) return;
-    const config = this.asyncConfigs.get(event.functionName);
-    const retries = config?.maximumRetryAttempts ?? 2;
-    const maxAgeMs = (config?.maximumEventAgeSeconds ?? 21_600) * 1000;
-    const delays = this.deps.asyncRetryDelaysMs ?? [1000, 2000];
-    const record = (
-      condition: AsyncInvocationRecord['requestContext']['condition'],
-      result?: LambdaInvokeResult,
-    ): AsyncInvocationRecord => ({
-      version: '1.0',
-      timestamp: new Date().toISOString(),
-      requestContext: {
-        requestId: event.requestId,
-        functionArn: `${pool.fn.arn}:$LATEST`,
-        condition,
-        approximateInvokeCount: event.attempts,
-      },
-      requestPayload: event.payload,
-      responseContext: {
-        statusCode: 200,
-        executedVersion: '$LATEST',
-        ...(result?.functionError ? { functionError: result.functionError } : {}),
-      },
-      ...(result ? { responsePayload: result.payload } : {}),
-    });
-    for (;;) {
-      if (this.closed) return; // left in the journal: a restart runs it
-      if (Date.now() - event.acceptedAt > maxAgeMs) {
-        await this.sendRecord(config?.onFailure, record('EventAgeExceeded'));
-        break;
-      }
-      event.attempts++;
-      this.journal({ op: 'attempt', requestId: event.requestId, attempts: event.attempts });
-      const result = await pool.invoke(event.requestId, event.payload).catch(
-        (error): LambdaInvokeResult => ({
-          requestId: event.requestId,
-          functionError: 'Unhandled',
-          payload: { errorType: 'ServiceException', errorMessage: (error as Error).message },
-        }),
-      );
-      if (this.closed) return;
-      if (!result.functionError) {
-        await this.sendRecord(config?.onSuccess, record('Success', result));
-        break;
-      }
-      if (event.attempts > retries) {
-        await this.sendRecord(config?.onFailure, record('RetriesExhausted', result));
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, delays[Math.min(event.attempts - 1, delays.length - 1)] ?? 1000));
-    }
-    this.journal({ op: 'done', requestId: event.requestId });
-  }
-
-  private async sendRecord(destination: string | undefined, record: AsyncInvocationRecord): Promise<void> {
-    if (!destination) return;
-    try {
-      if (destination.startsWith('arn:aws:lambda:') && this.find(destination)) {
-        await this.invoke(destination, record, 'Event');
-      } else if (this.deps.deliver) {
-        await this.deps.deliver(destination, record);
-      } else {
-        this.warn(
-          `no local delivery to ${destination}; the ${record.requestContext.condition} record of ${record.requestContext.requestId} is dropped`,
-        );
-      }
-    } catch (error) {
-      this.warn(
-        `could not deliver the ${record.requestContext.condition} record of ${record.requestContext.requestId} to ${destination}: ${(error as Error).message}`,
-      );
-    }
   }
 
   public find(functionRef: string): LocalFunction | undefined {
@@ -498,20 +309,13 @@ export class LocalLambda implements LambdaInvoker {
       );
     }
     const requestId = randomUUID();
+    const run = pool.invoke(requestId, payload);
     if (invocationType === 'Event') {
-      const event: AsyncEvent = {
-        requestId,
-        functionName: name,
-        payload,
-        acceptedAt: Date.now(),
-        attempts: 0,
-        endpoint: this.deps.endpoint,
-      };
-      this.journal({ op: 'add', event });
-      this.startAsync(event);
+      const p = run.catch(() => undefined).finally(() => this.background.delete(p));
+      this.background.add(p);
       return { requestId, payload: undefined };
     }
-    return pool.invoke(requestId, payload);
+    return run;
   }
 
   /** Warm processes of a function (tests). */
@@ -520,7 +324,6 @@ export class LocalLambda implements LambdaInvoker {
   }
 
   public async close(): Promise<void> {
-    this.closed = true;
     await Promise.all([...this.pools.values()].map((p) => p.close()));
   }
 }

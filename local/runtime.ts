@@ -53,8 +53,6 @@ export interface RuntimeOptions {
   readonly ttlIntervalMs?: number;
   /** Warm Lambda processes per function (default 8). */
   readonly lambdaWorkers?: number;
-  /** Delays before the retries of a failed asynchronous Lambda invocation (default 1 s, 2 s; Lambda's are ~1 and 2 min). */
-  readonly asyncRetryDelaysMs?: readonly number[];
   /** Schedule rules' rate multiplier (tests: 0.001 runs `rate(5 minutes)` every 300 ms). Default 1. */
   readonly scheduleScale?: number;
   /** Start-up notes and delivery warnings (default: stderr). */
@@ -416,35 +414,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     cleanups.push(() => ddb.destroy());
     await createResources(model, ddb, fauxqs.port, new URL(endpoint).host, notes);
 
-    const edgeClients = { endpoint, region: LOCAL_REGION, credentials: CREDENTIALS };
-    const sqs = new SQSClient(edgeClients);
-    const sns = new SNSClient(edgeClients);
     const lambda = new LocalLambda({
       endpoint,
       functions: model.functions,
       logs,
       workDir,
       ...(options.lambdaWorkers ? { maxWorkers: options.lambdaWorkers } : {}),
-      // Lambda's asynchronous invocation: EventInvokeConfig retries, event age and destinations;
-      // the journal of events not yet done lives with the data, so a restart runs them again.
-      eventInvokeConfigs: model.eventInvokeConfigs,
-      asyncJournal: path.join(dataDir ?? workDir, 'lambda-async.journal'),
-      ...(options.asyncRetryDelaysMs ? { asyncRetryDelaysMs: options.asyncRetryDelaysMs } : {}),
-      deliver: async (arn, record) => {
-        const body = JSON.stringify(record);
-        if (arn.startsWith('arn:aws:sqs:')) {
-          const name = arn.split(':').pop() ?? '';
-          await sqs.send(new SendMessageCommand({ QueueUrl: `${endpoint}/${LOCAL_ACCOUNT}/${name}`, MessageBody: body }));
-        } else if (arn.startsWith('arn:aws:sns:')) {
-          await sns.send(new PublishCommand({ TopicArn: arn, Message: body }));
-        } else {
-          throw new Error(`the local runtime delivers asynchronous invocation records to SQS, SNS and Lambda only (given ${arn})`);
-        }
-      },
-      warn: log,
     });
     cleanups.push(() => lambda.close());
 
+    const edgeClients = { endpoint, region: LOCAL_REGION, credentials: CREDENTIALS };
+    const sqs = new SQSClient(edgeClients);
+    const sns = new SNSClient(edgeClients);
     cleanups.push(() => {
       sqs.destroy();
       sns.destroy();
@@ -554,9 +535,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     }
     // Executions a killed runtime left RUNNING end now (FAILED), and their status-change events reach the finalizer.
     if (sfn) await sfn.start();
-    // Asynchronous invocations a killed runtime left queued or running run again (Lambda's queue is durable).
-    const resumed = lambda.resumeAsync();
-    if (resumed > 0) notes.push(`${resumed} asynchronous Lambda invocation(s) left by the previous run queued again`);
 
     // With a stack named, it comes last: the stacks loaded with it are those it depends on.
     const named = options.stackName !== undefined ? model.stacks[model.stacks.length - 1]?.stackName : undefined;

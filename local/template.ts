@@ -88,51 +88,6 @@ export interface LocalFunction {
   readonly logLevel?: string;
 }
 
-/**
- * An `AWS::Lambda::EventInvokeConfig`: how Lambda runs the function's asynchronous invocations —
- * retries after a function error (0–2, default 2), the maximum event age (60–21,600 s, default
- * 6 h) and the destinations of the outcome's record.
- */
-export interface LocalEventInvokeConfig {
-  readonly logicalId: string;
-  readonly functionName: string;
-  readonly maximumRetryAttempts: number;
-  readonly maximumEventAgeSeconds: number;
-  readonly onSuccess?: string;
-  readonly onFailure?: string;
-}
-
-/** An EventInvokeConfig's resolved properties → the local model (Lambda's defaults and bounds). */
-export function eventInvokeConfig(id: string, stackName: string, p: Record<string, unknown>): LocalEventInvokeConfig {
-  const where = `event invoke config ${stackName}/${id}`;
-  const fnRef = String(p.FunctionName ?? '');
-  const parts = fnRef.split(':');
-  const functionName = fnRef.startsWith('arn:') ? (parts[6] ?? fnRef) : fnRef;
-  const retries = optionalNumber(where, 'MaximumRetryAttempts', p.MaximumRetryAttempts) ?? 2;
-  if (!Number.isInteger(retries) || retries < 0 || retries > 2) {
-    throw new TemplateError(
-      `${where}: MaximumRetryAttempts must be an integer between 0 and 2 inclusive (given ${String(p.MaximumRetryAttempts)})`,
-    );
-  }
-  const age = optionalNumber(where, 'MaximumEventAgeInSeconds', p.MaximumEventAgeInSeconds) ?? 21_600;
-  if (!Number.isInteger(age) || age < 60 || age > 21_600) {
-    throw new TemplateError(
-      `${where}: MaximumEventAgeInSeconds must be an integer between 60 and 21600 inclusive (given ${String(p.MaximumEventAgeInSeconds)})`,
-    );
-  }
-  const destinations = p.DestinationConfig as { OnSuccess?: { Destination?: unknown }; OnFailure?: { Destination?: unknown } } | undefined;
-  const onSuccess = str(destinations?.OnSuccess?.Destination);
-  const onFailure = str(destinations?.OnFailure?.Destination);
-  return {
-    logicalId: id,
-    functionName,
-    maximumRetryAttempts: retries,
-    maximumEventAgeSeconds: age,
-    ...(onSuccess ? { onSuccess } : {}),
-    ...(onFailure ? { onFailure } : {}),
-  };
-}
-
 export interface LocalStateMachineModel {
   readonly logicalId: string;
   readonly name: string;
@@ -229,8 +184,6 @@ export interface LocalResources {
   readonly logGroups: LocalLogGroup[];
   readonly parameters: LocalParameter[];
   readonly eventSourceMappings: LocalEventSourceMapping[];
-  /** Asynchronous invocation configs of Lambda functions (retries, event age, destinations). */
-  readonly eventInvokeConfigs: LocalEventInvokeConfig[];
   /** API Gateway REST APIs (./apigateway-template.ts), served by the local API Gateway. */
   readonly restApis: LocalRestApi[];
 }
@@ -279,7 +232,6 @@ const SUPPORTED = new Set([
   'AWS::Events::Rule',
   'AWS::Logs::LogGroup',
   'AWS::Lambda::EventSourceMapping',
-  'AWS::Lambda::EventInvokeConfig',
   'AWS::SSM::Parameter',
 ]);
 /** Types that need nothing locally (access control, monitoring, networking, metadata). */
@@ -357,7 +309,6 @@ function emptyResources(): LocalResources {
     logGroups: [],
     parameters: [],
     eventSourceMappings: [],
-    eventInvokeConfigs: [],
     restApis: [],
   };
 }
@@ -690,9 +641,6 @@ function stackModel(stack: AssemblyStack, context: StackContext): StackModel {
           value: String(p.Value ?? ''),
         });
         break;
-      case 'AWS::Lambda::EventInvokeConfig':
-        model.eventInvokeConfigs.push(eventInvokeConfig(id, stackName, p));
-        break;
       case 'AWS::Lambda::EventSourceMapping': {
         const mapping = eventSourceMapping(id, stackName, p);
         model.eventSourceMappings.push(mapping);
@@ -757,7 +705,6 @@ const PHYSICAL_NAMES: Record<keyof LocalResources, { readonly what: string; read
   logGroups: { what: 'log group', name: (g: LocalLogGroup) => g.name },
   parameters: { what: 'SSM parameter', name: (p: LocalParameter) => p.name },
   eventSourceMappings: { what: 'event source mapping' },
-  eventInvokeConfigs: { what: 'event invoke config (function)', name: (c: LocalEventInvokeConfig) => c.functionName },
   restApis: { what: 'REST API id', name: (a: LocalRestApi) => a.id },
 };
 

@@ -9,7 +9,7 @@
  * on the item (the runtime helper's Running write), which fills in what the history lacks.
  */
 import { type HistoryEvent, GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
-import { isEconomyOwner, type TaskItem } from '../model';
+import type { TaskItem } from '../model';
 import { aws } from './env';
 
 /** Name of the state that runs one attempt (lib/state-machine.ts `STATE.Run`). */
@@ -100,8 +100,7 @@ export async function attemptsOf(
   item: TaskItem,
   options: { readonly container?: string; readonly logStreamPrefix?: string },
 ): Promise<Attempt[]> {
-  // An economy task has no execution: its attempt is the one the item describes (its request id).
-  const events = item.executionArn && !isEconomyOwner(item.executionArn) ? await readHistory(item.executionArn) : undefined;
+  const events = item.executionArn ? await readHistory(item.executionArn) : undefined;
   const fromItem = (): Attempt[] =>
     item.runnerId || item.logStream
       ? [

@@ -1,13 +1,7 @@
-/**
- * Starting a task's attempt, shared by TaskApi, the triggers and the reconciler — a Step Functions
- * execution (standard) or Lambda's asynchronous invocation of the task function (economy) — and
- * reading how an execution ended.
- */
-import { InvokeCommand } from '@aws-sdk/client-lambda';
+/** Step Functions calls shared by TaskApi and the reconciler: start a task's execution, read how one ended. */
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { type ExecutionInput, executionName, type TaskFunctionDescriptor, type TaskItem } from '../model';
-import { envelopedEvent } from './economy';
-import { aws, type ServiceConfig } from './env';
+import { aws } from './env';
 import type { ExecutionEnd } from './finalize';
 
 export function executionInputOf(item: TaskItem): ExecutionInput {
@@ -40,29 +34,6 @@ export async function startExecution(descriptor: TaskFunctionDescriptor, item: T
       input: JSON.stringify(executionInputOf(item)),
     }),
   );
-}
-
-/**
- * Starts the item's attempt by the item's own orchestration: an economy item is an asynchronous
- * invocation (`Event`) of the task function with the envelope; a standard one an execution.
- */
-export async function startAttempt(
-  config: Pick<ServiceConfig, 'table' | 'retentionSeconds'>,
-  descriptor: TaskFunctionDescriptor,
-  item: TaskItem,
-): Promise<void> {
-  if (item.orchestration !== 'economy') return startExecution(descriptor, item);
-  const event = envelopedEvent(descriptor, item, { table: config.table, retentionSeconds: config.retentionSeconds });
-  const response = await aws.lambda().send(
-    new InvokeCommand({
-      FunctionName: descriptor.runnerArn,
-      InvocationType: 'Event',
-      Payload: new TextEncoder().encode(JSON.stringify(event)),
-    }),
-  );
-  if (response.StatusCode !== undefined && response.StatusCode !== 202) {
-    throw new Error(`Lambda did not queue the invocation of ${descriptor.runnerArn} (status ${response.StatusCode})`);
-  }
 }
 
 export function isExecutionDoesNotExist(error: unknown): boolean {

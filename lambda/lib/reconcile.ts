@@ -13,17 +13,8 @@ import {
   type TaskFunctionDescriptor,
   type TaskItem,
   TaskStatus,
-  isEconomyOwner,
-  DestinationStatus,
-  ECONOMY_ENDING_MARGIN_SECONDS,
-  ECONOMY_INDEX,
-  economyEndBoundMs,
-  ExecutionError,
 } from '../model';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { aws, type ServiceConfig } from './env';
-import { batchRead } from './list-economy';
-import { LIST_KEY_HIGH } from './list-plan';
+import type { ServiceConfig } from './env';
 import { describeEnd, startExecution } from './executions';
 import { type ExecutionEnd, finalizeTask } from './finalize';
 import { logger } from './logger';
@@ -75,8 +66,6 @@ async function reconcileTask(
   summary.checked++;
   const fields = { functionName: item.functionName, taskId: item.taskId, executionArn: item.executionArn };
   if (!item.executionArn) return;
-  // Economy tasks are in no ByStatus; one that gets here has no execution to describe.
-  if (isEconomyOwner(item.executionArn)) return;
   const end = await describeEnd(item.executionArn);
   if (!end) {
     summary.running++;
@@ -165,79 +154,6 @@ async function pruneSlots(config: ServiceConfig, descriptor: TaskFunctionDescrip
   }
 }
 
-/** Passes that look at each economy task once its bound has passed (a pass may fail or be late). */
-export const ECONOMY_SWEEP_WINDOW_MS = 15 * 60_000;
-/** How many passes read each economy task (window / the schedule's 5 minutes): part of its cost. */
-export const ECONOMY_RECONCILER_READS_PER_TASK = ECONOMY_SWEEP_WINDOW_MS / (5 * 60_000);
-
-/**
- * Economy tasks (docs/design.md, "Orchestration modes") have no execution to describe: Lambda's
- * asynchronous invocation gives each at most `maxEventAge` to start and `timeout` to run, so one
- * still active `maxEventAge + timeout + 5 min` after its start has lost its ending (an invocation
- * the submit never made, an event Lambda dropped, a destination record never delivered) and is
- * finalized — Stopped when Stopping, Expired when it never started, else Failed; one whose
- * delivery was claimed and abandoned is delivered. Each pass reads the tasks whose bound passed
- * in the last 15 minutes (ByTimeEconomy keys, then the items): every task is looked at about three
- * times, once its bound has passed, at 0.5 RRU each.
- */
-async function reconcileEconomy(
-  config: ServiceConfig,
-  descriptor: TaskFunctionDescriptor,
-  now: number,
-  summary: ReconcileSummary,
-): Promise<void> {
-  const boundMs = economyEndBoundMs(0, descriptor.maxEventAgeSeconds, descriptor.timeoutSeconds);
-  const from = isoTime(now - boundMs - ECONOMY_SWEEP_WINDOW_MS);
-  const to = `${isoTime(now - boundMs)}${LIST_KEY_HIGH}`;
-  const staleBefore = isoTime(now - DELIVERY_CLAIM_STALE_MS);
-  let startKey: Record<string, unknown> | undefined;
-  for (let page = 0; page < RECONCILE_MAX_PAGES; page++) {
-    const key = '#pk = :pk AND #sk BETWEEN :from AND :to';
-    const result = await aws.ddb().send(
-      new QueryCommand({
-        TableName: config.table,
-        IndexName: ECONOMY_INDEX.name,
-        KeyConditionExpression: key,
-        ExpressionAttributeNames: { '#pk': ECONOMY_INDEX.partitionKey, '#sk': ECONOMY_INDEX.sortKey },
-        ExpressionAttributeValues: { ':pk': descriptor.name, ':from': from, ':to': to },
-        Limit: RECONCILE_PAGE_SIZE,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    const items = await batchRead(config.table, (result.Items ?? []) as Array<Record<string, string>>);
-    for (const item of items) {
-      if (!isEconomyOwner(item.executionArn)) continue;
-      const ref = { functionName: item.functionName, taskId: item.taskId };
-      const owner = item.executionArn ?? '';
-      try {
-        if ((ACTIVE_STATUSES as readonly string[]).includes(item.status)) {
-          summary.checked++;
-          const result = await finalizeTask(config, ref, {
-            executionArn: owner,
-            status: 'TIMED_OUT',
-            ...(item.status === TaskStatus.Enqueued ? { error: ExecutionError.Expired } : {}),
-            cause: `the task did not end within maxEventAge + timeout + ${ECONOMY_ENDING_MARGIN_SECONDS / 60} minutes of its start (its asynchronous invocation's ending was lost)`,
-          });
-          if (result.action === 'finalized') summary.finalized++;
-          logger.info(`reconcile (economy): ${result.action}`, { ...ref, from: item.status, status: result.item?.status });
-        } else if (
-          item.destinationStatus === DestinationStatus.Pending &&
-          (item.deliveryClaim === undefined || item.deliveryClaim < staleBefore)
-        ) {
-          const result = await finalizeTask(config, ref, { executionArn: owner, status: 'MISSING' });
-          if (result.action === 'redelivered') summary.redelivered++;
-          logger.info(`reconcile (economy): pending delivery ${result.action}`, { ...ref, status: item.status });
-        }
-      } catch (error) {
-        summary.errors++;
-        logger.error('reconcile (economy): task failed', { ...ref, error });
-      }
-    }
-    if (!result.LastEvaluatedKey) return;
-    startKey = result.LastEvaluatedKey;
-  }
-}
-
 export async function reconcile(config: ServiceConfig, now: number = Date.now()): Promise<ReconcileSummary> {
   const summary: ReconcileSummary = { checked: 0, running: 0, finalized: 0, redelivered: 0, restarted: 0, slotsReleased: 0, errors: 0 };
   const cutoff = isoTime(now - RECONCILE_MIN_AGE_MS);
@@ -245,14 +161,6 @@ export async function reconcile(config: ServiceConfig, now: number = Date.now())
   // claimant lives; the newest first, since an abandoned delivery is a recent failure.
   const abandoned = deliveryUnclaimed<unknown>(isoTime(now - DELIVERY_CLAIM_STALE_MS), (text) => text);
   for (const descriptor of await config.registry.list()) {
-    if (descriptor.orchestration === 'economy') {
-      try {
-        await reconcileEconomy(config, descriptor, now, summary);
-      } catch (error) {
-        summary.errors++;
-        logger.error('reconcile (economy): query failed', { functionName: descriptor.name, error });
-      }
-    }
     for (const status of ACTIVE_STATUSES) {
       try {
         await reconcileStatus(

@@ -21,13 +21,12 @@ import {
   TaskStatus,
 } from '../model';
 import type { ServiceConfig } from './env';
-import { toEconomyItem } from './economy';
-import { startAttempt } from './executions';
+import { startExecution } from './executions';
 import { logger } from './logger';
 import { storedEvent, TaskStore } from './task-store';
 
 /** Record expiry (DynamoDB TTL): retention after the latest possible start of the attempt. */
-export function expiresAtFor(config: Pick<ServiceConfig, 'retentionSeconds'>, descriptor: TaskFunctionDescriptor, nowMs: number): number {
+export function expiresAtFor(config: ServiceConfig, descriptor: TaskFunctionDescriptor, nowMs: number): number {
   return Math.floor(nowMs / 1000) + descriptor.maxEventAgeSeconds + config.retentionSeconds;
 }
 
@@ -36,14 +35,13 @@ export function expiresAtFor(config: Pick<ServiceConfig, 'retentionSeconds'>, de
  * a newer writer wins) and throws a ServiceError, so a failed call leaves nothing accepted.
  */
 export async function startOrUndo(
-  config: Pick<ServiceConfig, 'table' | 'retentionSeconds'>,
   descriptor: TaskFunctionDescriptor,
   item: TaskItem,
   how: { undo: () => Promise<boolean>; undoing: string; failure: string; outcome: string },
 ): Promise<void> {
   const where = { functionName: descriptor.name, taskId: item.taskId };
   try {
-    await startAttempt(config, descriptor, item);
+    await startExecution(descriptor, item);
   } catch (error) {
     logger.error(`StartExecution failed; ${how.undoing}`, { ...where, error });
     try {
@@ -78,27 +76,24 @@ export type CreateOutcome =
   | { readonly created: true; readonly item: TaskItem }
   | { readonly created: false; readonly existing: TaskItem | KafkaRangeMarker | undefined };
 
-/**
- * The item of a new task as `createTask` writes it (standard layout; `toEconomyItem` of
- * lambda/lib/economy.ts turns it into an economy one).
- */
-export function newTaskItem(
-  config: Pick<ServiceConfig, 'retentionSeconds'>,
+export async function createTask(
+  config: ServiceConfig,
   descriptor: TaskFunctionDescriptor,
   task: NewTask,
-  now: number,
-  requestId: string,
-): TaskItem {
+  now: number = Date.now(),
+): Promise<CreateOutcome> {
   const { taskId } = task;
+  const taskPayload = encodePayload(task.payload === undefined ? {} : task.payload);
+  const requestId = randomUUID();
   const startedAt = isoTime(now);
-  return {
+  const item: TaskItem = {
     functionName: descriptor.name,
     taskId,
     requestId,
     status: TaskStatus.Enqueued,
     statusKey: statusKey(descriptor.name, TaskStatus.Enqueued),
     listKey: listKey(startedAt, taskId),
-    taskPayload: encodePayload(task.payload === undefined ? {} : task.payload),
+    taskPayload,
     alreadyRetriedTimes: 0,
     startedAt,
     deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
@@ -109,23 +104,10 @@ export function newTaskItem(
     expiresAt: expiresAtFor(config, descriptor, now),
     ...(task.source ? { source: task.source } : {}),
   };
-}
-
-export async function createTask(
-  config: ServiceConfig,
-  descriptor: TaskFunctionDescriptor,
-  task: NewTask,
-  now: number = Date.now(),
-): Promise<CreateOutcome> {
-  const { taskId } = task;
-  const requestId = randomUUID();
-  const standard = newTaskItem(config, descriptor, task, now, requestId);
-  // A function's current mode decides a new task's; the item keeps it (docs/design.md, "Orchestration modes").
-  const item = descriptor.orchestration === 'economy' ? toEconomyItem(standard, descriptor.runnerArn) : standard;
   const store = new TaskStore(config.table);
   const written = await store.create(item, now);
   if (!written.ok) return { created: false, existing: written.current };
-  await startOrUndo(config, descriptor, item, {
+  await startOrUndo(descriptor, item, {
     undo: () => store.deleteIfRequest(item, requestId),
     undoing: 'removing the task',
     failure: `could not start task '${taskId}' of function '${descriptor.name}'`,

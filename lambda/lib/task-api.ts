@@ -11,10 +11,6 @@ import {
   ALL_STATUSES,
   CONTAINER_NAME,
   ConcurrentModificationError,
-  ECONOMY_ITEM,
-  economyEndBoundMs,
-  economyInvocationId,
-  isEconomyOwner,
   type ExecResult,
   executionArn,
   executionName,
@@ -58,7 +54,6 @@ import { type Attempt, attemptsOf } from './attempts';
 import { aws, type ServiceConfig } from './env';
 import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
-import { economyItemsIn, listEconomyFunction } from './list-economy';
 import { encodeNextToken, indexKeyOf, listKeyRange, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
 import { createTask, expiresAtFor, startOrUndo } from './submit';
@@ -101,9 +96,7 @@ export function recordWithCost(
 ): TaskRecord {
   const record = recordFromItem(item, now);
   try {
-    // The item's own mode (a task in flight keeps the one it started with), not the descriptor's.
-    const input = item.orchestration === 'economy' ? { ...record, orchestration: item.orchestration } : record;
-    return { ...record, cost: estimateTaskCost(input, descriptor, region, now) };
+    return { ...record, cost: estimateTaskCost(record, descriptor, region, now) };
   } catch (error) {
     // An estimate is never worth failing the operation: the record goes back without it.
     logger.warn('cost estimate failed; record returned without it', { error });
@@ -165,12 +158,6 @@ export async function get(config: ServiceConfig, functionName: string, taskId: s
 
 export async function list(config: ServiceConfig, request: Omit<ListRequest, 'op'>): Promise<ListResult> {
   const descriptor = await config.registry.get(request.functionName);
-  // An economy function's tasks are in ByTimeEconomy (and, from before a switch, ByTime/ByStatus).
-  if (descriptor.orchestration === 'economy') {
-    return listEconomyFunction(config.table, { ...request, functionName: descriptor.name }, (item, now) =>
-      recordWithCost(item, descriptor, now),
-    );
-  }
   const plan = planList({ ...request, functionName: descriptor.name });
   const store = new TaskStore(config.table);
   const tasks: TaskItem[] = [];
@@ -250,16 +237,6 @@ export async function stop(config: ServiceConfig, functionName: string, taskId: 
     event: storedEvent(Status.Stopping, isoTime(), 'stop requested', context.caller),
   });
   logger.info('task stopping', { executionArn: stopping.executionArn });
-  if (isEconomyOwner(stopping.executionArn)) {
-    // Economy: no execution to stop, and a running attempt cannot be interrupted. With no
-    // attempt running (the status before was Enqueued or Retrying) the task ends now: its queued
-    // invocation will find it stopped and not run the work. A running attempt ends it itself —
-    // its wrapper hands the ending to the finalizer (docs/design.md, "Orchestration modes").
-    const before = stopping.events.at(-2)?.status;
-    if (before === Status.Running) return recordWithCost(stopping, descriptor);
-    const result = await finalizeTask(config, ref, { executionArn: stopping.executionArn ?? '', status: 'ABORTED' });
-    return recordWithCost(result.item ?? stopping, descriptor);
-  }
   if (!stopping.executionArn) {
     const result = await finalizeTask(config, ref, { executionArn: '', status: 'MISSING' });
     return recordWithCost(result.item ?? stopping, descriptor);
@@ -314,46 +291,32 @@ export async function retry(
   const requestId = randomUUID();
   const startedAt = isoTime(now);
   const event = storedEvent(Status.Enqueued, startedAt, 'retry requested', context.caller);
-  // The new attempt runs under the function's current mode, whatever the old one's was; the
-  // item's layout follows (docs/design.md, "Orchestration modes").
-  const economy = descriptor.orchestration === 'economy';
-  const common = {
+  const changes = {
     requestId,
     deadline: isoTime(now + descriptor.maxEventAgeSeconds * 1000),
+    executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)),
     startedAt,
+    listKey: listKey(startedAt, taskId),
     alreadyRetriedTimes: 0,
     expiresAt: expiresAtFor(config, descriptor, now),
   };
-  const changes: Record<string, unknown> = economy
-    ? {
-        ...common,
-        executionArn: economyInvocationId(descriptor.runnerArn, requestId),
-        [ECONOMY_ITEM.orchestration]: 'economy',
-        [ECONOMY_ITEM.economyKey]: descriptor.name,
-        [ECONOMY_ITEM.economyListKey]: listKey(startedAt, taskId),
-      }
-    : { ...common, executionArn: executionArn(descriptor.stateMachineArn, executionName(requestId)), listKey: listKey(startedAt, taskId) };
-  const layoutRemoves = economy
-    ? ['listKey', 'statusKey']
-    : [ECONOMY_ITEM.orchestration, ECONOMY_ITEM.economyKey, ECONOMY_ITEM.economyListKey];
   // From TRANSITIONS.Enqueued (Failed, Stopped, Expired); ALL_OLD: the undo puts it back as it was.
   const old = await moveTask(store, { functionName: descriptor.name, taskId }, Status.Enqueued, 'retried', {
     set: changes,
-    remove: [...RETRY_REMOVES, ...layoutRemoves],
+    remove: RETRY_REMOVES,
     event,
     returnValues: 'ALL_OLD',
-    layout: economy ? 'economy' : 'standard',
   });
   const next: Record<string, unknown> = {
     ...old,
     ...changes,
     status: Status.Enqueued,
-    ...(economy ? {} : { statusKey: statusKey(descriptor.name, Status.Enqueued) }),
+    statusKey: statusKey(descriptor.name, Status.Enqueued),
     events: [...(old.events ?? []), event],
   };
-  for (const attribute of [...RETRY_REMOVES, ...layoutRemoves]) delete next[attribute];
+  for (const attribute of RETRY_REMOVES) delete next[attribute];
   const item = next as unknown as TaskItem;
-  await startOrUndo(config, descriptor, item, {
+  await startOrUndo(descriptor, item, {
     undo: () => store.restoreIfRequest(old, requestId),
     undoing: 'restoring the task',
     failure: `could not start a new attempt of task '${taskId}' of function '${descriptor.name}'`,
@@ -520,7 +483,6 @@ export async function functions(config: ServiceConfig): Promise<TaskFunctionSumm
     maxEventAgeSeconds: d.maxEventAgeSeconds,
     timeoutSeconds: d.timeoutSeconds,
     ...(d.maxConcurrency !== undefined ? { maxConcurrency: d.maxConcurrency } : {}),
-    ...(d.orchestration === 'economy' ? { orchestration: 'economy' as const } : {}),
     ...(d.onSuccess ? { onSuccess: d.onSuccess.arn } : {}),
     ...(d.onFailure ? { onFailure: d.onFailure.arn } : {}),
     stateMachineArn: d.stateMachineArn,
@@ -555,25 +517,9 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
     store.taskTimes(descriptor.name, window, TERMINAL_STATUSES, STATS_MAX_DURATION_SAMPLES),
   ]);
   const counts = Object.fromEntries(ALL_STATUSES.map((status, i) => [status, inWindow[i]])) as Record<TaskStatus, number>;
-  // Economy tasks are in no ByStatus: counted from ByTimeEconomy (the window's items; the active
-  // ones can only have started within maxEventAge + timeout + 5 min, after which the reconciler ends them).
-  let economyTimes: TaskItem[] = [];
-  let economyMore = false;
-  if (descriptor.orchestration === 'economy') {
-    const read = await economyItemsIn(config.table, descriptor.name, window, STATS_MAX_DURATION_SAMPLES);
-    for (const item of read.items) counts[item.status] += 1;
-    economyTimes = read.items.filter((item) => (TERMINAL_STATUSES as readonly string[]).includes(item.status));
-    economyMore = read.more;
-    const bound = economyEndBoundMs(0, descriptor.maxEventAgeSeconds, descriptor.timeoutSeconds);
-    const recent = await economyItemsIn(config.table, descriptor.name, listKeyRange(now - bound, now), STATS_MAX_DURATION_SAMPLES);
-    for (const item of recent.items) {
-      const at = (ACTIVE_STATUSES as readonly string[]).indexOf(item.status);
-      if (at >= 0) activeCounts[at] += 1;
-    }
-  }
-  const total = ALL_STATUSES.reduce((sum, status) => sum + counts[status], 0);
+  const total = inWindow.reduce((sum, n) => sum + n, 0);
   const terminal = TERMINAL_STATUSES.reduce((sum, status) => sum + counts[status], 0);
-  const durations = [...times.items, ...economyTimes]
+  const durations = times.items
     .filter((t) => t.endedAt !== undefined)
     .map((t) => Date.parse(t.endedAt as string) - Date.parse(t.startedAt))
     .filter((ms) => Number.isFinite(ms) && ms >= 0)
@@ -595,7 +541,7 @@ export async function stats(config: ServiceConfig, request: Omit<StatsRequest, '
             p95: percentile(durations, 0.95),
             samples: durations.length,
             // The counts say whether the unread pages held terminal tasks at all.
-            sampled: (times.more || economyMore) && terminal > times.items.length + economyTimes.length,
+            sampled: times.more && terminal > times.items.length,
           },
         }
       : {}),

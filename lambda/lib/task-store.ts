@@ -93,11 +93,6 @@ export interface TransitionOptions {
   readonly event?: StoredEvent;
   /** What a successful write returns. @default 'ALL_NEW' */
   readonly returnValues?: 'ALL_NEW' | 'ALL_OLD';
-  /**
-   * The item layout the write leaves: `economy` sets no `statusKey` (economy items are in no
-   * ByStatus). @default - the ref's own (`orchestration` of the item passed as ref), else standard
-   */
-  readonly layout?: 'standard' | 'economy';
 }
 
 export interface IndexPage {
@@ -189,10 +184,7 @@ export class TaskStore {
         to,
         ...(options.from ? { from: options.from } : {}),
         ...(options.owner !== undefined ? { owner: options.owner } : {}),
-        // Economy items are in ByTimeEconomy only (docs/design.md, "Orchestration modes").
-        ...((options.layout ?? ((ref as Partial<TaskItem>).orchestration === 'economy' ? 'economy' : 'standard')) === 'economy'
-          ? {}
-          : { statusKey: statusKey(ref.functionName, to) }),
+        statusKey: statusKey(ref.functionName, to),
         ...(options.set ? { set: options.set } : {}),
         ...(options.remove ? { remove: options.remove } : {}),
         ...(options.event ? { appendEvent: { empty: [], entries: [options.event] } } : {}),

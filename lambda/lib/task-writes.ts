@@ -138,8 +138,8 @@ export interface TransitionSpec<V> {
    * @default - any owner: the user's own operations (stop, retry) act on whichever attempt runs
    */
   readonly owner?: V | null;
-  /** `statusKey` value for `to` (`<functionName>#<to>`); absent for economy items, which are in no ByStatus. */
-  readonly statusKey?: V;
+  /** `statusKey` value for `to` (`<functionName>#<to>`). */
+  readonly statusKey: V;
   readonly set?: Readonly<Record<string, V>>;
   readonly remove?: readonly string[];
   readonly appendEvent?: UpdateSpec<V>['appendEvent'];
@@ -154,7 +154,7 @@ export interface TransitionSpec<V> {
 export function transitionUpdate<V>(spec: TransitionSpec<V>, literal: (text: string) => V): UpdateParts<V> {
   const from = priorStatuses(spec.to, spec.from);
   return buildUpdate<V>({
-    set: { status: literal(spec.to), ...(spec.statusKey !== undefined ? { [TABLE.statusKey]: spec.statusKey } : {}), ...spec.set },
+    set: { status: literal(spec.to), [TABLE.statusKey]: spec.statusKey, ...spec.set },
     ...(spec.remove ? { remove: spec.remove } : {}),
     ...(spec.appendEvent ? { appendEvent: spec.appendEvent } : {}),
     conditions: [...(spec.owner !== undefined ? [ownedBy(spec.owner)] : []), statusIn(from, literal), ...(spec.conditions ?? [])],

@@ -149,8 +149,6 @@ export interface TaskFunctionSummary {
   readonly maxEventAgeSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxConcurrency?: number;
-  /** `economy` when new tasks run on Lambda's asynchronous invocation (absent: the state machine). */
-  readonly orchestration?: 'economy';
   /** ARN of the success destination. */
   readonly onSuccess?: string;
   /** ARN of the failure destination. */

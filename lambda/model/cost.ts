@@ -6,18 +6,11 @@
  *
  * One source of truth for the numbers: the price table below is what docs/cost.md cites, and
  * the state lists below are what test/constructs/cost.test.ts checks against the synthesized
- * definitions, so the estimate and the machine cannot drift apart. The write-unit arithmetic at
- * the end (`indexedWriteUnits`: one write with its index copies, from the item before and after)
- * is what that test and bench/local.ts price economy orchestration with.
- *
- * Economy tasks (the item's `orchestration`, lambda/model/orchestration.ts) take no state
- * transition: Lambda's asynchronous invocation runs their attempts and the wrapper writes their
- * statuses, one WRU per started KB each (ECONOMY_INDEX_WRITE_UNITS).
+ * definitions, so the estimate and the machine cannot drift apart.
  */
 import type { DestinationTarget, DestinationType } from './destination';
-import { ExecutionError } from './execution';
-import type { Orchestration } from './orchestration';
 import type { TaskComputeDescriptor, TaskFunctionKind } from './registry';
+import { ExecutionError } from './execution';
 import { isTerminal, TaskStatus } from './statuses';
 
 /** When the list prices below were read. */
@@ -126,13 +119,6 @@ export const ITEM_OVERHEAD_BYTES = 512;
  * index keys (statusKey and listKey).
  */
 export const WRITE_UNITS = { put: 3, statusChange: 4, sameKeys: 3, bothKeysChange: 5 } as const;
-/**
- * Economy items (docs/cost.md, "Economy mode: the study") are in neither list index, only in the
- * sparse KEYS_ONLY ByTimeEconomy, whose keys the put (and a retry) set and no status write
- * changes: every write is the table's 1 WRU per started KB, plus these index units — the put's
- * keys-only copy (1), a retry's move of its sort key (delete + put, 2), a status write none.
- */
-export const ECONOMY_INDEX_WRITE_UNITS = { put: 1, statusWrite: 0, retry: 2 } as const;
 /** A concurrency slot write: the slots item is in no index. */
 export const SLOT_WRITE_UNITS = 1;
 /** The container helper's eventually consistent GetItem at start-up. */
@@ -202,8 +188,6 @@ export interface CostFunction {
 /** What the estimate reads of a task record (TaskRecord has all of it). */
 export interface CostInput {
   readonly status: TaskStatus;
-  /** The item's orchestration (`economy`; absent: standard): its writes and transitions follow it. */
-  readonly orchestration?: Orchestration;
   readonly taskPayload: unknown;
   readonly returnPayload?: unknown;
   readonly taskErrorMessage?: string;
@@ -281,14 +265,6 @@ function viaApiGateway(caller: string | undefined): boolean {
   return caller !== undefined && caller !== 'lambda:Invoke' && !fromTrigger(caller);
 }
 
-/** Whether the stop request before events[end] came while no attempt was running. */
-function stoppedBeforeRunning(events: CostInput['events'], end: number): boolean {
-  for (let i = end - 1; i > 0; i--) {
-    if (events[i].status === TaskStatus.Stopping) return events[i - 1].status !== TaskStatus.Running;
-  }
-  return false;
-}
-
 /**
  * The estimate for one record. `region` is the TaskApi's (AWS_REGION); `now` prices a live
  * attempt up to now (default: the record's endTime, else startedTime + durationMs).
@@ -305,14 +281,8 @@ export function estimateTaskCost(
   if (!known) notes.push(`no list prices for region '${region ?? 'unknown'}': priced as ${DEFAULT_PRICE_REGION}`);
   const p = PRICES[priceRegion];
   const kind = fn.kind;
-  const economy = task.orchestration === 'economy';
   const live = !isTerminal(task.status);
   if (live) notes.push(`so far: the task is ${task.status}`);
-  if (economy) {
-    notes.push(
-      "economy orchestration: no state transitions (Lambda's asynchronous invocation, its retries and its onFailure destination are free; the wrapper's writes run in the task's own duration)",
-    );
-  }
 
   const payloadBytes = byteLength(task.taskPayload);
   const before = kb(ITEM_OVERHEAD_BYTES + payloadBytes);
@@ -336,17 +306,6 @@ export function estimateTaskCost(
     c.writes += 1;
     c.writeUnits += units * size;
   };
-  /** An economy write: the table's unit per KB, and its keys-only index copy's units. */
-  const economyWrite = (indexUnits: number, size: number): void => {
-    c.writes += 1;
-    c.writeUnits += size + indexUnits;
-  };
-  /** A write that changes the status (standard: the ByStatus key too). */
-  const statusWrite = (size: number): void =>
-    economy ? economyWrite(ECONOMY_INDEX_WRITE_UNITS.statusWrite, size) : write(WRITE_UNITS.statusChange, size);
-  /** A write that changes no index key (a delivery outcome). */
-  const sameKeysWrite = (size: number): void =>
-    economy ? economyWrite(ECONOMY_INDEX_WRITE_UNITS.statusWrite, size) : write(WRITE_UNITS.sameKeys, size);
   let serviceInvocations = 0;
   const invokeService = (caller?: string): void => {
     c.lambdaRequests += 1;
@@ -369,14 +328,12 @@ export function estimateTaskCost(
         attemptStarted = false;
         dequeued = false;
         if (i === 0) {
-          if (economy) economyWrite(ECONOMY_INDEX_WRITE_UNITS.put, before);
-          else write(WRITE_UNITS.put, before);
+          write(WRITE_UNITS.put, before);
           if (fromTrigger(e.caller)) sawTrigger = true;
           else invokeService(e.caller);
         } else {
-          // `retry`: a new execution (economy: invocation); the item's status and start time change.
-          if (economy) economyWrite(ECONOMY_INDEX_WRITE_UNITS.retry, before);
-          else write(WRITE_UNITS.bothKeysChange, before);
+          // `retry`: a new execution; the item's status and start time change.
+          write(WRITE_UNITS.bothKeysChange, before);
           invokeService(e.caller);
         }
         break;
@@ -389,9 +346,8 @@ export function estimateTaskCost(
         sawPolls = true;
         break;
       case TaskStatus.Running: {
-        // Economy: the wrapper's write at the attempt's start.
-        if (!economy) c.transitions += PATH_STATES.attempt[kind].length;
-        statusWrite(before);
+        c.transitions += PATH_STATES.attempt[kind].length;
+        write(WRITE_UNITS.statusChange, before);
         if (kind === 'container') c.readUnits += HELPER_READ_UNITS;
         attemptStarted = true;
         // Until the next event; a stop request does not end the attempt, its ending does.
@@ -401,27 +357,14 @@ export function estimateTaskCost(
         break;
       }
       case TaskStatus.Retrying:
-        if (!economy) {
-          // A container attempt that failed before its helper wrote Running still entered Run.
-          if (kind === 'container' && previous?.status !== TaskStatus.Running) c.transitions += PATH_STATES.attempt.container.length;
-          if (kind === 'container') c.transitions += PATH_STATES.containerFailure.length;
-          c.transitions += PATH_STATES.retry.length;
-        }
-        // Economy: the wrapper's write before Lambda retries (its backoff is free).
-        statusWrite(before);
+        // A container attempt that failed before its helper wrote Running still entered Run.
+        if (kind === 'container' && previous?.status !== TaskStatus.Running) c.transitions += PATH_STATES.attempt.container.length;
+        if (kind === 'container') c.transitions += PATH_STATES.containerFailure.length;
+        c.transitions += PATH_STATES.retry.length;
+        write(WRITE_UNITS.statusChange, before);
         attemptStarted = false;
         break;
       case TaskStatus.Succeeded:
-        if (economy) {
-          // The wrapper's Succeeded write (claiming the delivery with onSuccess), then the send and
-          // its outcome, recorded whatever it was; no finalizer.
-          statusWrite(after);
-          if (fn.onSuccess) {
-            destinationRequest(c, fn.onSuccess.type);
-            sameKeysWrite(after);
-          }
-          break;
-        }
         c.transitions += PATH_STATES.success[kind].length - PATH_STATES.attempt[kind].length;
         write(WRITE_UNITS.statusChange, after);
         if (kind === 'container') {
@@ -444,7 +387,7 @@ export function estimateTaskCost(
         break;
       case TaskStatus.Stopping:
         invokeService(e.caller);
-        statusWrite(before);
+        write(WRITE_UNITS.statusChange, before);
         break;
       case TaskStatus.Failed:
       case TaskStatus.Expired:
@@ -453,7 +396,7 @@ export function estimateTaskCost(
         const stopped = e.status === TaskStatus.Stopped;
         // Expired while waiting for a concurrency slot: its Fail state is slotWait's `Expired`.
         const slotExpiry = e.status === TaskStatus.Expired && !attemptStarted && fn.maxConcurrency !== undefined && !dequeued;
-        if (!stopped && !economy) {
+        if (!stopped) {
           let failedAttempt = attemptStarted;
           if (e.status === TaskStatus.Expired && !attemptStarted) {
             if (slotExpiry) {
@@ -492,14 +435,12 @@ export function estimateTaskCost(
           if (!slotExpiry) c.transitions += 1;
         }
         // The finalizer: one invocation, the terminal write (with the delivery claim), the failure
-        // record and its outcome; the concurrency slot back. Economy: Lambda's onFailure
-        // destination or the wrapper invokes it, except for a stop of a task with no attempt
-        // running, which the stop call finalizes itself.
-        if (!(economy && stopped && stoppedBeforeRunning(events, i))) invokeService();
-        statusWrite(after);
+        // record and its outcome; the concurrency slot back.
+        invokeService();
+        write(WRITE_UNITS.statusChange, after);
         if (fn.onFailure) {
           destinationRequest(c, fn.onFailure.type);
-          sameKeysWrite(after);
+          write(WRITE_UNITS.sameKeys, after);
         }
         if (slotHeld) {
           write(SLOT_WRITE_UNITS, 1);
@@ -613,97 +554,4 @@ function fargateCompute(
 
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
-}
-
-/**
- * One TaskApi or finalizer invocation at list prices: its request and its assumed duration
- * (SERVICE_LAMBDA), as docs/cost.md prices the submit ($0.87 per million in us-east-1).
- */
-export function serviceInvocationUsd(prices: RegionPrices = PRICES[DEFAULT_PRICE_REGION]): number {
-  const gbSeconds = (SERVICE_LAMBDA.memoryMiB / 1024) * (SERVICE_LAMBDA.assumedMs / 1000);
-  return prices.lambdaRequest + gbSeconds * prices.lambdaGbSecond[SERVICE_LAMBDA.architecture];
-}
-
-/*
- * Write units from the items themselves (docs/cost.md, "Economy mode: the study"): what
- * test/constructs/cost.test.ts and bench/local.ts count a task's writes with, from the template's
- * indexes and the items the writers leave, where the estimate above assumes a size per write.
- */
-
-/** A global secondary index as the template declares it. */
-export interface IndexSpec {
-  readonly name: string;
-  readonly keys: readonly string[];
-  /** ALL, KEYS_ONLY, or INCLUDE with `include`. */
-  readonly projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
-  readonly include?: readonly string[];
-}
-
-/** A write to the tasks table: the item before (undefined for a put of a new item) and after. */
-export interface ItemWrite {
-  readonly before?: Readonly<Record<string, unknown>>;
-  readonly after: Readonly<Record<string, unknown>>;
-}
-
-const utf8 = (text: string): number => new TextEncoder().encode(text).length;
-
-/**
- * Bytes of a value as DynamoDB sizes it: strings their UTF-8 length, numbers about one byte per
- * two digits plus one, booleans and nulls 1, lists and maps 3 bytes plus 1 per element plus
- * their elements (map keys counted like attribute names).
- */
-export function valueSizeBytes(value: unknown): number {
-  if (value === null || value === undefined || typeof value === 'boolean') return 1;
-  if (typeof value === 'string') return utf8(value);
-  if (typeof value === 'number') return Math.ceil(String(Math.abs(value)).replace(/[.-]/g, '').length / 2) + 1;
-  if (Array.isArray(value)) return 3 + value.reduce<number>((sum, v) => sum + 1 + valueSizeBytes(v), 0);
-  if (typeof value === 'object') {
-    return 3 + Object.entries(value as Record<string, unknown>).reduce((sum, [k, v]) => sum + 1 + utf8(k) + valueSizeBytes(v), 0);
-  }
-  return utf8(String(value));
-}
-
-/** An item's size: each attribute's name plus its value. */
-export function itemSizeBytes(item: Readonly<Record<string, unknown>>): number {
-  return Object.entries(item).reduce((sum, [name, value]) => sum + (value === undefined ? 0 : utf8(name) + valueSizeBytes(value)), 0);
-}
-
-function sizeKb(item: Readonly<Record<string, unknown>>): number {
-  return Math.max(1, Math.ceil(itemSizeBytes(item) / 1024));
-}
-
-function inIndex(item: Readonly<Record<string, unknown>> | undefined, index: IndexSpec): boolean {
-  return item !== undefined && index.keys.every((k) => item[k] !== undefined);
-}
-
-function projected(item: Readonly<Record<string, unknown>>, index: IndexSpec, tableKeys: readonly string[]): Record<string, unknown> {
-  if (index.projection === 'ALL') return { ...item };
-  const names = new Set([...tableKeys, ...index.keys, ...(index.projection === 'INCLUDE' ? (index.include ?? []) : [])]);
-  return Object.fromEntries(Object.entries(item).filter(([k]) => names.has(k)));
-}
-
-/**
- * Write request units of one write, index copies included, as DynamoDB bills them: the table
- * (1 per started KB of the larger of the old and new item), and per index: a put of an item
- * entering it, a delete of one leaving it, both when its key changes, an update in place when a
- * projected attribute changed, nothing otherwise.
- */
-export function indexedWriteUnits(write: ItemWrite, indexes: readonly IndexSpec[], tableKeys: readonly string[]): number {
-  const { before, after } = write;
-  let units = Math.max(sizeKb(after), before ? sizeKb(before) : 0);
-  for (const index of indexes) {
-    const was = inIndex(before, index);
-    const is = inIndex(after, index);
-    if (!was && !is) continue;
-    const old = was && before ? projected(before, index, tableKeys) : undefined;
-    const now = is ? projected(after, index, tableKeys) : undefined;
-    const keyChanged = was && is && index.keys.some((k) => before?.[k] !== after[k]);
-    if (old && now && !keyChanged) {
-      if (JSON.stringify(old) !== JSON.stringify(now)) units += Math.max(sizeKb(old), sizeKb(now));
-      continue;
-    }
-    if (old) units += sizeKb(old);
-    if (now) units += sizeKb(now);
-  }
-  return units;
 }

@@ -14,4 +14,3 @@ export * from './statuses';
 export * from './table';
 export * from './task-id';
 export * from './trigger';
-export * from './orchestration';

@@ -99,19 +99,10 @@ export interface TaskItem {
   readonly taskId: string;
   readonly requestId: string;
   readonly status: TaskStatus;
-  /**
-   * `${functionName}#${status}`: partition key of the ByStatus index. Absent on economy items
-   * (docs/design.md, "Orchestration modes"): they are in ByTimeEconomy only.
-   */
-  readonly statusKey?: string;
-  /** `${startedAt}#${taskId}`: sort key of both list indexes (time order, unique). Absent on economy items. */
-  readonly listKey?: string;
-  /** 'economy' for a task orchestrated by Lambda's asynchronous invocation; absent for standard. */
-  readonly orchestration?: 'economy';
-  /** Economy items: the function name, partition key of ByTimeEconomy. */
-  readonly economyKey?: string;
-  /** Economy items: `${startedAt}#${taskId}`, sort key of ByTimeEconomy. */
-  readonly economyListKey?: string;
+  /** `${functionName}#${status}`: partition key of the ByStatus index. */
+  readonly statusKey: string;
+  /** `${startedAt}#${taskId}`: sort key of both list indexes (time order, unique). */
+  readonly listKey: string;
   /** JSON text. */
   readonly taskPayload: string;
   /** JSON text. */
@@ -174,9 +165,6 @@ export const ITEM_ATTRIBUTE = {
   deliveryClaim: 'deliveryClaim',
   expiresAt: 'expiresAt',
   source: 'source',
-  orchestration: 'orchestration',
-  economyKey: 'economyKey',
-  economyListKey: 'economyListKey',
 } as const satisfies { readonly [K in keyof TaskItem]-?: K };
 
 /** Fields of one entry of the item's `events` list. */

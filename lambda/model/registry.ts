@@ -7,7 +7,6 @@
  * (lambda/lib/registry.ts) and the local runtime serves the same parameters from the templates.
  */
 import type { DestinationTarget } from './destination';
-import type { Orchestration } from './orchestration';
 import type { TriggerSummary } from './trigger';
 
 export type TaskFunctionKind = 'lambda' | 'container';
@@ -33,14 +32,6 @@ export interface TaskFunctionDescriptor {
   readonly maxEventAgeSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxConcurrency?: number;
-  /**
-   * How new tasks are orchestrated (Lambda functions): `economy` — Lambda's asynchronous
-   * invocation of `runnerArn`; absent or `standard` — the state machine. Tasks in flight follow
-   * their item's `orchestration`, not this.
-   */
-  readonly orchestration?: Orchestration;
-  /** Economy: the service's finalizer, which the handler wrapper hands a stop or a permanent failure to. */
-  readonly finalizerArn?: string;
   readonly onSuccess?: DestinationTarget;
   readonly onFailure?: DestinationTarget;
   /** Where the runner logs: the Lambda function's log group or the container's. */

@@ -35,7 +35,7 @@ describe('tasks table', () => {
     });
   });
 
-  test('has the ByTime and ByStatus indexes, projection ALL, and the sparse keys-only ByTimeEconomy', () => {
+  test('has the ByTime and ByStatus indexes, projection ALL', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: [
         {
@@ -53,14 +53,6 @@ describe('tasks table', () => {
             { AttributeName: 'listKey', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
-        },
-        {
-          IndexName: 'ByTimeEconomy',
-          KeySchema: [
-            { AttributeName: 'economyKey', KeyType: 'HASH' },
-            { AttributeName: 'economyListKey', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
     });

@@ -6,15 +6,7 @@
  * DynamoDB would decide, not what a hand-written mock answer says. Anything outside that subset
  * throws, naming the expression, so a new kind of write cannot pass unevaluated.
  */
-import {
-  BatchGetCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type QueryCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type TaskItem, tableKey } from '../../../lambda/model';
 import { conditionFailed, mocks } from './fixtures';
 
@@ -127,7 +119,7 @@ export function evaluate(condition: string, item: Item | undefined, names: Names
   return unsupported('condition', text);
 }
 
-/** Applies an update expression of the store's grammar (SET, REMOVE, ADD/DELETE of string sets, ADD of a number). */
+/** Applies an update expression of the store's grammar (SET, REMOVE, ADD/DELETE of string sets). */
 export function applyUpdate(expression: string, current: Item, names: Names, values: Values): Item {
   const next: Item = { ...current };
   const clauses = expression.split(/ (?=(?:SET|REMOVE|ADD|DELETE) )/);
@@ -153,11 +145,6 @@ export function applyUpdate(expression: string, current: Item, names: Names, val
       } else if (keyword === 'ADD' || keyword === 'DELETE') {
         const [attribute, value] = action.split(' ');
         const target = nameOf(attribute, names);
-        const operand = valueAt(value, values);
-        if (keyword === 'ADD' && typeof operand === 'number') {
-          next[target] = Number(next[target] ?? 0) + operand;
-          continue;
-        }
         const set = new Set((next[target] as Set<string> | undefined) ?? []);
         for (const member of valueAt(value, values) as Set<string>) {
           if (keyword === 'ADD') set.add(member);
@@ -182,9 +169,6 @@ export interface FakeTableOptions {
   readonly noItemOnConditionFailure?: boolean;
 }
 
-/** Sort key of each index the fake table answers (an item without it is not in the index). */
-const INDEX_SORT_KEYS: Record<string, string> = { ByStatus: 'listKey', ByTime: 'listKey', ByTimeEconomy: 'economyListKey' };
-
 type CommandKind = 'get' | 'put' | 'update' | 'delete' | 'query';
 
 /**
@@ -206,34 +190,15 @@ export class FakeTable {
       await this.hook('query');
       const key = input.KeyConditionExpression ?? '';
       if (input.IndexName === undefined) return this.queryTable(input);
-      const sortKey = INDEX_SORT_KEYS[String(input.IndexName)];
-      if (!sortKey) unsupported('query index', String(input.IndexName));
+      if (input.IndexName !== 'ByStatus') unsupported('query index', String(input.IndexName));
       const names = input.ExpressionAttributeNames;
       const values = input.ExpressionAttributeValues;
       let matches = [...this.items.values()].filter(
-        (item) =>
-          item[sortKey] !== undefined &&
-          evaluate(key, item, names, values) &&
-          (!input.FilterExpression || evaluate(input.FilterExpression, item, names, values)),
+        (item) => evaluate(key, item, names, values) && (!input.FilterExpression || evaluate(input.FilterExpression, item, names, values)),
       );
-      matches.sort((a, b) => String(a[sortKey]).localeCompare(String(b[sortKey])));
+      matches.sort((a, b) => String(a.listKey).localeCompare(String(b.listKey)));
       if (input.ScanIndexForward === false) matches = matches.reverse();
-      // The economy index is keys only.
-      const project = (item: Item): Item =>
-        input.IndexName === 'ByTimeEconomy'
-          ? { functionName: item.functionName, taskId: item.taskId, economyKey: item.economyKey, economyListKey: item.economyListKey }
-          : item;
-      return { Items: matches.map((item) => structuredClone(project(item))) };
-    });
-    mocks.ddb.on(BatchGetCommand).callsFake(async (input) => {
-      const responses: Record<string, Item[]> = {};
-      for (const [tableName, request] of Object.entries(input.RequestItems ?? {}) as Array<[string, { Keys?: Item[] }]>) {
-        responses[tableName] = (request.Keys ?? [])
-          .map((k) => this.items.get(keyString(k)))
-          .filter((item): item is Item => item !== undefined)
-          .map((item) => structuredClone(item));
-      }
-      return { Responses: responses };
+      return { Items: matches.map((item) => structuredClone(item)) };
     });
     mocks.ddb.on(PutCommand).callsFake(async (input) => {
       await this.hook('put');

@@ -58,28 +58,6 @@ describe('records carry their cost', () => {
     expect(mocks.ddb).not.toHaveReceivedCommand(QueryCommand);
   });
 
-  test("get: an economy item is priced along its own path (the item's mode, not the function's)", async () => {
-    const economy = {
-      ...succeeded,
-      orchestration: 'economy',
-      economyKey: 'etl',
-      economyListKey: succeeded.listKey,
-      statusKey: undefined,
-      listKey: undefined,
-    } as TaskItem;
-    mocks.ddb.on(GetCommand).resolves({ Item: economy });
-
-    const task = ok<TaskRecord>(await handler({ op: 'get', functionName: 'etl', taskId: 'job_1' }));
-
-    expect(task.cost?.orchestration).toMatchObject({
-      transitions: 0,
-      dynamodbWrites: 4,
-      dynamodbWriteUnits: 5,
-      lambdaRequests: 1,
-      sqsRequests: 1,
-    });
-  });
-
   test("the TaskApi's region prices it; a region without a row is priced as us-east-1 with a note", async () => {
     mocks.ddb.on(GetCommand).resolves({ Item: succeeded });
     process.env.AWS_REGION = 'eu-west-1';

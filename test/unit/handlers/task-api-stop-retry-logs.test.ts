@@ -164,8 +164,7 @@ describe('retry', () => {
     expect(update.ConditionExpression).toBe('#status IN (:from0, :from1, :from2)');
     expect(update.ReturnValues).toBe('ALL_OLD');
     expect(update.UpdateExpression).toMatch(
-      // The economy layout's attributes go too: the new attempt is standard (the function's mode).
-      / REMOVE #returnPayload, #endedAt, #destinationStatus, #deliveryClaim, #progress, #runnerId, #logStream, #taskErrorMessage, #orchestration, #economyKey, #economyListKey$/,
+      / REMOVE #returnPayload, #endedAt, #destinationStatus, #deliveryClaim, #progress, #runnerId, #logStream, #taskErrorMessage$/,
     );
     expect(values).toMatchObject({
       ':from0': 'Failed',
