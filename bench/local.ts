@@ -342,14 +342,15 @@ export function processCpu(sys = false): Map<string, number> {
   return out;
 }
 
-async function waitSucceeded(client: AsyncTaskClient, taskId: string, pollMs: number, timeoutMs = 60_000): Promise<TaskRecord> {
+/** Polls `get` every `pollMs` until the task is Succeeded; throws when it ended otherwise or the time is up. */
+async function waitSucceeded(client: AsyncTaskClient, fn: string, taskId: string, pollMs: number, timeoutMs = 60_000): Promise<TaskRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const task = await client.get('echo', taskId);
+    const task = await client.get(fn, taskId);
     if (task.status === 'Succeeded') return task;
     if (['Failed', 'Stopped', 'Expired', 'Invalid'].includes(task.status))
-      throw new Error(`task ${taskId} ended ${task.status}: ${task.taskErrorMessage ?? ''}`);
-    if (Date.now() > deadline) throw new Error(`task ${taskId} still ${task.status} after ${timeoutMs} ms`);
+      throw new Error(`task ${fn}/${taskId} ended ${task.status}: ${task.taskErrorMessage ?? ''}`);
+    if (Date.now() > deadline) throw new Error(`task ${fn}/${taskId} still ${task.status} after ${timeoutMs} ms`);
     await sleep(pollMs);
   }
 }
@@ -445,7 +446,7 @@ async function throughputRun(inputs: {
     // Each of C pollers takes the next task, `get` every 100 ms until Succeeded (not one `get`
     // after another: a drain at concurrency 1 would add one TaskApi round trip per task).
     await pool(options.tasks, options.concurrency, async (i) => {
-      done[i] = await waitSucceeded2(client, functionName, ids[i], 100, 300_000);
+      done[i] = await waitSucceeded(client, functionName, ids[i], 100, 300_000);
     });
     drainMs = performance.now() - t0;
     method = `${options.concurrency} pollers of get, every 100 ms`;
@@ -526,7 +527,7 @@ async function main(): Promise<void> {
     // Warm-up: Lambda workers of TaskApi and echo, and the JIT of every process.
     await pool(options.warmup, options.concurrency, async (i) => {
       await client.submit({ functionName: 'echo', taskId: `warm-${i}`, payload: { i } });
-      await waitSucceeded(client, `warm-${i}`, 50);
+      await waitSucceeded(client, 'echo', `warm-${i}`, 50);
     });
 
     // Submit throughput at concurrency C, then the drain to Succeeded: first waiting on the
@@ -556,7 +557,7 @@ async function main(): Promise<void> {
       const start = performance.now();
       await client.submit({ functionName: 'echo', taskId: `lat-${i}`, payload: { i } });
       submitLatency.push(performance.now() - start);
-      const task = await waitSucceeded(client, `lat-${i}`, 10);
+      const task = await waitSucceeded(client, 'echo', `lat-${i}`, 10);
       clientLatency.push(performance.now() - start);
       recordLatency.push((task.endTime ?? task.startedTime) - task.startedTime);
     }
@@ -747,7 +748,7 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
   const fn = 'echo_eco';
   await pool(options.warmup, options.concurrency, async (i) => {
     await client.submit({ functionName: fn, taskId: `warm-${i}`, payload: { i } });
-    await waitSucceeded2(client, fn, `warm-${i}`, 50);
+    await waitSucceeded(client, fn, `warm-${i}`, 50);
   });
   process.stdout.write(`economy: ${options.tasks} submits of ${fn} at concurrency ${options.concurrency}… `);
   const sqs = new SQSClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
@@ -770,7 +771,7 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
     const start = performance.now();
     await client.submit({ functionName: fn, taskId: `lat-${i}`, payload: { i } });
     submitLatency.push(performance.now() - start);
-    await waitSucceeded2(client, fn, `lat-${i}`, 10);
+    await waitSucceeded(client, fn, `lat-${i}`, 10);
     clientLatency.push(performance.now() - start);
   }
   log('done');
@@ -865,23 +866,6 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
     `| submit → Succeeded p50 / p95 (C=1) | ${fmt(percentile(standard.clientLatency, 50))} / ${fmt(percentile(standard.clientLatency, 95))} ms | ${fmt(percentile(clientLatency, 50))} / ${fmt(percentile(clientLatency, 95))} ms | — |`,
   );
   log(`| submit call p50 (C=1) | ${fmt(percentile(standard.submitLatency, 50))} ms | ${fmt(percentile(submitLatency, 50))} ms | — |`);
-}
-
-async function waitSucceeded2(
-  client: AsyncTaskClient,
-  fn: string,
-  taskId: string,
-  pollMs: number,
-  timeoutMs = 60_000,
-): Promise<TaskRecord> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const task = await client.get(fn, taskId);
-    if (task.status === 'Succeeded') return task;
-    if (['Failed', 'Stopped', 'Expired', 'Invalid'].includes(task.status)) throw new Error(`task ${fn}/${taskId} ended ${task.status}`);
-    if (Date.now() > until) throw new Error(`task ${fn}/${taskId} not Succeeded after ${timeoutMs} ms (${task.status})`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
 }
 
 /** The tasks table: the local DynamoDB's table whose name says Tasks (the fixture has one). */
