@@ -23,6 +23,7 @@ import {
   type TaskRecord,
   totalCostUsd,
   validateListRequest,
+  validateNewTaskId,
   validateTaskId,
 } from '../lambda/model';
 import type { AsyncTaskClient, ListOptions } from './client';
@@ -284,7 +285,7 @@ Exit codes: 0 success; 2 invalid input (nothing was called); 3 task or function 
         options: { payload?: string; payloadFile?: string; taskId?: string; wait?: boolean; json?: boolean },
         command: Command,
       ) => {
-        if (options.taskId !== undefined) validateTaskId(options.taskId);
+        if (options.taskId !== undefined) validateNewTaskId(options.taskId);
         const payload = readPayload(options);
         const client = clientFor(command);
         const submitted = await client.submit({

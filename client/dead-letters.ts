@@ -32,7 +32,7 @@ import {
   TaskFunctionNotFoundError,
   type TaskFunctionSummary,
   type TaskRecord,
-  validateTaskId,
+  validateNewTaskId,
 } from '../lambda/model';
 import { DeadLetterNotFoundError } from './errors';
 
@@ -363,7 +363,7 @@ function validateRedrive(messageId: unknown, action: RedriveAction): void {
   }
   if (action.action === 'resubmit') {
     if (action.payload !== undefined) encodePayload(action.payload);
-    if (action.taskId !== undefined) validateTaskId(action.taskId);
+    if (action.taskId !== undefined) validateNewTaskId(action.taskId);
   }
 }
 

@@ -6,15 +6,21 @@
  * saying so.
  */
 import type { DeadLetter, DeadLetterQueueInfo } from '../../client/dead-letters';
-import { type DestinationTarget, TASK_ID_MAX_LENGTH, TASK_ID_PATTERN } from '../../lambda/model';
+import { type DestinationTarget, TASK_ID_MAX_LENGTH, TASK_ID_PATTERN, TRIGGER_TASK_ID_PREFIXES } from '../../lambda/model';
 import { actionError, csrfField, h, type Html, jsonText, layout, notice, path, time } from '../html';
 
 /** Messages read for the page (the SDK hides each for a few seconds while reading, then releases it). */
 export const DEAD_LETTERS_SHOWN = 50;
 
-/** `job-1` → `job-1-r1`, `job-1-r1` → `job-1-r2`: a new id for a resubmit, valid under the id rule. */
+/**
+ * `job-1` → `job-1-r1`, `job-1-r1` → `job-1-r2`: a new id for a resubmit, valid under the id rule;
+ * a trigger's id (`k_…`, `s_…`, which a new task may not use) → `r_k_…`.
+ */
 export function suggestTaskId(taskId: string | undefined): string {
   if (!taskId) return '';
+  if (Object.values(TRIGGER_TASK_ID_PREFIXES).some((prefix) => taskId.startsWith(prefix))) {
+    return `r_${taskId}`.slice(0, TASK_ID_MAX_LENGTH);
+  }
   const m = /^(.*)-r(\d+)$/.exec(taskId);
   const next = m ? `${m[1]}-r${Number(m[2]) + 1}` : `${taskId}-r1`;
   if (next.length <= TASK_ID_MAX_LENGTH && TASK_ID_PATTERN.test(next)) return next;

@@ -53,6 +53,7 @@ import {
   TERMINAL_STATUSES,
   TRANSITIONS,
   validateListRequest,
+  validateNewTaskId,
   validateTaskId,
 } from '../model';
 import { type Attempt, attemptsOf } from './attempts';
@@ -139,7 +140,7 @@ export async function submit(
   now: number = Date.now(),
 ): Promise<TaskRecord> {
   // The id before the registry: a bad id is refused without reading anything.
-  const taskId = request.taskId === undefined ? generateTaskId() : validateTaskId(request.taskId);
+  const taskId = request.taskId === undefined ? generateTaskId() : validateNewTaskId(request.taskId);
   const descriptor = await config.registry.get(request.functionName);
   appendTaskKeys({ functionName: descriptor.name, taskId });
   const outcome = await createTask(config, descriptor, { taskId, payload: request.payload, caller: context.caller }, now);

@@ -101,6 +101,13 @@ export interface KafkaTaskRecord {
   readonly headers?: ReadonlyArray<Readonly<Record<string, string>>>;
 }
 
+/**
+ * Prefixes of the ids the triggers make (lambda/model/trigger.ts): `k_<topic>_<partition>_<offset>`
+ * for Kafka, `s_<value>` for SQS. A task id is the dedup key, so an id in a trigger's namespace
+ * submitted by hand would make the trigger take its record as done: a new task may not use them.
+ */
+export const TRIGGER_TASK_ID_PREFIXES = { kafka: 'k_', sqs: 's_' } as const;
+
 /** Largest Kafka offset (int64), padded to this many digits so ids sort as the offsets do. */
 const OFFSET_DIGITS = 19;
 
@@ -117,7 +124,7 @@ export function topicSlug(topic: string): string {
 
 /** Prefix shared by every task id of one topic partition: `k_<topic>_<partition>_`. */
 export function kafkaTaskIdPrefix(topic: string, partition: number): string {
-  return `k_${topicSlug(topic)}_${partition}_`;
+  return `${TRIGGER_TASK_ID_PREFIXES.kafka}${topicSlug(topic)}_${partition}_`;
 }
 
 /**
@@ -134,8 +141,8 @@ export function kafkaTaskId(topic: string, partition: number, startOffset: numbe
  * `s_` and the value when it is a valid id tail, else `s_` and its SHA-256 (hex, 64 characters).
  */
 export function sqsTaskId(value: string): string {
-  if (/^[A-Za-z0-9_-]{1,120}$/.test(value)) return `s_${value}`;
-  return `s_${createHash('sha256').update(value).digest('hex')}`;
+  if (/^[A-Za-z0-9_-]{1,120}$/.test(value)) return `${TRIGGER_TASK_ID_PREFIXES.sqs}${value}`;
+  return `${TRIGGER_TASK_ID_PREFIXES.sqs}${createHash('sha256').update(value).digest('hex')}`;
 }
 
 /**

@@ -104,6 +104,10 @@ const BAD_INPUT: Record<string, { args: string[]; shows: RegExp }> = {
     args: ['invoke', 'transcode', '--task-id', '1-480P-mp4'],
     shows: /invalid task id '1-480P-mp4': it starts with '1'; a task id must be 1-128 characters/,
   },
+  'a trigger’s task id on invoke': {
+    args: ['invoke', 'transcode', '--task-id', 'k_videos_0_0000000000000000007'],
+    shows: /task id 'k_videos_0_0000000000000000007' is reserved: ids starting with 'k_' are made by the Kafka trigger/,
+  },
   'invalid task id on get': { args: ['get', 'transcode', 'my task'], shows: /invalid task id 'my task': it contains ' '/ },
   'invalid task id on stop': { args: ['stop', 'transcode', 'a'.repeat(129)], shows: /it is 129 characters long/ },
   'invalid task id on retry': { args: ['retry', 'transcode', 'x.y'], shows: /invalid task id 'x.y': it contains '.'/ },

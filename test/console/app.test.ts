@@ -22,6 +22,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { AsyncTaskClient } from '../../client/client';
 import { createConsoleApp } from '../../console/app';
+import { suggestTaskId } from '../../console/pages/dead-letters';
 import { startConsole } from '../../console/server';
 import {
   ALL_STATUSES,
@@ -34,6 +35,7 @@ import {
   type TaskRecord,
   type TaskStats,
   type TaskStatus,
+  validateNewTaskId,
 } from '../../lambda/model';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -781,6 +783,14 @@ describe('dead letters', () => {
     sqs.on(ChangeMessageVisibilityBatchCommand).resolves({});
     sqs.on(ChangeMessageVisibilityCommand).resolves({});
     sqs.on(DeleteMessageCommand).resolves({});
+  });
+
+  it('suggests a resubmit id: -r1, -r2 …; r_ before a trigger’s id (k_, s_), which a new task may not use', () => {
+    expect(suggestTaskId('dl-1')).toBe('dl-1-r1');
+    expect(suggestTaskId('dl-1-r1')).toBe('dl-1-r2');
+    expect(suggestTaskId('k_orders_0_0000000000000000005')).toBe('r_k_orders_0_0000000000000000005');
+    expect(suggestTaskId('s_m-1')).toBe('r_s_m-1');
+    expect(validateNewTaskId(suggestTaskId('s_m-1'))).toBe('r_s_m-1');
   });
 
   it('lists the decoded records, escaped, each with retry and resubmit forms', async () => {

@@ -110,6 +110,14 @@ describe('submit', () => {
     expect(mocks.sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
+  test('fails if the task id is in a trigger’s namespace (k_, s_), and writes nothing', async () => {
+    const error = failed(await handler({ op: 'submit', functionName: 'etl', taskId: 's_m-1' }));
+
+    expect(error.name).toBe('InvalidTaskId');
+    expect(error.message).toMatch(/^task id 's_m-1' is reserved: ids starting with 's_' are made by the SQS trigger/);
+    expect(mocks.ddb).not.toHaveReceivedCommand(PutCommand);
+  });
+
   test('fails if the task id is longer than 128 characters', async () => {
     const error = failed(await handler({ op: 'submit', functionName: 'etl', taskId: `a${'b'.repeat(128)}` }));
 

@@ -1,4 +1,34 @@
-import { generateTaskId, InvalidTaskIdError, TASK_ID_PATTERN, TASK_ID_RULE, validateTaskId } from '../../../lambda/model';
+import {
+  generateTaskId,
+  InvalidTaskIdError,
+  kafkaTaskId,
+  sqsTaskId,
+  TASK_ID_PATTERN,
+  TASK_ID_RULE,
+  validateNewTaskId,
+  validateTaskId,
+} from '../../../lambda/model';
+
+describe('ids a new task may not use: the triggers’', () => {
+  test.each([
+    [kafkaTaskId('orders', 0, 5), 'k_', 'Kafka'],
+    [sqsTaskId('m-1'), 's_', 'SQS'],
+    ['k_anything', 'k_', 'Kafka'],
+  ])('fails for %s, naming the prefix and its trigger', (id, prefix, trigger) => {
+    expect(validateTaskId(id)).toBe(id); // an existing task of a trigger is still addressed by it
+    expect(() => validateNewTaskId(id)).toThrow(
+      `task id '${id}' is reserved: ids starting with '${prefix}' are made by the ${trigger} trigger, one per record, and a task submitted under one would make the trigger skip that record; choose an id that does not start with 'k_' or 's_'`,
+    );
+  });
+
+  test.each(['kafka_1', 'K_1', 'sk_1', 'job-1', '_k_1'])('accepts %s', (id) => {
+    expect(validateNewTaskId(id)).toBe(id);
+  });
+
+  test('still refuses what the rule refuses', () => {
+    expect(() => validateNewTaskId('9')).toThrow("invalid task id '9'");
+  });
+});
 
 describe('task id rule', () => {
   test.each(['a', '_', 'A1', 'job-2026_11_25', `a${'b'.repeat(127)}`])('accepts %s', (id) => {
