@@ -116,31 +116,17 @@ export function retryingWrite(at: string, errorMessage: string): EconomyWrite {
 
 /** The UpdateItem parts of an economy write, conditional on the owner (the envelope's invocation id). */
 export function economyUpdate(write: EconomyWrite, owner: string): UpdateParts<unknown> {
-  const parts = transitionUpdate<unknown>(
+  return transitionUpdate<unknown>(
     {
       to: write.to,
       ...(write.from ? { from: write.from } : {}),
       owner,
       set: write.set,
+      ...(write.add ? { add: write.add } : {}),
       appendEvent: { empty: [], entries: [write.event] },
     },
     (text) => text,
   );
-  if (!write.add || Object.keys(write.add).length === 0) return parts;
-  // ADD for counters: appended to the update expression.
-  const adds = Object.keys(write.add).map((name) => `#${name} :add_${name}`);
-  const values = { ...(parts.ExpressionAttributeValues ?? {}) };
-  const names = { ...parts.ExpressionAttributeNames };
-  for (const [name, by] of Object.entries(write.add)) {
-    values[`:add_${name}`] = by;
-    names[`#${name}`] = name;
-  }
-  return {
-    ...parts,
-    UpdateExpression: `${parts.UpdateExpression} ADD ${adds.join(', ')}`,
-    ExpressionAttributeNames: names,
-    ExpressionAttributeValues: values,
-  };
 }
 
 /** Records the success record's delivery: conditional on the owner and the claim still being this attempt's. */

@@ -95,6 +95,8 @@ export interface UpdateSpec<V> {
   /** Attributes to SET, by name; each value goes in as `:<name>`. */
   readonly set?: Readonly<Record<string, V>>;
   readonly remove?: readonly string[];
+  /** Numbers to ADD to attributes (counters, created at 0 when absent); each value goes in as `:add_<name>`. */
+  readonly add?: Readonly<Record<string, V>>;
   /** An entry appended to `events` (created when absent): the empty list and a one-entry list. */
   readonly appendEvent?: { readonly empty: V; readonly entries: V };
   /** Joined with AND. Values must not be named like a set attribute (`:<name>`). */
@@ -115,9 +117,14 @@ export function buildUpdate<V>(spec: UpdateSpec<V>): UpdateParts<V> {
     values[':event'] = spec.appendEvent.entries;
     sets.push('#events = list_append(if_not_exists(#events, :noEvents), :event)');
   }
+  const adds = Object.entries(spec.add ?? {}).map(([attribute, value]) => {
+    values[`:add_${attribute}`] = value;
+    return `#${attribute} :add_${attribute}`;
+  });
   const parts = [
     ...(sets.length > 0 ? [`SET ${sets.join(', ')}`] : []),
     ...(spec.remove && spec.remove.length > 0 ? [`REMOVE ${spec.remove.map((a) => `#${a}`).join(', ')}`] : []),
+    ...(adds.length > 0 ? [`ADD ${adds.join(', ')}`] : []),
   ];
   const updateExpression = parts.join(' ');
   const conditionExpression = conditions.map((c) => c.expression).join(' AND ');
@@ -142,6 +149,7 @@ export interface TransitionSpec<V> {
   readonly statusKey?: V;
   readonly set?: Readonly<Record<string, V>>;
   readonly remove?: readonly string[];
+  readonly add?: UpdateSpec<V>['add'];
   readonly appendEvent?: UpdateSpec<V>['appendEvent'];
   /** Further conditions (a deadline), ANDed after owner and prior status. */
   readonly conditions?: readonly Condition<V>[];
@@ -156,6 +164,7 @@ export function transitionUpdate<V>(spec: TransitionSpec<V>, literal: (text: str
   return buildUpdate<V>({
     set: { status: literal(spec.to), ...(spec.statusKey !== undefined ? { [TABLE.statusKey]: spec.statusKey } : {}), ...spec.set },
     ...(spec.remove ? { remove: spec.remove } : {}),
+    ...(spec.add ? { add: spec.add } : {}),
     ...(spec.appendEvent ? { appendEvent: spec.appendEvent } : {}),
     conditions: [...(spec.owner !== undefined ? [ownedBy(spec.owner)] : []), statusIn(from, literal), ...(spec.conditions ?? [])],
   });

@@ -18,6 +18,7 @@ import {
   type TaskRecord,
   TaskStatus,
 } from '../../../lambda/model';
+import { economyUpdate, retryingWrite } from '../../../lambda/lib/economy';
 import { taskHandler } from '../../../lambda/runtime/task-handler';
 import { FakeTable } from './fake-table';
 import { ACCOUNT, ETL, failed, mocks, ok, setServiceEnv, useHandlerTestEnv } from './fixtures';
@@ -93,6 +94,30 @@ describe('economy: submit', () => {
     mocks.lambda.on(InvokeCommand).rejects(Object.assign(new Error('throttled'), { name: 'TooManyRequestsException' }));
     expect(failed(await taskApi({ op: 'submit', functionName: 'eco', taskId: 't1' })).name).toBe('ServiceError');
     expect(table.get('eco', 't1')).toBeUndefined();
+  });
+});
+
+test('the Retrying write: SET status, message and event, ADD the retry count, on the owner and Running', () => {
+  expect(economyUpdate(retryingWrite('2026-11-25T12:00:00.000Z', 'boom'), 'lambda-event:arn:r1')).toEqual({
+    UpdateExpression:
+      'SET #status = :status, #taskErrorMessage = :taskErrorMessage, #events = list_append(if_not_exists(#events, :noEvents), :event) ADD #alreadyRetriedTimes :add_alreadyRetriedTimes',
+    ConditionExpression: '#executionArn = :owner AND #status IN (:from0)',
+    ExpressionAttributeNames: {
+      '#status': 'status',
+      '#taskErrorMessage': 'taskErrorMessage',
+      '#events': 'events',
+      '#executionArn': 'executionArn',
+      '#alreadyRetriedTimes': 'alreadyRetriedTimes',
+    },
+    ExpressionAttributeValues: {
+      ':owner': 'lambda-event:arn:r1',
+      ':from0': 'Running',
+      ':status': 'Retrying',
+      ':taskErrorMessage': 'boom',
+      ':noEvents': [],
+      ':event': [{ status: 'Retrying', at: '2026-11-25T12:00:00.000Z', detail: 'boom' }],
+      ':add_alreadyRetriedTimes': 1,
+    },
   });
 });
 
