@@ -19,7 +19,7 @@ import {
   type TaskStatus,
   validateListRequest,
 } from '../model';
-import { LIST_KEY_HIGH, type ListKeyRange } from './list-plan';
+import { encodeNextToken, LIST_KEY_HIGH, type ListKeyRange, parseNextToken } from './list-plan';
 import type { TaskStore } from './task-store';
 
 /** Pages read at most per source and call (as LIST_MAX_PAGES). */
@@ -32,13 +32,7 @@ interface MergedToken {
 }
 
 function decodeToken(token: string): MergedToken {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  const t = parsed as Partial<MergedToken> | undefined;
+  const t = parseNextToken(token) as Partial<MergedToken> | undefined;
   if (!/^[A-Za-z0-9_-]+$/.test(token) || t?.m !== 1 || typeof t.lk !== 'string' || t.lk === '') {
     throw new InvalidArgumentError(
       'nextToken is not valid for this list request (not a token of an economy function list); pass the nextToken of the previous page of the same request',
@@ -66,7 +60,7 @@ export function requestRange(request: Pick<ListRequest, 'since' | 'until'>): Lis
 }
 
 function encodeToken(lk: string): string {
-  return Buffer.from(JSON.stringify({ m: 1, lk } satisfies MergedToken), 'utf8').toString('base64url');
+  return encodeNextToken({ m: 1, lk } satisfies MergedToken);
 }
 
 /** The list key of an item, whichever layout it has. */

@@ -45,9 +45,18 @@ export interface ListPlan {
   readonly filtered: boolean;
 }
 
-/** base64url JSON of an index key. */
-export function encodeNextToken(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+/** base64url JSON of what a next page resumes from: an index key, a merged list's list key, a logs cursor. */
+export function encodeNextToken(value: object): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+/** The JSON an `encodeNextToken` token carries; undefined when it is not JSON. Its shape is the caller's to check. */
+export function parseNextToken(token: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 function invalidToken(why: string): InvalidArgumentError {
@@ -57,14 +66,11 @@ function invalidToken(why: string): InvalidArgumentError {
 }
 
 export function decodeNextToken(token: string, keyAttributes: readonly string[]): Record<string, string> {
-  let parsed: unknown;
   if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalidToken('not base64url');
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
+  const parsed = parseNextToken(token);
+  if (parsed === undefined || parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw invalidToken('not an encoded key');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalidToken('not an encoded key');
   const key: Record<string, string> = {};
   for (const attribute of keyAttributes) {
     const value = (parsed as Record<string, unknown>)[attribute];

@@ -61,7 +61,7 @@ import { aws, type ServiceConfig } from './env';
 import { describeEnd } from './executions';
 import { finalizeTask, STOPPED_ERROR } from './finalize';
 import { economyItemsIn, isMergedListToken, listEconomyFunction, requestRange } from './list-economy';
-import { encodeNextToken, indexKeyOf, listKeyRange, planList } from './list-plan';
+import { encodeNextToken, indexKeyOf, listKeyRange, parseNextToken, planList } from './list-plan';
 import { appendTaskKeys, logger } from './logger';
 import { createTask, expiresAtFor, startOrUndo } from './submit';
 import { storedEvent, type TaskRef, TaskStore, type TransitionOptions } from './task-store';
@@ -387,18 +387,8 @@ interface LogsCursor {
   readonly t?: string;
 }
 
-function encodeCursor(cursor: LogsCursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
 function decodeCursor(token: string): LogsCursor {
-  let cursor: unknown;
-  try {
-    cursor = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    cursor = undefined;
-  }
-  const c = cursor as Partial<LogsCursor> | undefined;
+  const c = parseNextToken(token) as Partial<LogsCursor> | undefined;
   if (!c || typeof c !== 'object' || !Number.isInteger(c.a) || (c.a as number) < 1 || (c.t !== undefined && typeof c.t !== 'string')) {
     throw new InvalidArgumentError(`nextToken '${token}' is not a nextToken of a previous logs call`);
   }
@@ -496,7 +486,7 @@ export async function logs(config: ServiceConfig, request: Omit<LogsRequest, 'op
   let next: LogsCursor | undefined;
   if (page.next !== undefined) next = { a: n, t: page.next };
   else if (attempt === undefined && n < attempts.length) next = { a: n + 1 };
-  return { events: page.events, ...(next ? { nextToken: encodeCursor(next) } : {}), ...base, attempt: n };
+  return { events: page.events, ...(next ? { nextToken: encodeNextToken(next) } : {}), ...base, attempt: n };
 }
 
 /**
