@@ -51,7 +51,15 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
 import { ECONOMY_RECONCILER_READS_PER_TASK } from '../lambda/lib/reconcile';
-import { DEFAULT_PRICE_REGION, type IndexSpec, indexedWriteUnits, PRICES as LIST_PRICES, serviceInvocationUsd } from '../lambda/model/cost';
+import {
+  DEFAULT_PRICE_REGION,
+  type IndexSpec,
+  indexedWriteUnits,
+  PRICES as LIST_PRICES,
+  serviceInvocationUsd,
+  type TableTemplateProperties,
+  tableIndexSpecs,
+} from '../lambda/model/cost';
 import type { TaskRecord } from '../lambda/model';
 import { TABLE, tableKey } from '../lambda/model/table';
 import { startRuntime } from '../local/runtime';
@@ -718,25 +726,10 @@ interface EconomyInputs {
 /** The template's indexes of the tasks table, as the model's write-unit arithmetic takes them. */
 function tableIndexes(cdkOut: string, stack: string): { indexes: IndexSpec[]; tableKeys: string[] } {
   const template = JSON.parse(fs.readFileSync(path.join(cdkOut, `${stack}.template.json`), 'utf8')) as {
-    Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    Resources: Record<string, { Type: string; Properties: unknown }>;
   };
-  const table = Object.values(template.Resources).find((r) => r.Type === 'AWS::DynamoDB::Table')?.Properties as {
-    KeySchema: Array<{ AttributeName: string }>;
-    GlobalSecondaryIndexes: Array<{
-      IndexName: string;
-      KeySchema: Array<{ AttributeName: string }>;
-      Projection: { ProjectionType: IndexSpec['projection']; NonKeyAttributes?: string[] };
-    }>;
-  };
-  return {
-    tableKeys: table.KeySchema.map((k) => k.AttributeName),
-    indexes: table.GlobalSecondaryIndexes.map((g) => ({
-      name: g.IndexName,
-      keys: g.KeySchema.map((k) => k.AttributeName),
-      projection: g.Projection.ProjectionType,
-      ...(g.Projection.NonKeyAttributes ? { include: g.Projection.NonKeyAttributes } : {}),
-    })),
-  };
+  const table = Object.values(template.Resources).find((r) => r.Type === 'AWS::DynamoDB::Table')?.Properties;
+  return tableIndexSpecs(table as TableTemplateProperties);
 }
 
 /**

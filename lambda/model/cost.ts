@@ -644,6 +644,29 @@ export interface IndexSpec {
   readonly include?: readonly string[];
 }
 
+/** The part of an `AWS::DynamoDB::Table`'s synthesized Properties that `tableIndexSpecs` reads. */
+export interface TableTemplateProperties {
+  readonly KeySchema: ReadonlyArray<{ readonly AttributeName: string }>;
+  readonly GlobalSecondaryIndexes?: ReadonlyArray<{
+    readonly IndexName: string;
+    readonly KeySchema: ReadonlyArray<{ readonly AttributeName: string }>;
+    readonly Projection: { readonly ProjectionType: IndexSpec['projection']; readonly NonKeyAttributes?: readonly string[] };
+  }>;
+}
+
+/** The table's key attributes and its indexes, from its synthesized Properties, for `indexedWriteUnits`. */
+export function tableIndexSpecs(table: TableTemplateProperties): { tableKeys: string[]; indexes: IndexSpec[] } {
+  return {
+    tableKeys: table.KeySchema.map((k) => k.AttributeName),
+    indexes: (table.GlobalSecondaryIndexes ?? []).map((g) => ({
+      name: g.IndexName,
+      keys: g.KeySchema.map((k) => k.AttributeName),
+      projection: g.Projection.ProjectionType,
+      ...(g.Projection.NonKeyAttributes ? { include: g.Projection.NonKeyAttributes } : {}),
+    })),
+  };
+}
+
 /** A write to the tasks table: the item before (undefined for a put of a new item) and after. */
 export interface ItemWrite {
   readonly before?: Readonly<Record<string, unknown>>;

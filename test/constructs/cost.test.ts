@@ -14,12 +14,13 @@ import {
   type CostFunction,
   DEFAULT_PRICE_REGION,
   estimateTaskCost,
-  type IndexSpec,
   indexedWriteUnits,
   PATH_STATES,
   PRICES,
   serviceInvocationUsd,
+  type TableTemplateProperties,
   type TaskStatus,
+  tableIndexSpecs,
 } from '../../lambda/model';
 import { isoTime } from '../../lambda/model/table';
 import type { AslDefinition } from './app';
@@ -211,21 +212,9 @@ describe('economy orchestration: per-task operations against the $5 per million 
   function synthesized() {
     const built = lambdaTask((stack) => ({ orchestration: 'economy', onSuccess: sqsDestination(stack, 'Done').destination }));
     const template = Template.fromStack(built.stack);
-    const table = Object.values(template.findResources('AWS::DynamoDB::Table'))[0].Properties as {
-      KeySchema: Array<{ AttributeName: string }>;
-      GlobalSecondaryIndexes: Array<{
-        IndexName: string;
-        KeySchema: Array<{ AttributeName: string }>;
-        Projection: { ProjectionType: IndexSpec['projection']; NonKeyAttributes?: string[] };
-      }>;
-    };
-    const indexes: IndexSpec[] = table.GlobalSecondaryIndexes.map((gsi) => ({
-      name: gsi.IndexName,
-      keys: gsi.KeySchema.map((k) => k.AttributeName),
-      projection: gsi.Projection.ProjectionType,
-      ...(gsi.Projection.NonKeyAttributes ? { include: gsi.Projection.NonKeyAttributes } : {}),
-    }));
-    const tableKeys = table.KeySchema.map((k) => k.AttributeName);
+    const { indexes, tableKeys } = tableIndexSpecs(
+      Object.values(template.findResources('AWS::DynamoDB::Table'))[0].Properties as TableTemplateProperties,
+    );
     const invokeConfigs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')).map(
       (r) => r.Properties as { DestinationConfig?: { OnSuccess?: unknown; OnFailure?: unknown } },
     );
