@@ -2,6 +2,7 @@ import 'aws-sdk-client-mock-jest';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { InvokeCommand, type InvokeCommandInput, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { stackWith } from './fixtures';
 import {
   AsyncTaskClient,
   type AsyncTaskError,
@@ -70,19 +71,6 @@ function failWith(name: string, message: string, details?: Record<string, unknow
 /** Every request the TaskApi received, in order. */
 function requests(): TaskApiRequest[] {
   return lambda.commandCalls(InvokeCommand).map((c) => requestOf(c.args[0].input));
-}
-
-function stackWith(outputs: Record<string, string>) {
-  return {
-    Stacks: [
-      {
-        StackName: 'AsyncTaskDemo',
-        CreationTime: new Date(),
-        StackStatus: 'CREATE_COMPLETE' as const,
-        Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
-      },
-    ],
-  };
 }
 
 /** A client with a known TaskApi name and region, over the mocked clients. */

@@ -21,6 +21,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { minimalTask } from './fixtures';
 import {
   AsyncTaskClient,
   buildDestinationRecord,
@@ -153,19 +154,7 @@ function requestOf(input: InvokeCommandInput): TaskApiRequest {
   return JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array)) as TaskApiRequest;
 }
 
-function task(taskId: string, extra: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    taskId,
-    functionName: 'etl',
-    requestId: 'r',
-    status: 'Enqueued',
-    taskPayload: null,
-    alreadyRetriedTimes: 0,
-    startedTime: 1,
-    events: [],
-    ...extra,
-  };
-}
+const task = (taskId: string, extra: Partial<TaskRecord> = {}): TaskRecord => minimalTask('etl', taskId, extra);
 
 type Answer = { result: unknown } | { error: { name: string; message: string } };
 

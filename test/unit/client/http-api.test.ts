@@ -13,6 +13,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { mockClient } from 'aws-sdk-client-mock';
+import { minimalTask, stackWith } from './fixtures';
 import {
   AccessDeniedError,
   AsyncTaskClient,
@@ -119,31 +120,7 @@ beforeEach(() => {
   fallback = () => ({ status: 200, body: { ok: true, result: null } });
 });
 
-function task(taskId: string): TaskRecord {
-  return {
-    taskId,
-    functionName: 'transcode',
-    requestId: 'r',
-    status: 'Enqueued',
-    taskPayload: null,
-    alreadyRetriedTimes: 0,
-    startedTime: 1,
-    events: [],
-  };
-}
-
-function stackWith(outputs: Record<string, string>) {
-  return {
-    Stacks: [
-      {
-        StackName: 'AsyncTaskDemo',
-        CreationTime: new Date(),
-        StackStatus: 'CREATE_COMPLETE' as const,
-        Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
-      },
-    ],
-  };
-}
+const task = (taskId: string): TaskRecord => minimalTask('transcode', taskId);
 
 /** A client calling the stand-in API directly (a URL that is not execute-api's is used as it is). */
 function client(): AsyncTaskClient {
