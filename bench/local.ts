@@ -50,7 +50,6 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
-import { ECONOMY_RECONCILER_READS_PER_TASK } from '../lambda/lib/reconcile';
 import {
   DEFAULT_PRICE_REGION,
   type IndexSpec,
@@ -60,6 +59,7 @@ import {
   type TableTemplateProperties,
   tableIndexSpecs,
 } from '../lambda/model/cost';
+import { ECONOMY_RECONCILER_READ_UNITS, ECONOMY_RECONCILER_READS_PER_TASK } from '../lambda/model/orchestration';
 import type { TaskRecord } from '../lambda/model';
 import { TABLE, tableKey } from '../lambda/model/table';
 import { startRuntime } from '../local/runtime';
@@ -813,7 +813,7 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
     submit: serviceInvocationUsd(US_EAST_1) * 1e6,
     sqs: PRICES.sqsRequest * 1e6,
     wrapper: (echoEcoMemory / 1024) * (wrapperMs / 1000) * PRICES.lambdaGbSecond * 1e6,
-    reconciler: ECONOMY_RECONCILER_READS_PER_TASK * 0.5 * PRICES.readRequestUnit * 1e6,
+    reconciler: ECONOMY_RECONCILER_READS_PER_TASK * ECONOMY_RECONCILER_READ_UNITS * PRICES.readRequestUnit * 1e6,
   };
   const total = perMillion.ddb + perMillion.submit + perMillion.sqs + perMillion.wrapper + perMillion.reconciler;
 

@@ -17,7 +17,6 @@ import {
   DestinationStatus,
   ECONOMY_ENDING_MARGIN_SECONDS,
   economyActiveBoundMs,
-  ECONOMY_RECONCILER_READS_PER_TASK,
   ECONOMY_SWEEP_WINDOW_MS,
   ExecutionError,
 } from '../model';
@@ -163,9 +162,6 @@ async function pruneSlots(config: ServiceConfig, descriptor: TaskFunctionDescrip
     }
   }
 }
-
-/** Re-exported where the reconciler's users (bench/local.ts, the cost test) have read them. */
-export { ECONOMY_RECONCILER_READS_PER_TASK, ECONOMY_SWEEP_WINDOW_MS };
 
 /**
  * Economy tasks (docs/design.md, "Orchestration modes") have no execution to describe: Lambda's

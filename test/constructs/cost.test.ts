@@ -8,11 +8,11 @@
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { applyWrite, envelopedEvent, runningWrite, succeededWrite, toEconomyItem } from '../../lambda/lib/economy';
-import { ECONOMY_RECONCILER_READS_PER_TASK } from '../../lambda/lib/reconcile';
 import { newTaskItem } from '../../lambda/lib/submit';
 import {
   type CostFunction,
   DEFAULT_PRICE_REGION,
+  ECONOMY_RECONCILER_READS_PER_TASK,
   estimateTaskCost,
   indexedWriteUnits,
   PATH_STATES,

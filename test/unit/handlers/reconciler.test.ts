@@ -3,8 +3,8 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, QueryCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { handler } from '../../../lambda/handlers/reconciler';
-import { ECONOMY_SWEEP_WINDOW_MS, RECONCILE_MAX_PAGES } from '../../../lambda/lib/reconcile';
-import { economyActiveBoundMs, type TaskItem } from '../../../lambda/model';
+import { RECONCILE_MAX_PAGES } from '../../../lambda/lib/reconcile';
+import { ECONOMY_SWEEP_WINDOW_MS, economyActiveBoundMs, type TaskItem } from '../../../lambda/model';
 import {
   arnFor,
   awsError,
