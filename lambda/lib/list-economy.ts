@@ -17,7 +17,6 @@ import {
   type TaskItem,
   type TaskRecord,
   type TaskStatus,
-  validateListRequest,
 } from '../model';
 import { encodeNextToken, LIST_KEY_HIGH, type ListKeyRange, parseNextToken } from './list-plan';
 import type { TaskStore } from './task-store';
@@ -112,12 +111,12 @@ async function readSource(
   return { items };
 }
 
+/** The merged list of `request`, which its caller has validated (`validateListRequest`, TaskApi `list`). */
 export async function listEconomyFunction(
   store: TaskStore,
   request: Omit<ListRequest, 'op'>,
   toRecord: (item: TaskItem, now: number) => TaskRecord = recordFromItem,
 ): Promise<ListResult> {
-  validateListRequest(request);
   const functionName = request.functionName;
   const statuses: TaskStatus[] = request.status !== undefined && request.status.length > 0 ? parseStatuses(request.status) : [];
   const limit = request.limit ?? LIST_LIMIT.default;
