@@ -11,6 +11,7 @@ import {
   ECONOMY_ITEM,
   ENVELOPE_KEY,
   ITEM_ATTRIBUTE,
+  listKey,
   type EnvelopedEvent,
   economyInvocationId,
   TABLE,
@@ -20,7 +21,7 @@ import {
   TaskStatus,
 } from '../model';
 import { type StoredEvent, storedEvent } from './task-store';
-import { destinationUpdate, transitionUpdate, type UpdateParts } from './task-writes';
+import { deliveryClaim, destinationUpdate, transitionUpdate, type UpdateParts } from './task-writes';
 
 /** The standard item of a new attempt turned into an economy one (same id, payload, times, events). */
 export function toEconomyItem(item: TaskItem, functionArn: string): TaskItem {
@@ -29,7 +30,7 @@ export function toEconomyItem(item: TaskItem, functionArn: string): TaskItem {
     ...rest,
     orchestration: 'economy',
     [ECONOMY_ITEM.economyKey]: item.functionName,
-    [ECONOMY_ITEM.economyListKey]: `${item.startedAt}${TABLE.separator}${item.taskId}`,
+    [ECONOMY_ITEM.economyListKey]: listKey(item.startedAt, item.taskId),
     executionArn: economyInvocationId(functionArn, item.requestId),
   };
 }
@@ -77,11 +78,6 @@ export function runningWrite(at: string, runnerId: string, logStream?: string): 
   };
 }
 
-/** The delivery claim of the success record an attempt sends: `<ISO time>#<Lambda request id>`. */
-export function successClaim(at: string, runnerId: string): string {
-  return `${at}${TABLE.separator}${runnerId}`;
-}
-
 /**
  * `Succeeded`, when the handler returned: the result, the end and — with onSuccess — the
  * delivery claimed by this attempt (`destinationStatus` Pending, `deliveryClaim` naming its
@@ -96,7 +92,7 @@ export function succeededWrite(envelope: TaskEnvelope, at: string, returnPayload
       returnPayload,
       endedAt: at,
       destinationStatus: envelope.onSuccess ? DestinationStatus.Pending : DestinationStatus.None,
-      ...(envelope.onSuccess ? { [ITEM_ATTRIBUTE.deliveryClaim]: successClaim(at, runnerId) } : {}),
+      ...(envelope.onSuccess ? { [ITEM_ATTRIBUTE.deliveryClaim]: deliveryClaim(at, runnerId) } : {}),
       [TABLE.ttlAttribute]: Math.floor(Date.parse(at) / 1000) + envelope.retentionSeconds,
     },
     event: storedEvent(TaskStatus.Succeeded, at),

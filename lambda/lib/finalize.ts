@@ -27,7 +27,7 @@ import { deliver } from './destinations';
 import type { ServiceConfig } from './env';
 import { logger, requestId } from './logger';
 import { storedEvent, type TaskRef, TaskStore } from './task-store';
-import { DELIVERY_CLAIM, DELIVERY_CLAIM_STALE_MS } from './task-writes';
+import { DELIVERY_CLAIM, DELIVERY_CLAIM_STALE_MS, deliveryClaim, isClaimOf } from './task-writes';
 
 export type { TaskRef } from './task-store';
 
@@ -133,20 +133,19 @@ function ownerOf(end: ExecutionEnd): string | null {
   return end.executionArn === '' ? null : end.executionArn;
 }
 
-/** A fresh delivery claim: its time first, so claims compare by age as strings. */
 /**
- * A delivery claim: `<ISO time>#<Lambda request id>` (a random id outside a Lambda request). The
- * request id lets Lambda's retry of an invocation that died between its claim and its record
- * (same request id) recognise the claim as its own and send, instead of waiting out the stale window.
+ * A fresh delivery claim naming this Lambda request (a random id outside one), so that Lambda's
+ * retry of an invocation that died between its claim and its record recognises the claim as its
+ * own and sends, instead of waiting out the stale window.
  */
 function newClaim(nowMs: number): string {
-  return `${isoTime(nowMs)}${TABLE.separator}${requestId() ?? randomUUID()}`;
+  return deliveryClaim(isoTime(nowMs), requestId() ?? randomUUID());
 }
 
 /** The claim when it was written by an earlier attempt of this very Lambda request, else undefined. */
 function ownEarlierClaim(claim: string | undefined): string | undefined {
   const id = requestId();
-  return id !== undefined && claim?.endsWith(`${TABLE.separator}${id}`) ? claim : undefined;
+  return id !== undefined && isClaimOf(claim, id) ? claim : undefined;
 }
 
 async function releaseIfLimited(

@@ -13,11 +13,25 @@ import { type TaskStatus, TRANSITIONS } from '../model/statuses';
 import { TABLE } from '../model/table';
 
 /**
- * Attribute of a terminal task while one finalizer delivers its failure record:
- * `<ISO time>#<random>`. Only the writer of the claim sends; the claim is taken over only when
- * it is older than DELIVERY_CLAIM_STALE_MS (its holder died). Removed when the outcome is recorded.
+ * Attribute of a terminal task while its record is being delivered: `deliveryClaim(at, requestId)`.
+ * Only the writer of the claim sends — or Lambda's retry of the same request (`isClaimOf`); any
+ * other claimant takes it over only when it is older than DELIVERY_CLAIM_STALE_MS (its holder
+ * died). Removed when the outcome is recorded.
  */
 export const DELIVERY_CLAIM = ITEM_ATTRIBUTE.deliveryClaim;
+
+/** A delivery claim, `<ISO time>#<Lambda request id>`: its time first, so claims compare by age as strings. */
+export function deliveryClaim(at: string, requestId: string): string {
+  return `${at}${TABLE.separator}${requestId}`;
+}
+
+/**
+ * Whether `claim` was written by the Lambda request `requestId`: Lambda retries an asynchronous
+ * invocation that died under the same request id, and the retry finishes the delivery it claimed.
+ */
+export function isClaimOf(claim: string | undefined, requestId: string): claim is string {
+  return claim?.endsWith(`${TABLE.separator}${requestId}`) ?? false;
+}
 
 /**
  * Age after which a delivery claim counts as abandoned. Longer than the longest Lambda timeout

@@ -19,6 +19,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { deliver } from '../lib/destinations';
 import { deliveryOutcomeUpdate, type EconomyWrite, economyUpdate, retryingWrite, runningWrite, succeededWrite } from '../lib/economy';
+import { isClaimOf } from '../lib/task-writes';
 import {
   buildDestinationRecord,
   DestinationCondition,
@@ -177,7 +178,7 @@ export function taskHandler<P = unknown, R = unknown, C extends TaskHandlerConte
         current?.status === TaskStatus.Succeeded &&
         current.executionArn === envelope.owner &&
         current.destinationStatus === DestinationStatus.Pending &&
-        current.deliveryClaim?.endsWith(`#${runnerId}`)
+        isClaimOf(current.deliveryClaim, runnerId)
       ) {
         log('asynctask: sending the success record an earlier try of this attempt did not record', fields);
         const stored = JSON.parse(current.returnPayload ?? 'null') as R;
