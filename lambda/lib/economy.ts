@@ -21,7 +21,7 @@ import {
   TaskStatus,
 } from '../model';
 import { type StoredEvent, storedEvent } from './task-store';
-import { deliveryClaim, destinationUpdate, transitionUpdate, type UpdateParts } from './task-writes';
+import { deliveryClaim, transitionUpdate, type UpdateParts } from './task-writes';
 
 /** The standard item of a new attempt turned into an economy one (same id, payload, times, events). */
 export function toEconomyItem(item: TaskItem, functionArn: string): TaskItem {
@@ -82,7 +82,7 @@ export function runningWrite(at: string, runnerId: string, logStream?: string): 
  * `Succeeded`, when the handler returned: the result, the end and — with onSuccess — the
  * delivery claimed by this attempt (`destinationStatus` Pending, `deliveryClaim` naming its
  * request id), so that Lambda's retry of an attempt that died before it recorded the send (same
- * request id) sends the record again instead of losing it; `deliveryOutcomeUpdate` records it.
+ * request id) sends the record again instead of losing it; `deliveryOutcomeUpdate` (task-writes) records it.
  * Running only, so a `Stopping` written meanwhile refuses it and no success record goes out.
  */
 export function succeededWrite(envelope: TaskEnvelope, at: string, returnPayload: string, runnerId: string): EconomyWrite {
@@ -123,21 +123,6 @@ export function economyUpdate(write: EconomyWrite, owner: string): UpdateParts<u
     },
     (text) => text,
   );
-}
-
-/** Records the success record's delivery: conditional on the owner and the claim still being this attempt's. */
-export function deliveryOutcomeUpdate(owner: string, claim: string, outcome: DestinationStatus): UpdateParts<unknown> {
-  return destinationUpdate<unknown>({
-    destinationStatus: outcome,
-    owner,
-    remove: [ITEM_ATTRIBUTE.deliveryClaim],
-    when: [
-      {
-        expression: `#destinationStatus = :pending AND #${ITEM_ATTRIBUTE.deliveryClaim} = :claim`,
-        values: { ':pending': DestinationStatus.Pending, ':claim': claim },
-      },
-    ],
-  });
 }
 
 /** The item after a write (for the cost arithmetic and the local runtime's bookkeeping). */

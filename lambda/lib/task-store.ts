@@ -11,7 +11,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
-  DestinationStatus,
+  type DestinationStatus,
   ECONOMY_INDEX,
   ITEM_ATTRIBUTE,
   type KafkaRangeMarker,
@@ -30,7 +30,7 @@ import {
   type Condition,
   DELIVERY_CLAIM,
   deliveryUnclaimed,
-  destinationUpdate,
+  deliveryOutcomeUpdate,
   namesOf,
   ownedBy,
   slotReleaseUpdate,
@@ -233,17 +233,7 @@ export class TaskStore {
     ref: TaskRef,
     delivery: { owner: string | null; token: string; outcome: DestinationStatus },
   ): Promise<WriteResult> {
-    const parts = destinationUpdate<unknown>({
-      destinationStatus: delivery.outcome,
-      owner: delivery.owner,
-      remove: [DELIVERY_CLAIM],
-      when: [
-        {
-          expression: `#destinationStatus = :pending AND #${DELIVERY_CLAIM} = :claim`,
-          values: { ':pending': DestinationStatus.Pending, ':claim': delivery.token },
-        },
-      ],
-    });
+    const parts = deliveryOutcomeUpdate<unknown>({ owner: delivery.owner, claim: delivery.token, outcome: delivery.outcome }, plain);
     return this.update(ref, parts, 'ALL_NEW');
   }
 

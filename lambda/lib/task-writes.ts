@@ -202,6 +202,28 @@ export function destinationUpdate<V>(spec: {
 }
 
 /**
+ * Records how a claimed delivery went: `destinationStatus` set and the claim removed, conditional
+ * on the owner and on the claim still being `claim` (a claimant overtaken as stale cannot overwrite
+ * the outcome of the one that took over).
+ */
+export function deliveryOutcomeUpdate<V>(
+  spec: { readonly owner: V | null; readonly claim: V; readonly outcome: V },
+  literal: (text: string) => V,
+): UpdateParts<V> {
+  return destinationUpdate<V>({
+    destinationStatus: spec.outcome,
+    owner: spec.owner,
+    remove: [DELIVERY_CLAIM],
+    when: [
+      {
+        expression: `#destinationStatus = :pending AND #${DELIVERY_CLAIM} = :claim`,
+        values: { ':pending': literal(DestinationStatus.Pending), ':claim': spec.claim },
+      },
+    ],
+  });
+}
+
+/**
  * The delivery of a terminal task is Pending and nobody live holds it: unclaimed (items written
  * before claims existed) or claimed before `staleBefore`.
  */

@@ -18,8 +18,8 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { deliver } from '../lib/destinations';
-import { deliveryOutcomeUpdate, type EconomyWrite, economyUpdate, retryingWrite, runningWrite, succeededWrite } from '../lib/economy';
-import { isClaimOf } from '../lib/task-writes';
+import { type EconomyWrite, economyUpdate, retryingWrite, runningWrite, succeededWrite } from '../lib/economy';
+import { deliveryOutcomeUpdate, isClaimOf } from '../lib/task-writes';
 import {
   buildDestinationRecord,
   DestinationCondition,
@@ -147,7 +147,7 @@ async function sendSuccess(envelope: TaskEnvelope, item: TaskItem, payload: unkn
       new UpdateCommand({
         TableName: envelope.table,
         Key: tableKey(envelope.functionName, envelope.taskId),
-        ...deliveryOutcomeUpdate(envelope.owner, claim, outcome),
+        ...deliveryOutcomeUpdate<unknown>({ owner: envelope.owner, claim, outcome }, (text) => text),
       }),
     )
     .catch((error) => {
