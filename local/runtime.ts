@@ -420,6 +420,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     const sqs = new SQSClient(edgeClients);
     const sns = new SNSClient(edgeClients);
     let events: LocalEvents | undefined;
+    // Deliveries by ARN (asynchronous invocation records, EventBridge targets) through the edge.
+    const sendToQueue = async (queueArn: string, body: string): Promise<void> => {
+      const name = queueArn.split(':').pop() ?? '';
+      await sqs.send(new SendMessageCommand({ QueueUrl: `${endpoint}/${LOCAL_ACCOUNT}/${name}`, MessageBody: body }));
+    };
+    const publishToTopic = async (topicArn: string, body: string): Promise<void> => {
+      await sns.send(new PublishCommand({ TopicArn: topicArn, Message: body }));
+    };
     const lambda = new LocalLambda({
       endpoint,
       functions: model.functions,
@@ -434,10 +442,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       deliver: async (arn, record) => {
         const body = JSON.stringify(record);
         if (arn.startsWith('arn:aws:sqs:')) {
-          const name = arn.split(':').pop() ?? '';
-          await sqs.send(new SendMessageCommand({ QueueUrl: `${endpoint}/${LOCAL_ACCOUNT}/${name}`, MessageBody: body }));
+          await sendToQueue(arn, body);
         } else if (arn.startsWith('arn:aws:sns:')) {
-          await sns.send(new PublishCommand({ TopicArn: arn, Message: body }));
+          await publishToTopic(arn, body);
         } else if (arn.startsWith('arn:aws:events:') && arn.includes(':event-bus/') && events) {
           // Lambda's event for a destination bus: the record as detail, the function as resource.
           const { requestContext } = record as { requestContext: { condition: string; functionArn: string } };
@@ -467,13 +474,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     events = new LocalEvents({
       rules: model.rules,
       lambda,
-      sendToQueue: async (arn, body) => {
-        const name = arn.split(':').pop() ?? '';
-        await sqs.send(new SendMessageCommand({ QueueUrl: `${endpoint}/${LOCAL_ACCOUNT}/${name}`, MessageBody: body }));
-      },
-      publishToTopic: async (arn, body) => {
-        await sns.send(new PublishCommand({ TopicArn: arn, Message: body }));
-      },
+      sendToQueue,
+      publishToTopic,
       warn: log,
     });
     cleanups.push(() => events.close());
