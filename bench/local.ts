@@ -10,7 +10,7 @@
  *    local runtime, at the same concurrency, and the time until every one of those tasks is
  *    Succeeded — learnt from the function's success queue, as a consumer of its destination
  *    would; then the same with C pollers of `get` (the figure before 2026-11-30) — with the CPU
- *    each part of the runtime used, per task;
+ *    each part of the runtime used, per task, and how many warm processes each function had;
  * 3. submit → Succeeded latency (p50 / p95) of one task at a time, seen by a client polling
  *    `get`, and as the record has it (endTime − startedTime);
  * 4. per successful task, from GetExecutionHistory of a few executions (plus the submit's put
@@ -295,7 +295,7 @@ export async function history(sfn: SFNClient, executionArn: string): Promise<His
 }
 
 /** CPU time (ms; `sys`: in the kernel only) of this process and its descendants, by role (Linux /proc; empty elsewhere). */
-export function processCpu(sys = false): Map<string, number> {
+export function processCpu(sys = false, processes?: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>();
   if (process.platform !== 'linux') return out;
   const tick = 1000 / 100; // USER_HZ
@@ -346,6 +346,7 @@ export function processCpu(sys = false): Map<string, number> {
       }
     }
     out.set(role, (out.get(role) ?? 0) + p.ms);
+    processes?.set(role, (processes.get(role) ?? 0) + 1);
   }
   return out;
 }
@@ -369,8 +370,8 @@ interface ThroughputRun {
   readonly submitPerSecond: number;
   readonly drainMs: number;
   readonly drainPerSecond: number;
-  /** CPU used during the run, by role (ms; `sys`: in the kernel). */
-  readonly cpuUsed: { role: string; ms: number; sys: number }[];
+  /** CPU used during the run, by role (ms; `sys`: in the kernel; `processes`: how many that role had at the end — a function's warm workers). */
+  readonly cpuUsed: { role: string; ms: number; sys: number; processes: number }[];
   /** Every task's record, read after it was seen Succeeded. */
   readonly done: TaskRecord[];
 }
@@ -459,10 +460,16 @@ async function throughputRun(inputs: {
     drainMs = performance.now() - t0;
     method = `${options.concurrency} pollers of get, every 100 ms`;
   }
-  const cpu1 = processCpu();
+  const processes = new Map<string, number>();
+  const cpu1 = processCpu(false, processes);
   const sys1 = processCpu(true);
   const cpuUsed = [...cpu1]
-    .map(([role, ms]) => ({ role, ms: ms - (cpu0.get(role) ?? 0), sys: (sys1.get(role) ?? 0) - (sys0.get(role) ?? 0) }))
+    .map(([role, ms]) => ({
+      role,
+      ms: ms - (cpu0.get(role) ?? 0),
+      sys: (sys1.get(role) ?? 0) - (sys0.get(role) ?? 0),
+      processes: processes.get(role) ?? 0,
+    }))
     .sort((a, b) => b.ms - a.ms);
   if (receiving) {
     // Outside the timed run: every task's record says Succeeded.
@@ -487,7 +494,7 @@ function printCpu(log: (line?: string) => void, run: ThroughputRun, options: Opt
   );
   for (const c of run.cpuUsed.filter((x) => x.ms > 0)) {
     log(
-      `  ${c.role.padEnd(30)} ${fmt(c.ms / options.tasks, 2)} ms per task  (${fmt((c.ms / totalCpu) * 100, 0)}%; kernel ${fmt((c.sys / Math.max(c.ms, 1)) * 100, 0)}%)`,
+      `  ${c.role.padEnd(30)} ${fmt(c.ms / options.tasks, 2)} ms per task  (${fmt((c.ms / totalCpu) * 100, 0)}%; kernel ${fmt((c.sys / Math.max(c.ms, 1)) * 100, 0)}%${c.role.startsWith('Lambda ') ? `; ${c.processes} warm process${c.processes === 1 ? '' : 'es'}` : ''})`,
     );
   }
 }

@@ -57,6 +57,8 @@ function errorRecord(error, fallbackType) {
 }
 
 let handlerPromise;
+let handlerLoaded = false;
+
 function loadHandler() {
   if (handlerPromise) return handlerPromise;
   handlerPromise = (async () => {
@@ -109,7 +111,13 @@ process.on('message', async (msg) => {
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
   };
   try {
+    const cold = !handlerLoaded;
     const handler = await loadHandler();
+    // The runner counts a new worker as starting until its handler is loaded (Lambda's init phase).
+    if (cold) {
+      handlerLoaded = true;
+      send({ type: 'initialized', requestId: msg.requestId });
+    }
     const result = await new Promise((resolve, reject) => {
       let settled = false;
       const callback = (error, value) => {

@@ -1,6 +1,7 @@
 /**
  * Lambda, locally: each synthesized Node.js function runs in warm child processes (a pool per
- * function, up to `maxWorkers`, invocations queue beyond), with the function's resolved
+ * function, up to `maxWorkers`, growing as `shouldStartWorker` says; invocations queue for the
+ * first free worker meanwhile), with the function's resolved
  * environment plus `AWS_ENDPOINT_URL` = the edge. Console output goes to the function's log
  * group (one stream per worker) with START / END / REPORT lines; the function timeout kills the
  * worker (`Task timed out`). `Event` invocations run in the background as Lambda's asynchronous
@@ -14,6 +15,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LocalEventInvokeConfig, LocalFunction } from './template';
@@ -46,6 +48,12 @@ export interface LocalLambdaDeps {
   readonly maxWorkers?: number;
   /** A function's extra workers (beyond one) idle this long are stopped (default 60 s). */
   readonly idleMs?: number;
+  /**
+   * A function's pool starts another worker when every worker has been busy with one invocation
+   * this long (default 100 ms), or when its queue waits and the machine has spare CPU
+   * (`shouldStartWorker`); otherwise a queued invocation waits for the first warm worker to free up.
+   */
+  readonly scaleUpAfterMs?: number;
   /** The functions' asynchronous invocation configs (from the templates). */
   readonly eventInvokeConfigs?: readonly LocalEventInvokeConfig[];
   /** Sends a destination record to a queue, topic or bus ARN (Lambda destinations are invoked here). */
@@ -90,14 +98,80 @@ interface Pending {
   readonly requestId: string;
   readonly event: unknown;
   readonly resolve: (r: LambdaInvokeResult) => void;
+  /** When it was queued. */
+  readonly at: number;
 }
 
 interface Worker {
   readonly child: ChildProcess;
   readonly stream: string;
-  busy?: { requestId: string; lines: string[]; finish: (r: Omit<LambdaInvokeResult, 'requestId'>) => void };
+  busy?: { requestId: string; since: number; lines: string[]; finish: (r: Omit<LambdaInvokeResult, 'requestId'>) => void };
   dead: boolean;
+  /** Spawned, its handler not loaded yet (Lambda's init phase). */
+  starting: boolean;
   idleTimer?: NodeJS.Timeout;
+}
+
+/** A queued invocation waits this long for a warm worker before the pool may start another for it. */
+const QUEUE_WAIT_MS = 20;
+/** … and only if the machine's CPUs were idle this share of a window … */
+const SPARE_CPU = 0.2;
+/** … of this long, measured after its last new worker started (so one new worker per window). */
+const CPU_WINDOW_MS = 500;
+
+/** What a function's pool knows when an invocation is queued and no worker is idle. */
+export interface PoolState {
+  readonly now: number;
+  /** Its live workers, all busy: `starting` until the handler is loaded, busy since (ms) otherwise. */
+  readonly workers: ReadonlyArray<{ readonly starting: boolean; readonly busySince?: number }>;
+  readonly queued: number;
+  /** When the oldest queued invocation arrived. */
+  readonly oldestQueuedAt: number;
+  /** The share of the machine's CPU time idle over the last window, once one has passed since the last new worker. */
+  readonly idleCpu?: number;
+  readonly maxWorkers: number;
+  readonly scaleUpAfterMs: number;
+}
+
+/**
+ * Whether a local function's pool starts another warm process for its queue now, and if not when
+ * to look again. Lambda starts a new execution environment for every concurrent invocation. On
+ * one machine a new process costs a cold start (≈ 100–300 ms of CPU: the function and the AWS SDK
+ * loaded), every process optimizes the same code again on its own, and more busy processes than
+ * cores only take turns on them; so a short invocation is served sooner, and with less CPU, by the
+ * first warm worker to free up (docs/benchmarks.md, "Fewer, warmer workers"). One worker starts
+ * - when there is none;
+ * - when every worker has been busy with its current invocation for `scaleUpAfterMs`: long
+ *   invocations (a task that sleeps or waits) run side by side, one more worker per
+ *   `scaleUpAfterMs` after the last one is ready;
+ * - when the oldest queued invocation has waited `QUEUE_WAIT_MS` and the machine's CPUs were
+ *   `SPARE_CPU` idle over the window since the last new worker: the workers cannot keep up and
+ *   another has room to run;
+ * and none while a worker is starting (its init would look like a long invocation), nor beyond
+ * `maxWorkers`.
+ */
+export function shouldStartWorker(state: PoolState): { start: boolean; recheckInMs?: number } {
+  const live = state.workers.length;
+  if (state.queued === 0 || live >= state.maxWorkers) return { start: false };
+  if (live === 0) return { start: true };
+  if (state.workers.some((w) => w.starting)) return { start: false }; // its init's end looks again
+  const longFor = state.now - Math.max(...state.workers.map((w) => w.busySince ?? state.now));
+  if (longFor >= state.scaleUpAfterMs) return { start: true };
+  const waited = state.now - state.oldestQueuedAt;
+  if (waited >= QUEUE_WAIT_MS && state.idleCpu !== undefined && state.idleCpu >= SPARE_CPU) return { start: true };
+  const untilWaited = waited < QUEUE_WAIT_MS ? QUEUE_WAIT_MS - waited : CPU_WINDOW_MS / 5;
+  return { start: false, recheckInMs: Math.max(1, Math.min(state.scaleUpAfterMs - longFor, untilWaited)) };
+}
+
+/** The machine's CPU times so far (ms): idle and all (none where `os.cpus()` lists no CPUs: then only long invocations start workers). */
+function cpuTimes(): { idle: number; total: number } {
+  let idle = 0;
+  let total = 0;
+  for (const { times } of os.cpus()) {
+    idle += times.idle;
+    total += times.user + times.nice + times.sys + times.idle + times.irq;
+  }
+  return { idle, total };
 }
 
 class FunctionPool {
@@ -105,6 +179,11 @@ class FunctionPool {
   private readonly queue: Pending[] = [];
   private readonly codeDir?: string;
   private closed = false;
+  private scaleTimer?: NodeJS.Timeout;
+  /** Where the current window of the machine's CPU times began (reset when a new worker is ready). */
+  private cpuMark?: { at: number; idle: number; total: number };
+  /** The idle share of the last complete window since then. */
+  private lastIdleCpu?: number;
 
   public constructor(
     public readonly fn: LocalFunction,
@@ -123,7 +202,7 @@ class FunctionPool {
   public invoke(requestId: string, event: unknown): Promise<LambdaInvokeResult> {
     if (this.closed) return Promise.reject(new AwsError('ServiceException', 'the local runtime is shutting down', 500));
     return new Promise((resolve) => {
-      this.queue.push({ requestId, event, resolve });
+      this.queue.push({ requestId, event, resolve, at: Date.now() });
       this.pump();
     });
   }
@@ -132,13 +211,48 @@ class FunctionPool {
     while (this.queue.length > 0) {
       let w = this.workers.find((x) => !x.busy && !x.dead);
       if (!w) {
-        if (this.workers.length >= (this.deps.maxWorkers ?? 8)) return;
+        if (!this.mayStartWorker()) return;
         w = this.spawn();
         if (!w) return;
       }
       const job = this.queue.shift();
       if (job) this.run(w, job);
     }
+  }
+
+  /** Whether to start a worker for the queue now (`shouldStartWorker`); if not, arms the look again. */
+  private mayStartWorker(): boolean {
+    const now = Date.now();
+    const decision = shouldStartWorker({
+      now,
+      workers: this.workers.filter((x) => !x.dead).map((x) => ({ starting: x.starting, busySince: x.busy?.since })),
+      queued: this.queue.length,
+      oldestQueuedAt: this.queue[0]?.at ?? now,
+      idleCpu: this.idleCpu(now),
+      maxWorkers: this.deps.maxWorkers ?? 8,
+      scaleUpAfterMs: this.deps.scaleUpAfterMs ?? 100,
+    });
+    if (decision.recheckInMs !== undefined && !this.scaleTimer) {
+      this.scaleTimer = setTimeout(() => {
+        this.scaleTimer = undefined;
+        if (!this.closed) this.pump();
+      }, decision.recheckInMs);
+    }
+    return decision.start;
+  }
+
+  /** The machine's idle CPU share over the window since `cpuMark`, once it is `CPU_WINDOW_MS` long (then a new window begins). */
+  private idleCpu(now: number): number | undefined {
+    if (!this.cpuMark) {
+      this.cpuMark = { at: now, ...cpuTimes() };
+      return undefined;
+    }
+    if (now - this.cpuMark.at >= CPU_WINDOW_MS) {
+      const mark = this.cpuMark;
+      this.cpuMark = { at: now, ...cpuTimes() };
+      if (this.cpuMark.total > mark.total) this.lastIdleCpu = (this.cpuMark.idle - mark.idle) / (this.cpuMark.total - mark.total);
+    }
+    return this.lastIdleCpu;
   }
 
   private log(stream: string, lines: string[], worker?: Worker): void {
@@ -197,14 +311,20 @@ class FunctionPool {
       });
       return undefined;
     }
-    const w: Worker = { child, stream, dead: false };
+    const w: Worker = { child, stream, dead: false, starting: true };
     this.workers.push(w);
     for (const s of [child.stdout, child.stderr]) {
       if (s) createInterface({ input: s }).on('line', (line) => this.log(stream, [line], w));
     }
     child.on('message', (msg: { type: string; lines?: string[]; requestId?: string; ok?: boolean; payload?: unknown; error?: unknown }) => {
       if (msg.type === 'log' && msg.lines) this.log(stream, msg.lines, w);
-      else if (msg.type === 'done' && w.busy && msg.requestId === w.busy.requestId) {
+      else if (msg.type === 'initialized') {
+        w.starting = false;
+        this.cpuMark = undefined; // the next window shows the machine with this worker running
+        this.lastIdleCpu = undefined;
+        if (w.busy && msg.requestId === w.busy.requestId) w.busy.since = Date.now();
+        this.pump();
+      } else if (msg.type === 'done' && w.busy && msg.requestId === w.busy.requestId) {
         const finish = w.busy.finish;
         if (msg.ok) finish({ payload: msg.payload });
         else finish({ payload: msg.error, functionError: 'Unhandled' });
@@ -255,6 +375,7 @@ class FunctionPool {
       );
       const lines = w.busy.lines;
       w.busy = undefined;
+      w.starting = false;
       if (timer) clearTimeout(timer);
       job.resolve({ requestId: job.requestId, ...r, log: lines.join('\n') });
       if (!this.closed) {
@@ -264,7 +385,7 @@ class FunctionPool {
         });
       }
     };
-    w.busy = { requestId: job.requestId, lines: [], finish };
+    w.busy = { requestId: job.requestId, since: started, lines: [], finish };
     this.log(w.stream, [`START RequestId: ${job.requestId} Version: $LATEST`], w);
     timer = setTimeout(() => {
       const secs = fn.timeoutSeconds.toFixed(2);
@@ -298,6 +419,7 @@ class FunctionPool {
 
   public async close(): Promise<void> {
     this.closed = true;
+    if (this.scaleTimer) clearTimeout(this.scaleTimer);
     for (const w of this.workers) if (w.idleTimer) clearTimeout(w.idleTimer);
     for (const job of this.queue.splice(0)) {
       job.resolve({

@@ -190,7 +190,21 @@ test('asynchronous invocation records to an EventBridge bus arrive as Lambda’s
   lambda.destroy();
 }, 30_000);
 
-test('Lambda pool: concurrent invocations run in up to 8 warm processes, the rest queue', async () => {
+test('Lambda pool: a burst of short invocations is served by a few warm processes, not one each', async () => {
+  const lambda = new LambdaClient(cfg);
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      lambda.send(new InvokeCommand({ FunctionName: rt.outputs.FunctionName, Payload: JSON.stringify({ i }) })),
+    ),
+  );
+  expect(results.every((r) => !r.FunctionError)).toBe(true);
+  // Each took a few ms: they queued for the first worker to free up (a pool that started a
+  // process per concurrent invocation, as before, had 8 here).
+  expect(new Set(results.map((r) => decode(r.Payload).pid)).size).toBeLessThanOrEqual(4);
+  lambda.destroy();
+});
+
+test('Lambda pool: concurrent long invocations run in up to 8 warm processes, the rest queue', async () => {
   const lambda = new LambdaClient(cfg);
   const results = await Promise.all(
     Array.from({ length: 12 }, () => lambda.send(new InvokeCommand({ FunctionName: rt.outputs.FunctionName, Payload: '{"sleep":300}' }))),

@@ -1,0 +1,63 @@
+/**
+ * How a local function's pool of warm processes grows (`shouldStartWorker`, local/lambda.ts): the
+ * decision alone, on made-up states; test/local/runtime.test.ts runs the pool itself.
+ */
+import { type PoolState, shouldStartWorker } from '../../local/lambda';
+
+const NOW = 1_000_000;
+
+/** A pool of workers busy `busyFor` ms each, with one queued invocation that just arrived. */
+function state(busyFor: number[], overrides: Partial<PoolState> = {}): PoolState {
+  return {
+    now: NOW,
+    workers: busyFor.map((ms) => ({ starting: false, busySince: NOW - ms })),
+    queued: 1,
+    oldestQueuedAt: NOW,
+    maxWorkers: 8,
+    scaleUpAfterMs: 100,
+    ...overrides,
+  };
+}
+
+test('the first worker starts at once', () => {
+  expect(shouldStartWorker(state([], { queued: 5 }))).toEqual({ start: true });
+});
+
+test('none beyond maxWorkers, nor for an empty queue, however long the wait and idle the CPUs', () => {
+  expect(shouldStartWorker(state([500, 500], { maxWorkers: 2, queued: 10, oldestQueuedAt: NOW - 5000, idleCpu: 1 }))).toEqual({
+    start: false,
+  });
+  expect(shouldStartWorker(state([500], { queued: 0, idleCpu: 1 }))).toEqual({ start: false });
+});
+
+test('none while a worker is starting: its init would look like a long invocation', () => {
+  const s = state([], {
+    workers: [{ starting: false, busySince: NOW - 500 }, { starting: true }],
+    oldestQueuedAt: NOW - 1000,
+    idleCpu: 1,
+  });
+  expect(shouldStartWorker(s)).toEqual({ start: false }); // no timer: the worker's init end pumps again
+});
+
+test('a short invocation queues for the warm worker; the pool looks again when the wait or the busy time would count', () => {
+  // Busy 30 ms of 100, the invocation queued 5 ms of 20: look again in 15 ms.
+  expect(shouldStartWorker(state([30], { oldestQueuedAt: NOW - 5, idleCpu: 0.9 }))).toEqual({ start: false, recheckInMs: 15 });
+  // Queued long enough, but the CPUs have no room: look again when the busy time counts (30 ms).
+  expect(shouldStartWorker(state([70], { oldestQueuedAt: NOW - 50, idleCpu: 0.05 }))).toEqual({ start: false, recheckInMs: 30 });
+});
+
+test('every worker busy for scaleUpAfterMs: another starts, whatever the CPUs (a task that sleeps)', () => {
+  expect(shouldStartWorker(state([100, 250], { queued: 6, idleCpu: 0 })).start).toBe(true);
+  // One of them began its invocation 99 ms ago: not yet.
+  expect(shouldStartWorker(state([99, 250], { queued: 6, idleCpu: 0 })).start).toBe(false);
+});
+
+test('a queue the workers cannot keep up with gets another worker when the CPUs have room for it', () => {
+  const waiting = { queued: 40, oldestQueuedAt: NOW - 20 };
+  expect(shouldStartWorker(state([5, 8], { ...waiting, idleCpu: 0.2 })).start).toBe(true);
+  expect(shouldStartWorker(state([5, 8], { ...waiting, idleCpu: 0.19 })).start).toBe(false);
+  // No window measured since the last new worker was ready: not yet.
+  expect(shouldStartWorker(state([5, 8], waiting)).start).toBe(false);
+  // Room on the CPUs, but the invocation has waited only 19 ms.
+  expect(shouldStartWorker(state([5, 8], { ...waiting, oldestQueuedAt: NOW - 19, idleCpu: 0.9 })).start).toBe(false);
+});
