@@ -19,6 +19,7 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { BULK_ACTIONS, type BulkAction, planBulk } from '../client/bulk';
 import type { AsyncTaskClient } from '../client/client';
+import { formatDuration } from '../client/format';
 import { InvalidArgumentError, parsePayloadText, TaskFunctionNotFoundError, validateTaskId } from '../lambda/model';
 import { BulkJobs } from './bulk-jobs';
 import { classify, type Problem } from './errors';
@@ -302,7 +303,9 @@ export function createConsoleApp(options: ConsoleAppOptions): Hono {
   // ── JSON for the live refresh ──────────────────────────────────────────────
   app.get('/api/functions/:fn/tasks/:id', async (c) => {
     const task = await client.get(c.req.param('fn'), validateTaskId(c.req.param('id')));
-    return c.json(task);
+    // The record, and what the page shows of it that changes while the task runs, formatted as the
+    // server renders it (client/format.ts), so the page's script formats nothing itself.
+    return c.json({ ...task, display: { duration: formatDuration(task.durationMs) } });
   });
 
   app.get('/api/functions/:fn/tasks/:id/logs', async (c) => {

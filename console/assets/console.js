@@ -181,6 +181,9 @@
       document.getElementById('progress').textContent = `${percent}%`;
       document.getElementById('progress-percent').textContent = `${percent}%`;
       document.getElementById('progress-message').textContent = task.progress?.message ?? '';
+      // A running task's duration grows; the server formats it (display.duration).
+      const duration = document.getElementById('duration');
+      if (duration && task.display) duration.textContent = task.display.duration;
       const events = document.getElementById('events');
       const items = (task.events || []).map((e) => {
         const li = el('li', { 'data-status': e.status });

@@ -627,6 +627,16 @@ describe('problems with where the console points', () => {
     expect(body).toContain('--endpoint');
   });
 
+  it("answers a task's live refresh with its record and its duration as the page shows it", async () => {
+    // The TaskApi computes a running task's duration when it reads it (now − started): 65 s here.
+    handlers.get = (r) => task((r as { taskId: string }).taskId, 'Running', { durationMs: 65_400 });
+    const res = await app().request('/api/functions/transcode/tasks/my1');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as TaskRecord & { display: { duration: string } };
+    expect(body).toMatchObject({ taskId: 'my1', status: 'Running' });
+    expect(body.display.duration).toBe('1m05s');
+  });
+
   it('answers the JSON endpoints with {error: {name, message}} and the status', async () => {
     handlers.get = () => wire('TaskNotFound', "task 'gone' of function 'transcode' not found");
     const res = await app().request('/api/functions/transcode/tasks/gone');

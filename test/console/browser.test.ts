@@ -124,12 +124,17 @@ describeWithBrowser('the task console in Chromium', () => {
     await expect(page.locator('#status').textContent()).resolves.toContain('Running');
     const percent = async (): Promise<number> => Number(await page.locator('progress#progress').getAttribute('value'));
     const first = await percent();
+    const firstDuration = await page.locator('#duration').textContent();
     // The worker writes progress every 5 s; the page refreshes itself without a reload.
     await waitUntil(async () => ((await percent()) > first ? true : undefined), {
       timeoutMs: 20_000,
       intervalMs: 250,
       what: `progress above ${first}%`,
     });
+    // …and the running task's duration with it (it was the one of the page's first rendering).
+    const duration = await page.locator('#duration').textContent();
+    expect(duration).toMatch(/^\d+(\.\d)?s$|^\d+m\d\ds$/);
+    expect(duration).not.toBe(firstDuration);
     await page.locator('#log-tail li').first().waitFor();
     await screenshot(page, 'task-running');
 
