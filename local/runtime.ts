@@ -51,7 +51,7 @@ export interface RuntimeOptions {
   readonly projectRoot?: string;
   /** TTL sweep interval (default 10 s). */
   readonly ttlIntervalMs?: number;
-  /** Warm Lambda processes per function (default 8). */
+  /** At most this many warm Lambda processes per function (default 8; a pool grows by need, `shouldStartWorker` in lambda.ts). */
   readonly lambdaWorkers?: number;
   /** Delays before the retries of a failed asynchronous Lambda invocation (default 1 s, 2 s; Lambda's are ~1 and 2 min). */
   readonly asyncRetryDelaysMs?: readonly number[];
