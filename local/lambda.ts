@@ -113,9 +113,9 @@ interface Worker {
 }
 
 /** A queued invocation waits this long for a warm worker before the pool may start another for it. */
-const QUEUE_WAIT_MS = 20;
+const QUEUE_WAIT_MS = 50;
 /** … and only if the machine's CPUs were idle this share of a window … */
-const SPARE_CPU = 0.2;
+const SPARE_CPU = 0.35;
 /** … of this long, measured after its last new worker started (so one new worker per window). */
 const CPU_WINDOW_MS = 500;
 

@@ -40,8 +40,8 @@ test('none while a worker is starting: its init would look like a long invocatio
 });
 
 test('a short invocation queues for the warm worker; the pool looks again when the wait or the busy time would count', () => {
-  // Busy 30 ms of 100, the invocation queued 5 ms of 20: look again in 15 ms.
-  expect(shouldStartWorker(state([30], { oldestQueuedAt: NOW - 5, idleCpu: 0.9 }))).toEqual({ start: false, recheckInMs: 15 });
+  // Busy 30 ms of 100, the invocation queued 5 ms of 50: look again in 45 ms.
+  expect(shouldStartWorker(state([30], { oldestQueuedAt: NOW - 5, idleCpu: 0.9 }))).toEqual({ start: false, recheckInMs: 45 });
   // Queued long enough, but the CPUs have no room: look again when the busy time counts (30 ms).
   expect(shouldStartWorker(state([70], { oldestQueuedAt: NOW - 50, idleCpu: 0.05 }))).toEqual({ start: false, recheckInMs: 30 });
 });
@@ -53,11 +53,11 @@ test('every worker busy for scaleUpAfterMs: another starts, whatever the CPUs (a
 });
 
 test('a queue the workers cannot keep up with gets another worker when the CPUs have room for it', () => {
-  const waiting = { queued: 40, oldestQueuedAt: NOW - 20 };
-  expect(shouldStartWorker(state([5, 8], { ...waiting, idleCpu: 0.2 })).start).toBe(true);
-  expect(shouldStartWorker(state([5, 8], { ...waiting, idleCpu: 0.19 })).start).toBe(false);
+  const waiting = { queued: 40, oldestQueuedAt: NOW - 50 };
+  expect(shouldStartWorker(state([5, 8], { ...waiting, idleCpu: 0.35 })).start).toBe(true);
+  expect(shouldStartWorker(state([5, 8], { ...waiting, idleCpu: 0.34 })).start).toBe(false);
   // No window measured since the last new worker was ready: not yet.
   expect(shouldStartWorker(state([5, 8], waiting)).start).toBe(false);
-  // Room on the CPUs, but the invocation has waited only 19 ms.
-  expect(shouldStartWorker(state([5, 8], { ...waiting, oldestQueuedAt: NOW - 19, idleCpu: 0.9 })).start).toBe(false);
+  // Room on the CPUs, but the invocation has waited only 49 ms.
+  expect(shouldStartWorker(state([5, 8], { ...waiting, oldestQueuedAt: NOW - 49, idleCpu: 0.9 })).start).toBe(false);
 });
