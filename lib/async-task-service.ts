@@ -26,6 +26,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ASYNC_CONFIG_BOUNDS, checkRange } from '../lambda/model/config';
 import { TASK_API_ACCESS, type TaskApiAccess } from '../lambda/model/http';
+import { RECONCILER_INTERVAL_MINUTES } from '../lambda/model/orchestration';
 import { registryPath, SERVICE_ENV, SERVICE_NAME_PATTERN, serviceLogGroupPrefix, stateMachineNamePrefix } from '../lambda/model/registry';
 import { ECONOMY_INDEX } from '../lambda/model/orchestration';
 import { TABLE } from '../lambda/model/table';
@@ -387,7 +388,7 @@ export class AsyncTaskService extends Construct implements IAsyncTaskService {
 
     this.reconcilerRule = new events.Rule(this, 'ReconcilerSchedule', {
       description: 'Runs the asynctask reconciler',
-      schedule: events.Schedule.rate(Duration.minutes(5)),
+      schedule: events.Schedule.rate(Duration.minutes(RECONCILER_INTERVAL_MINUTES)),
       targets: [new targets.LambdaFunction(this.reconciler, { retryAttempts: 2 })],
     });
 

@@ -143,10 +143,12 @@ export function economyEndBoundMs(startedAtMs: number, maxEventAgeSeconds: numbe
   return startedAtMs + (maxEventAgeSeconds + timeoutSeconds + ECONOMY_ENDING_MARGIN_SECONDS) * 1000;
 }
 
-/** Passes of the reconciler (every 5 minutes) that look at each economy task once its bound has passed (a pass may fail or be late). */
+/** The reconciler's schedule (its EventBridge rule, lib/async-task-service.ts), in minutes. */
+export const RECONCILER_INTERVAL_MINUTES = 5;
+/** Passes of the reconciler that look at each economy task once its bound has passed (a pass may fail or be late). */
 export const ECONOMY_SWEEP_WINDOW_MS = 15 * 60_000;
-/** How many passes read each economy task (window / the schedule's 5 minutes): part of its cost. */
-export const ECONOMY_RECONCILER_READS_PER_TASK = ECONOMY_SWEEP_WINDOW_MS / (5 * 60_000);
+/** How many passes read each economy task (window / the schedule's interval): part of its cost. */
+export const ECONOMY_RECONCILER_READS_PER_TASK = ECONOMY_SWEEP_WINDOW_MS / (RECONCILER_INTERVAL_MINUTES * 60_000);
 /** Read units of one such read: an eventually consistent BatchGetItem of an item up to 4 KB. */
 export const ECONOMY_RECONCILER_READ_UNITS = 0.5;
 
