@@ -48,12 +48,6 @@ export interface LocalLambdaDeps {
   readonly maxWorkers?: number;
   /** A function's extra workers (beyond one) idle this long are stopped (default 60 s). */
   readonly idleMs?: number;
-  /**
-   * A function's pool starts another worker when every worker has been busy with one invocation
-   * this long (default 100 ms), or when its queue waits and the machine has spare CPU
-   * (`shouldStartWorker`); otherwise a queued invocation waits for the first warm worker to free up.
-   */
-  readonly scaleUpAfterMs?: number;
   /** The functions' asynchronous invocation configs (from the templates). */
   readonly eventInvokeConfigs?: readonly LocalEventInvokeConfig[];
   /** Sends a destination record to a queue, topic or bus ARN (Lambda destinations are invoked here). */
@@ -112,6 +106,8 @@ interface Worker {
   idleTimer?: NodeJS.Timeout;
 }
 
+/** Every worker busy this long with its current invocation: the pool starts another (long invocations run side by side). */
+const LONG_INVOCATION_MS = 100;
 /** A queued invocation waits this long for a warm worker before the pool may start another for it. */
 const QUEUE_WAIT_MS = 50;
 /** … and only if the machine's CPUs were idle this share of a window … */
@@ -130,7 +126,6 @@ export interface PoolState {
   /** The share of the machine's CPU time idle over the last window, once one has passed since the last new worker. */
   readonly idleCpu?: number;
   readonly maxWorkers: number;
-  readonly scaleUpAfterMs: number;
 }
 
 /**
@@ -141,9 +136,9 @@ export interface PoolState {
  * cores only take turns on them; so a short invocation is served sooner, and with less CPU, by the
  * first warm worker to free up (docs/benchmarks.md, "Fewer, warmer workers"). One worker starts
  * - when there is none;
- * - when every worker has been busy with its current invocation for `scaleUpAfterMs`: long
+ * - when every worker has been busy with its current invocation for `LONG_INVOCATION_MS`: long
  *   invocations (a task that sleeps or waits) run side by side, one more worker per
- *   `scaleUpAfterMs` after the last one is ready;
+ *   `LONG_INVOCATION_MS` after the last one is ready;
  * - when the oldest queued invocation has waited `QUEUE_WAIT_MS` and the machine's CPUs were
  *   `SPARE_CPU` idle over the window since the last new worker: the workers cannot keep up and
  *   another has room to run;
@@ -156,11 +151,11 @@ export function shouldStartWorker(state: PoolState): { start: boolean; recheckIn
   if (live === 0) return { start: true };
   if (state.workers.some((w) => w.starting)) return { start: false }; // its init's end looks again
   const longFor = state.now - Math.max(...state.workers.map((w) => w.busySince ?? state.now));
-  if (longFor >= state.scaleUpAfterMs) return { start: true };
+  if (longFor >= LONG_INVOCATION_MS) return { start: true };
   const waited = state.now - state.oldestQueuedAt;
   if (waited >= QUEUE_WAIT_MS && state.idleCpu !== undefined && state.idleCpu >= SPARE_CPU) return { start: true };
   const untilWaited = waited < QUEUE_WAIT_MS ? QUEUE_WAIT_MS - waited : CPU_WINDOW_MS / 5;
-  return { start: false, recheckInMs: Math.max(1, Math.min(state.scaleUpAfterMs - longFor, untilWaited)) };
+  return { start: false, recheckInMs: Math.max(1, Math.min(LONG_INVOCATION_MS - longFor, untilWaited)) };
 }
 
 /** The machine's CPU times so far (ms): idle and all (none where `os.cpus()` lists no CPUs: then only long invocations start workers). */
@@ -230,7 +225,6 @@ class FunctionPool {
       oldestQueuedAt: this.queue[0]?.at ?? now,
       idleCpu: this.idleCpu(now),
       maxWorkers: this.deps.maxWorkers ?? 8,
-      scaleUpAfterMs: this.deps.scaleUpAfterMs ?? 100,
     });
     if (decision.recheckInMs !== undefined && !this.scaleTimer) {
       this.scaleTimer = setTimeout(() => {

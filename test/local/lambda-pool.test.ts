@@ -14,7 +14,6 @@ function state(busyFor: number[], overrides: Partial<PoolState> = {}): PoolState
     queued: 1,
     oldestQueuedAt: NOW,
     maxWorkers: 8,
-    scaleUpAfterMs: 100,
     ...overrides,
   };
 }
@@ -46,7 +45,7 @@ test('a short invocation queues for the warm worker; the pool looks again when t
   expect(shouldStartWorker(state([70], { oldestQueuedAt: NOW - 50, idleCpu: 0.05 }))).toEqual({ start: false, recheckInMs: 30 });
 });
 
-test('every worker busy for scaleUpAfterMs: another starts, whatever the CPUs (a task that sleeps)', () => {
+test('every worker busy for 100 ms (LONG_INVOCATION_MS): another starts, whatever the CPUs (a task that sleeps)', () => {
   expect(shouldStartWorker(state([100, 250], { queued: 6, idleCpu: 0 })).start).toBe(true);
   // One of them began its invocation 99 ms ago: not yet.
   expect(shouldStartWorker(state([99, 250], { queued: 6, idleCpu: 0 })).start).toBe(false);
