@@ -24,11 +24,14 @@ import { AwsError, type LambdaInvokeResult, type LambdaInvoker, LOCAL_REGION, ty
 const WORKER_SCRIPT = path.join(__dirname, 'lambda-worker.cjs');
 /**
  * Node flags of a worker process. A local function's warm process sees a share of its function's
- * invocations (up to 8 processes), far fewer than one hot server process would: most of its code
- * — the AWS SDK's middleware stack, signing, the HTTP client — runs a few hundred times, and
+ * invocations, far fewer than one hot server process would: when they were chosen a function ran
+ * in up to 8 processes (before its pool grew by need, `shouldStartWorker`), most of its code — the
+ * AWS SDK's middleware stack, signing, the HTTP client — ran a few hundred times in each, and
  * V8's optimizing compiler (TurboFan) spent more CPU compiling it than the optimized code gave
  * back (measured with bench/local.ts on warm workers: −13–20 % of the TaskApi's CPU per task and
- * −25–30 % of an economy task's, with these flags; docs/benchmarks.md). `--always-sparkplug` compiles each function to non-optimized machine code
+ * −25–30 % of an economy task's, with these flags; docs/benchmarks.md). With the pools' fewer
+ * workers, V8's default flags measured the same, within the noise, and these were kept.
+ * `--always-sparkplug` compiles each function to non-optimized machine code
  * (Sparkplug, cheap and fast to make) on its first run instead of interpreting its bytecode;
  * `--interrupt-budget` 4× V8's default (67,584) asks for 4× as much execution before a function
  * is optimized, so code that stays hot in a long-lived worker (a CPU-bound task) is still
