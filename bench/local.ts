@@ -351,6 +351,30 @@ export function processCpu(sys = false, processes?: Map<string, number>): Map<st
   return out;
 }
 
+/**
+ * `count` tasks of `fn` one after another (ids `lat-<i>`), each awaited Succeeded by polling `get`
+ * every 10 ms: the submit call's time, submit → Succeeded as the client saw it, and as the record
+ * has it (endTime − startedTime), in ms.
+ */
+async function oneAtATime(
+  client: AsyncTaskClient,
+  fn: string,
+  count: number,
+): Promise<{ submitLatency: number[]; clientLatency: number[]; recordLatency: number[] }> {
+  const submitLatency: number[] = [];
+  const clientLatency: number[] = [];
+  const recordLatency: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await client.submit({ functionName: fn, taskId: `lat-${i}`, payload: { i } });
+    submitLatency.push(performance.now() - start);
+    const task = await waitSucceeded(client, fn, `lat-${i}`, 10);
+    clientLatency.push(performance.now() - start);
+    recordLatency.push((task.endTime ?? task.startedTime) - task.startedTime);
+  }
+  return { submitLatency, clientLatency, recordLatency };
+}
+
 /** Polls `get` every `pollMs` until the task is Succeeded; throws when it ended otherwise or the time is up. */
 async function waitSucceeded(client: AsyncTaskClient, fn: string, taskId: string, pollMs: number, timeoutMs = 60_000): Promise<TaskRecord> {
   const deadline = Date.now() + timeoutMs;
@@ -565,17 +589,7 @@ async function main(): Promise<void> {
 
     // Latency, one task at a time.
     process.stdout.write(`latency: ${options.latency} tasks one at a time (client polls get every 10 ms)… `);
-    const clientLatency: number[] = [];
-    const recordLatency: number[] = [];
-    const submitLatency: number[] = [];
-    for (let i = 0; i < options.latency; i++) {
-      const start = performance.now();
-      await client.submit({ functionName: 'echo', taskId: `lat-${i}`, payload: { i } });
-      submitLatency.push(performance.now() - start);
-      const task = await waitSucceeded(client, 'echo', `lat-${i}`, 10);
-      clientLatency.push(performance.now() - start);
-      recordLatency.push((task.endTime ?? task.startedTime) - task.startedTime);
-    }
+    const { submitLatency, clientLatency, recordLatency } = await oneAtATime(client, 'echo', options.latency);
     log('done');
 
     // Per-task counts from execution histories.
@@ -768,17 +782,7 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
   const { submitPerSecond, drainPerSecond, done } = run;
   log('done');
   process.stdout.write(`economy latency: ${options.latency} tasks one at a time… `);
-  const clientLatency: number[] = [];
-  const recordLatency: number[] = [];
-  const submitLatency: number[] = [];
-  for (let i = 0; i < options.latency; i++) {
-    const start = performance.now();
-    await client.submit({ functionName: fn, taskId: `lat-${i}`, payload: { i } });
-    submitLatency.push(performance.now() - start);
-    const task = await waitSucceeded(client, fn, `lat-${i}`, 10);
-    clientLatency.push(performance.now() - start);
-    recordLatency.push((task.endTime ?? task.startedTime) - task.startedTime);
-  }
+  const { submitLatency, clientLatency, recordLatency } = await oneAtATime(client, fn, options.latency);
   log('done');
 
   // Reference: Lambda's own asynchronous invocation of the plain echo handler (accepted / s).
