@@ -128,6 +128,8 @@ export interface PoolState {
   readonly oldestQueuedAt: number;
   /** The share of the machine's CPU time idle over the last window, once one has passed since the last new worker. */
   readonly idleCpu?: number;
+  /** The most workers busy at once in any other function's pool now (0 when none). */
+  readonly peerBusy: number;
   readonly maxWorkers: number;
 }
 
@@ -145,6 +147,11 @@ export interface PoolState {
  * - when the oldest queued invocation has waited `QUEUE_WAIT_MS` and the machine's CPUs were
  *   `SPARE_CPU` idle over the window since the last new worker: the workers cannot keep up and
  *   another has room to run;
+ * - when the oldest queued invocation has waited `QUEUE_WAIT_MS` and another function has more
+ *   workers busy than this one has workers, whatever the CPUs: the machine shares its cores
+ *   between processes, not functions, so a function with one process beside one with three
+ *   busy would get a quarter of their time however long its queue (an asynchronous function's
+ *   backlog behind the submits of a busy TaskApi); it gets as many as the busiest other, no more;
  * and none while a worker is starting (its init would look like a long invocation), nor beyond
  * `maxWorkers`.
  */
@@ -157,6 +164,7 @@ export function shouldStartWorker(state: PoolState): { start: boolean; recheckIn
   if (longFor >= LONG_INVOCATION_MS) return { start: true };
   const waited = state.now - state.oldestQueuedAt;
   if (waited >= QUEUE_WAIT_MS && state.idleCpu !== undefined && state.idleCpu >= SPARE_CPU) return { start: true };
+  if (waited >= QUEUE_WAIT_MS && live < state.peerBusy) return { start: true };
   const untilWaited = waited < QUEUE_WAIT_MS ? QUEUE_WAIT_MS - waited : CPU_WINDOW_MS / 5;
   return { start: false, recheckInMs: Math.max(1, Math.min(LONG_INVOCATION_MS - longFor, untilWaited)) };
 }
@@ -186,6 +194,8 @@ class FunctionPool {
   public constructor(
     public readonly fn: LocalFunction,
     private readonly deps: LocalLambdaDeps,
+    /** The most workers busy at once in any other function's pool (`PoolState.peerBusy`). */
+    private readonly peerBusy: () => number = () => 0,
   ) {
     if (fn.codeDir) {
       this.codeDir = fn.codeDir;
@@ -227,6 +237,7 @@ class FunctionPool {
       queued: this.queue.length,
       oldestQueuedAt: this.queue[0]?.at ?? now,
       idleCpu: this.idleCpu(now),
+      peerBusy: this.peerBusy(),
       maxWorkers: this.deps.maxWorkers ?? 8,
     });
     if (decision.recheckInMs !== undefined && !this.scaleTimer) {
@@ -437,6 +448,11 @@ class FunctionPool {
     );
   }
 
+  /** Its workers busy with an invocation now. */
+  public get busy(): number {
+    return this.workers.filter((w) => w.busy && !w.dead).length;
+  }
+
   public get size(): number {
     return this.workers.length;
   }
@@ -458,7 +474,12 @@ export class LocalLambda implements LambdaInvoker {
   private closed = false;
 
   public constructor(readonly deps: LocalLambdaDeps) {
-    for (const fn of deps.functions) this.pools.set(fn.name, new FunctionPool(fn, deps));
+    for (const fn of deps.functions) {
+      const pool: FunctionPool = new FunctionPool(fn, deps, () =>
+        Math.max(0, ...[...this.pools.values()].filter((other) => other !== pool).map((other) => other.busy)),
+      );
+      this.pools.set(fn.name, pool);
+    }
     for (const config of deps.eventInvokeConfigs ?? []) this.asyncConfigs.set(config.functionName, config);
   }
 

@@ -13,6 +13,7 @@ function state(busyFor: number[], overrides: Partial<PoolState> = {}): PoolState
     workers: busyFor.map((ms) => ({ starting: false, busySince: NOW - ms })),
     queued: 1,
     oldestQueuedAt: NOW,
+    peerBusy: 0,
     maxWorkers: 8,
     ...overrides,
   };
@@ -59,4 +60,23 @@ test('a queue the workers cannot keep up with gets another worker when the CPUs 
   expect(shouldStartWorker(state([5, 8], waiting)).start).toBe(false);
   // Room on the CPUs, but the invocation has waited only 49 ms.
   expect(shouldStartWorker(state([5, 8], { ...waiting, oldestQueuedAt: NOW - 49, idleCpu: 0.9 })).start).toBe(false);
+});
+
+test('a queue beside a function with more workers busy gets as many workers as that one has busy, whatever the CPUs', () => {
+  // The TaskApi has 3 workers busy with submits; the economy function's backlog waits behind its 1.
+  const backlog = { queued: 200, oldestQueuedAt: NOW - 50, idleCpu: 0 };
+  expect(shouldStartWorker(state([5], { ...backlog, peerBusy: 3 })).start).toBe(true);
+  expect(shouldStartWorker(state([5, 8], { ...backlog, peerBusy: 3 })).start).toBe(true);
+  // As many as the busiest other function: no more on that account.
+  expect(shouldStartWorker(state([5, 8, 2], { ...backlog, peerBusy: 3 })).start).toBe(false);
+  // Not before the invocation has waited 50 ms: a warm worker may free up first.
+  expect(shouldStartWorker(state([5], { ...backlog, oldestQueuedAt: NOW - 49, peerBusy: 3 }))).toEqual({
+    start: false,
+    recheckInMs: 1,
+  });
+  // Nor while a worker is starting, nor beyond maxWorkers.
+  expect(
+    shouldStartWorker(state([], { ...backlog, peerBusy: 3, workers: [{ starting: false, busySince: NOW - 5 }, { starting: true }] })).start,
+  ).toBe(false);
+  expect(shouldStartWorker(state([5, 8], { ...backlog, peerBusy: 6, maxWorkers: 2 })).start).toBe(false);
 });
