@@ -47,7 +47,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { GetExecutionHistoryCommand, type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
 import {
@@ -427,6 +427,8 @@ async function throughputRun(inputs: {
   let receiving: Promise<void> | undefined;
   let stopReceiving = false;
   let lastRecordAt = 0;
+  // The warm-up's success records are still on the queue: not this run's to receive and delete.
+  if (sqs && queueUrl) await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
   const cpu0 = processCpu();
   const sys0 = processCpu(true);
   const t0 = performance.now();
