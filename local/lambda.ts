@@ -23,21 +23,17 @@ import { AwsError, type LambdaInvokeResult, type LambdaInvoker, LOCAL_REGION, ty
 
 const WORKER_SCRIPT = path.join(__dirname, 'lambda-worker.cjs');
 /**
- * Node flags of a worker process. A local function's warm process sees a share of its function's
- * invocations, far fewer than one hot server process would: when they were chosen a function ran
- * in up to 8 processes (before its pool grew by need, `shouldStartWorker`), most of its code — the
- * AWS SDK's middleware stack, signing, the HTTP client — ran a few hundred times in each, and
- * V8's optimizing compiler (TurboFan) spent more CPU compiling it than the optimized code gave
- * back (measured with bench/local.ts on warm workers: −13–20 % of the TaskApi's CPU per task and
- * −25–30 % of an economy task's, with these flags; docs/benchmarks.md). With the pools' fewer
- * workers, V8's default flags measured the same, within the noise, and these were kept.
- * `--always-sparkplug` compiles each function to non-optimized machine code
- * (Sparkplug, cheap and fast to make) on its first run instead of interpreting its bytecode;
- * `--interrupt-budget` 4× V8's default (67,584) asks for 4× as much execution before a function
- * is optimized, so code that stays hot in a long-lived worker (a CPU-bound task) is still
- * optimized, a few milliseconds later. `--enable-source-maps`: stack traces of bundles with maps.
+ * Node flags of a worker process: `--enable-source-maps` (stack traces of bundles with maps) and
+ * V8's own JIT tiering, as on Lambda. The workers ran with `--always-sparkplug
+ * --interrupt-budget=270336` while a function had a process per concurrent invocation, up to 8:
+ * each ran its code a few hundred times and V8 optimized the same AWS SDK code again in every
+ * one. A pool now grows by need (`shouldStartWorker`), so a busy function's one to three workers
+ * each make thousands of SDK calls, and the 4× interrupt budget kept that code from ever getting
+ * fast: one process's `UpdateItem` to the edge settled at ≈ 0.6–0.75 ms of CPU per call after
+ * 4,000 calls with those flags, ≈ 0.41–0.43 ms with V8's defaults (docs/benchmarks.md, "V8's
+ * own tiering again").
  */
-export const WORKER_EXEC_ARGV: readonly string[] = ['--enable-source-maps', '--always-sparkplug', '--interrupt-budget=270336'];
+export const WORKER_EXEC_ARGV: readonly string[] = ['--enable-source-maps'];
 /** The project's node_modules: bundles keep `@aws-sdk/*` external (the Lambda runtime provides it). */
 const PROJECT_NODE_MODULES = path.resolve(__dirname, '..', 'node_modules');
 

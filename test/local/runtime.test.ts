@@ -213,7 +213,7 @@ test('Lambda pool: concurrent long invocations run in up to 8 warm processes, th
   expect(results.every((r) => !r.FunctionError)).toBe(true);
   expect(pids.size).toBeGreaterThan(1);
   expect(pids.size).toBeLessThanOrEqual(8);
-  // Every worker runs with the runtime's Node flags (the JIT tiering of short-lived workers).
+  // Every worker runs with the runtime's Node flags (source maps; V8's own JIT tiering).
   for (const r of results) expect(decode(r.Payload).execArgv).toEqual([...WORKER_EXEC_ARGV]);
   lambda.destroy();
 });
