@@ -28,9 +28,12 @@
  * --latency N (sequential tasks for latency, default 40), --puts N (baseline puts, default 2000),
  * --histories N (executions whose history is read, default 5), --persist 1 (the runtime keeps its state in
  * a data dir, as `asynctask dev --data-dir`: every execution step on disk, DynamoDB in LevelDB),
- * --warmup N (tasks of each mode run to Succeeded before its measurements, default 200: the
- * runtime process's JIT warms over the first few hundred tasks — with 16, whichever throughput
- * run came first paid ≈ 3 ms of CPU per task more than the one after it).
+ * --warmup N (tasks of each mode run to Succeeded before its measurements, as the measured run
+ * runs them, unmeasured; default 1,000: the runtime process's JIT warms over the first few
+ * hundred tasks — with 16, whichever throughput run came first paid ≈ 3 ms of CPU per task more
+ * than the one after it — and a Lambda worker's AWS SDK code over its first ≈ 3,000 calls,
+ * 1.3 → 0.4 ms of CPU per call: with 200, the economy wrapper's one or two workers had made at
+ * most 800 calls each when the measured run began).
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -106,7 +109,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5, persist: 0, warmup: 200 };
+  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5, persist: 0, warmup: 1000 };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '') as keyof Options;
     const value = Number(argv[i + 1]);
@@ -508,6 +511,16 @@ async function throughputRun(inputs: {
   return { method, submits, submitPerSecond, drainMs, drainPerSecond: (options.tasks / drainMs) * 1000, cpuUsed, done };
 }
 
+/**
+ * The warm-up: `--warmup` tasks run as the measured run will run them (C submits in flight, the
+ * success queue drained), unmeasured, so that the Lambda pools grow here to the size the run
+ * needs and their workers' JIT is warm when it starts — not a worker started, cold, inside it.
+ */
+async function warmUp(inputs: { options: Options; client: AsyncTaskClient; sqs: SQSClient; functionName: string; queueUrl?: string }) {
+  const { options, ...rest } = inputs;
+  await throughputRun({ options: { ...options, tasks: options.warmup }, prefix: 'warm', ...rest });
+}
+
 function cpuPerTask(run: ThroughputRun, options: Options): number {
   return run.cpuUsed.length === 0 ? Number.NaN : run.cpuUsed.reduce((n, c) => n + c.ms, 0) / options.tasks;
 }
@@ -565,16 +578,11 @@ async function main(): Promise<void> {
   const sfn = new SFNClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   const ddb = new DynamoDBClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   try {
-    // Warm-up: Lambda workers of TaskApi and echo, and the JIT of every process.
-    await pool(options.warmup, options.concurrency, async (i) => {
-      await client.submit({ functionName: 'echo', taskId: `warm-${i}`, payload: { i } });
-      await waitSucceeded(client, 'echo', `warm-${i}`, 50);
-    });
-
     // Submit throughput at concurrency C, then the drain to Succeeded: first waiting on the
     // success queue, then (the figure before 2026-11-30) with C pollers of `get`.
     process.stdout.write(`submit throughput: ${options.tasks} submits at concurrency ${options.concurrency}… `);
     const sqs = new SQSClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
+    await warmUp({ options, client, sqs, functionName: 'echo', queueUrl: runtime.outputs.EchoSuccessQueueUrl });
     const run = await throughputRun({
       options,
       client,
@@ -765,12 +773,9 @@ function tableIndexes(cdkOut: string, stack: string): { indexes: IndexSpec[]; ta
 async function economyFigures(inputs: EconomyInputs): Promise<void> {
   const { options, client, ddb, runtime, cdkOut, log, standard } = inputs;
   const fn = 'echo_eco';
-  await pool(options.warmup, options.concurrency, async (i) => {
-    await client.submit({ functionName: fn, taskId: `warm-${i}`, payload: { i } });
-    await waitSucceeded(client, fn, `warm-${i}`, 50);
-  });
   process.stdout.write(`economy: ${options.tasks} submits of ${fn} at concurrency ${options.concurrency}… `);
   const sqs = new SQSClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
+  await warmUp({ options, client, sqs, functionName: fn, queueUrl: runtime.outputs.EchoEcoSuccessQueueUrl });
   const run = await throughputRun({
     options,
     client,
@@ -883,7 +888,8 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
 }
 
 /** The tasks table: the local DynamoDB's table whose name says Tasks (the fixture has one). */
-async function tableName(ddb: DynamoDBClient): Promise<string> {
+/** The fixture stack's tasks table, by name. */
+export async function tableName(ddb: DynamoDBClient): Promise<string> {
   const names = (await ddb.send(new ListTablesCommand({}))).TableNames ?? [];
   const found = names.find((n) => /Tasks/.test(n));
   if (!found) throw new Error(`no tasks table among ${names.join(', ')}`);
