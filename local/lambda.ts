@@ -111,7 +111,7 @@ const LONG_INVOCATION_MS = 100;
 const QUEUE_WAIT_MS = 50;
 /** … and only if the machine's CPUs were idle this share of a window … */
 const SPARE_CPU = 0.35;
-/** … of this long, measured after its last new worker started (so one new worker per window). */
+/** … of this long, the last one measured while the queue waited, after its last new worker was ready (so one new worker per window; `IdleCpuWindow`). */
 const CPU_WINDOW_MS = 500;
 
 /** What a function's pool knows when an invocation is queued and no worker is idle. */
@@ -141,7 +141,7 @@ export interface PoolState {
  *   invocations (a task that sleeps or waits) run side by side, one more worker per
  *   `LONG_INVOCATION_MS` after the last one is ready;
  * - when the oldest queued invocation has waited `QUEUE_WAIT_MS` and the machine's CPUs were
- *   `SPARE_CPU` idle over the window since the last new worker: the workers cannot keep up and
+ *   `SPARE_CPU` idle over the last window (`IdleCpuWindow`): the workers cannot keep up and
  *   another has room to run;
  * - when the oldest queued invocation has waited `QUEUE_WAIT_MS` and another function has more
  *   workers busy than this one has workers, whatever the CPUs: the machine shares its cores
@@ -176,16 +176,49 @@ function cpuTimes(): { idle: number; total: number } {
   return { idle, total };
 }
 
+/**
+ * The machine's idle CPU share over the last `CPU_WINDOW_MS` window, for a pool deciding whether
+ * another worker has room. A window is measured while the pool asks (its queue waits); one that
+ * began more than two windows ago is stale — it would show a past phase, an idle pause between
+ * bursts — and a new one begins, so a share is never older than a window.
+ */
+export class IdleCpuWindow {
+  private mark?: { at: number; idle: number; total: number };
+  private last?: number;
+
+  public constructor(private readonly times: () => { idle: number; total: number } = cpuTimes) {}
+
+  /** The idle share of the last complete window, or undefined while there is none yet. */
+  public read(now: number): number | undefined {
+    const mark = this.mark;
+    if (!mark || now - mark.at > 2 * CPU_WINDOW_MS) {
+      this.mark = { at: now, ...this.times() };
+      this.last = undefined;
+      return undefined;
+    }
+    if (now - mark.at >= CPU_WINDOW_MS) {
+      const next = { at: now, ...this.times() };
+      this.mark = next;
+      this.last = next.total > mark.total ? (next.idle - mark.idle) / (next.total - mark.total) : undefined;
+    }
+    return this.last;
+  }
+
+  /** Starts over (a new worker is ready: the next window shows the machine with it running). */
+  public reset(): void {
+    this.mark = undefined;
+    this.last = undefined;
+  }
+}
+
 class FunctionPool {
   private readonly workers: Worker[] = [];
   private readonly queue: Pending[] = [];
   private readonly codeDir?: string;
   private closed = false;
   private scaleTimer?: NodeJS.Timeout;
-  /** Where the current window of the machine's CPU times began (reset when a new worker is ready). */
-  private cpuMark?: { at: number; idle: number; total: number };
-  /** The idle share of the last complete window since then. */
-  private lastIdleCpu?: number;
+  /** The machine's idle CPU share (reset when a new worker is ready). */
+  private readonly cpu = new IdleCpuWindow();
 
   public constructor(
     public readonly fn: LocalFunction,
@@ -232,7 +265,7 @@ class FunctionPool {
       workers: this.workers.filter((x) => !x.dead).map((x) => ({ starting: x.starting, busySince: x.busy?.since })),
       queued: this.queue.length,
       oldestQueuedAt: this.queue[0]?.at ?? now,
-      idleCpu: this.idleCpu(now),
+      idleCpu: this.cpu.read(now),
       peerBusy: this.peerBusy(),
       maxWorkers: this.deps.maxWorkers ?? 8,
     });
@@ -243,20 +276,6 @@ class FunctionPool {
       }, decision.recheckInMs);
     }
     return decision.start;
-  }
-
-  /** The machine's idle CPU share over the window since `cpuMark`, once it is `CPU_WINDOW_MS` long (then a new window begins). */
-  private idleCpu(now: number): number | undefined {
-    if (!this.cpuMark) {
-      this.cpuMark = { at: now, ...cpuTimes() };
-      return undefined;
-    }
-    if (now - this.cpuMark.at >= CPU_WINDOW_MS) {
-      const mark = this.cpuMark;
-      this.cpuMark = { at: now, ...cpuTimes() };
-      if (this.cpuMark.total > mark.total) this.lastIdleCpu = (this.cpuMark.idle - mark.idle) / (this.cpuMark.total - mark.total);
-    }
-    return this.lastIdleCpu;
   }
 
   private log(stream: string, lines: string[], worker?: Worker): void {
@@ -324,8 +343,7 @@ class FunctionPool {
       if (msg.type === 'log' && msg.lines) this.log(stream, msg.lines, w);
       else if (msg.type === 'initialized') {
         w.starting = false;
-        this.cpuMark = undefined; // the next window shows the machine with this worker running
-        this.lastIdleCpu = undefined;
+        this.cpu.reset(); // the next window shows the machine with this worker running
         if (w.busy && msg.requestId === w.busy.requestId) w.busy.since = Date.now();
         this.pump();
       } else if (msg.type === 'done' && w.busy && msg.requestId === w.busy.requestId) {

@@ -2,7 +2,7 @@
  * How a local function's pool of warm processes grows (`shouldStartWorker`, local/lambda.ts): the
  * decision alone, on made-up states; test/local/runtime.test.ts runs the pool itself.
  */
-import { type PoolState, shouldStartWorker } from '../../local/lambda';
+import { IdleCpuWindow, type PoolState, shouldStartWorker } from '../../local/lambda';
 
 const NOW = 1_000_000;
 
@@ -79,4 +79,54 @@ test('a queue beside a function with more workers busy gets as many workers as t
     shouldStartWorker(state([], { ...backlog, peerBusy: 3, workers: [{ starting: false, busySince: NOW - 5 }, { starting: true }] })).start,
   ).toBe(false);
   expect(shouldStartWorker(state([5, 8], { ...backlog, peerBusy: 6, maxWorkers: 2 })).start).toBe(false);
+});
+
+describe('IdleCpuWindow: the idle CPU share a pool reads, never older than a window', () => {
+  /** CPU times that advance as the test says: `busy` ms of work and `idle` ms idle per step. */
+  function machine() {
+    const t = { idle: 0, total: 0 };
+    return {
+      times: () => ({ ...t }),
+      run: (busy: number, idle: number) => {
+        t.idle += idle;
+        t.total += busy + idle;
+      },
+    };
+  }
+
+  test('a share once a 500 ms window has passed, then each window after', () => {
+    const m = machine();
+    const w = new IdleCpuWindow(m.times);
+    expect(w.read(0)).toBeUndefined();
+    m.run(600, 400);
+    expect(w.read(499)).toBeUndefined();
+    expect(w.read(500)).toBeCloseTo(0.4);
+    m.run(900, 100);
+    expect(w.read(800)).toBeCloseTo(0.4); // the window since 500 is not complete
+    expect(w.read(1000)).toBeCloseTo(0.1);
+  });
+
+  test('a window begun more than two windows ago is stale: an idle pause between bursts does not count as room', () => {
+    const m = machine();
+    const w = new IdleCpuWindow(m.times);
+    w.read(0);
+    m.run(1000, 0);
+    expect(w.read(500)).toBe(0); // busy
+    m.run(200, 9800); // an idle pause of 10 s, then the queue waits again on a busy machine
+    expect(w.read(10_500)).toBeUndefined();
+    m.run(950, 50);
+    expect(w.read(11_000)).toBeCloseTo(0.05);
+  });
+
+  test('reset: the next window starts afresh (a new worker became ready)', () => {
+    const m = machine();
+    const w = new IdleCpuWindow(m.times);
+    w.read(0);
+    m.run(100, 900);
+    expect(w.read(500)).toBeCloseTo(0.9);
+    w.reset();
+    expect(w.read(600)).toBeUndefined();
+    m.run(1000, 0);
+    expect(w.read(1100)).toBe(0);
+  });
 });
