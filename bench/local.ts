@@ -28,8 +28,8 @@
  * --latency N (sequential tasks for latency, default 40), --puts N (baseline puts, default 2000),
  * --histories N (executions whose history is read, default 5), --persist 1 (the runtime keeps its state in
  * a data dir, as `asynctask dev --data-dir`: every execution step on disk, DynamoDB in LevelDB),
- * --warmup N (tasks of each mode run to Succeeded before its measurements, as the measured run
- * runs them, unmeasured; default 1,000: the runtime process's JIT warms over the first few
+ * --warmup N (tasks of each mode run to Succeeded before its measurements, C at a time, each
+ * polled with get; default 1,000: the runtime process's JIT warms over the first few
  * hundred tasks — with 16, whichever throughput run came first paid ≈ 3 ms of CPU per task more
  * than the one after it — and a Lambda worker's AWS SDK code over its first ≈ 3,000 calls,
  * 1.3 → 0.4 ms of CPU per call: with 200, the economy wrapper's one or two workers had made at
@@ -512,13 +512,16 @@ async function throughputRun(inputs: {
 }
 
 /**
- * The warm-up: `--warmup` tasks run as the measured run will run them (C submits in flight, the
- * success queue drained), unmeasured, so that the Lambda pools grow here to the size the run
- * needs and their workers' JIT is warm when it starts — not a worker started, cold, inside it.
+ * The warm-up: `--warmup` tasks of the function, C at a time, each submitted and polled with
+ * `get` until `Succeeded` (the TaskApi's two paths, the task function, the JIT of every process).
+ * Run as the measured run runs them instead (C submits in flight, the success queue drained), it
+ * grew the pools to three workers more often and measured lower (docs/benchmarks.md).
  */
-async function warmUp(inputs: { options: Options; client: AsyncTaskClient; sqs: SQSClient; functionName: string; queueUrl?: string }) {
-  const { options, ...rest } = inputs;
-  await throughputRun({ options: { ...options, tasks: options.warmup }, prefix: 'warm', ...rest });
+async function warmUp(options: Options, client: AsyncTaskClient, functionName: string): Promise<void> {
+  await pool(options.warmup, options.concurrency, async (i) => {
+    await client.submit({ functionName, taskId: `warm-${i}`, payload: { i } });
+    await waitSucceeded(client, functionName, `warm-${i}`, 50);
+  });
 }
 
 function cpuPerTask(run: ThroughputRun, options: Options): number {
@@ -578,11 +581,12 @@ async function main(): Promise<void> {
   const sfn = new SFNClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   const ddb = new DynamoDBClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
   try {
+    await warmUp(options, client, 'echo');
+
     // Submit throughput at concurrency C, then the drain to Succeeded: first waiting on the
     // success queue, then (the figure before 2026-11-30) with C pollers of `get`.
     process.stdout.write(`submit throughput: ${options.tasks} submits at concurrency ${options.concurrency}… `);
     const sqs = new SQSClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
-    await warmUp({ options, client, sqs, functionName: 'echo', queueUrl: runtime.outputs.EchoSuccessQueueUrl });
     const run = await throughputRun({
       options,
       client,
@@ -773,9 +777,9 @@ function tableIndexes(cdkOut: string, stack: string): { indexes: IndexSpec[]; ta
 async function economyFigures(inputs: EconomyInputs): Promise<void> {
   const { options, client, ddb, runtime, cdkOut, log, standard } = inputs;
   const fn = 'echo_eco';
+  await warmUp(options, client, fn);
   process.stdout.write(`economy: ${options.tasks} submits of ${fn} at concurrency ${options.concurrency}… `);
   const sqs = new SQSClient({ endpoint: runtime.endpoint, region: REGION, credentials: CREDENTIALS });
-  await warmUp({ options, client, sqs, functionName: fn, queueUrl: runtime.outputs.EchoEcoSuccessQueueUrl });
   const run = await throughputRun({
     options,
     client,
