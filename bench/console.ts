@@ -37,6 +37,7 @@ import { startConsole } from '../console/server';
 import { LIST_FILTERED_PAGE_SIZE, LIST_MAX_PAGES } from '../lambda/lib/task-api';
 import { ACTIVE_STATUSES, isTerminal, type TaskStatus } from '../lambda/model';
 import { type E2ERuntime, startE2E } from '../test/e2e/harness';
+import { parseWholeNumberOptions } from './options';
 
 /** The newest tasks of each function, `recent-000`…: what the dense prefix filter selects. */
 const RECENT = 100;
@@ -50,18 +51,13 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { tasks: 10_000, small: 100, concurrency: 16, runs: 10, 'seed-seconds': 180 };
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].replace(/^--/, '') as keyof Options;
-    const value = Number(argv[i + 1]);
-    if (!(name in options) || !Number.isInteger(value) || value < 1) {
-      throw new Error(
-        `usage: bench/console.ts [--tasks N] [--small N] [--concurrency C] [--runs R] [--seed-seconds S] (bad '${argv[i]} ${argv[i + 1] ?? ''}')`,
-      );
-    }
-    options[name] = value;
-    i++;
-  }
+  const options = parseWholeNumberOptions('bench/console.ts', argv, {
+    tasks: 10_000,
+    small: 100,
+    concurrency: 16,
+    runs: 10,
+    'seed-seconds': 180,
+  });
   if (options.small < RECENT || options.tasks < RECENT) throw new Error(`--tasks and --small must be at least ${RECENT}`);
   return options;
 }

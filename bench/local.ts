@@ -67,6 +67,7 @@ import type { TaskRecord } from '../lambda/model';
 import { TABLE, tableKey } from '../lambda/model/table';
 import { startRuntime } from '../local/runtime';
 import { PROJECT_ROOT, synthesize } from '../test/e2e/synth';
+import { parseWholeNumberOptions } from './options';
 
 // The SDK's multi-line Node-version notice would interleave with the figures.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -104,24 +105,20 @@ interface Options {
   histories: number;
   /** 1: the runtime keeps its state in a data dir (executions' steps, DynamoDB in LevelDB, logs), as `asynctask dev --data-dir`. */
   persist: number;
-  /** Tasks of each mode run to Succeeded before its measurements (default 200: starts the Lambda workers and warms every process's JIT). */
+  /** Tasks of each mode run to Succeeded before its measurements (default 1,000: starts the Lambda workers and warms every process's JIT). */
   warmup: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { tasks: 300, concurrency: 8, latency: 40, puts: 2000, histories: 5, persist: 0, warmup: 1000 };
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].replace(/^--/, '') as keyof Options;
-    const value = Number(argv[i + 1]);
-    if (!(name in options) || !Number.isInteger(value) || value < 1) {
-      throw new Error(
-        `usage: bench/local.ts [--tasks N] [--concurrency C] [--latency N] [--puts N] [--histories N] [--persist 1] [--warmup N] (bad '${argv[i]} ${argv[i + 1] ?? ''}')`,
-      );
-    }
-    options[name] = value;
-    i++;
-  }
-  return options;
+  return parseWholeNumberOptions('bench/local.ts', argv, {
+    tasks: 300,
+    concurrency: 8,
+    latency: 40,
+    puts: 2000,
+    histories: 5,
+    persist: 0,
+    warmup: 1000,
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -26,6 +26,7 @@ import { WORKER_EXEC_ARGV } from '../local/lambda';
 import { startRuntime } from '../local/runtime';
 import { PROJECT_ROOT, synthesize } from '../test/e2e/synth';
 import { tableName } from './local';
+import { parseWholeNumberOptions } from './options';
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const REGION = 'us-east-1';
@@ -38,17 +39,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { calls: 4000, block: 500, runs: 2 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, '') as keyof Options;
-    const value = Number(argv[i + 1]);
-    if (!(name in options) || !Number.isInteger(value) || value < 1) {
-      throw new Error(
-        `usage: bench/sdk-call.ts [--calls N] [--block N] [--runs N] (bad '${argv[i]} ${argv[i + 1] ?? ''}': a whole number ≥ 1)`,
-      );
-    }
-    options[name] = value;
-  }
+  const options = parseWholeNumberOptions('bench/sdk-call.ts', argv, { calls: 4000, block: 500, runs: 2 });
   if (options.calls % options.block !== 0) {
     throw new Error(`--calls ${options.calls} is not a multiple of --block ${options.block}`);
   }
