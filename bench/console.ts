@@ -37,7 +37,7 @@ import { startConsole } from '../console/server';
 import { LIST_FILTERED_PAGE_SIZE, LIST_MAX_PAGES } from '../lambda/lib/task-api';
 import { ACTIVE_STATUSES, isTerminal, type TaskStatus } from '../lambda/model';
 import { type E2ERuntime, startE2E } from '../test/e2e/harness';
-import { parseWholeNumberOptions } from './options';
+import { parseWholeNumberOptions } from './cli';
 
 /** The newest tasks of each function, `recent-000`…: what the dense prefix filter selects. */
 const RECENT = 100;

@@ -42,6 +42,7 @@ import { type Broker, brokerUnavailable, startBrokerProcess } from '../test/kafk
 import { PROJECT_ROOT, synthApp } from '../test/e2e/synth';
 import { BENCH_BATCH_SIZES, BENCH_FUNCTION, BENCH_PARTITIONS, BENCH_RUN_CONTEXT, benchTopic, KAFKA_BENCH_STACK } from './kafka-app';
 import { history, itemBytes, PRICES, percentile } from './local';
+import { runBench } from './cli';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -720,12 +721,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runBench(main);

@@ -67,7 +67,7 @@ import type { TaskRecord } from '../lambda/model';
 import { TABLE, tableKey } from '../lambda/model/table';
 import { startRuntime } from '../local/runtime';
 import { PROJECT_ROOT, synthesize } from '../test/e2e/synth';
-import { parseWholeNumberOptions } from './options';
+import { parseWholeNumberOptions, runBench } from './cli';
 
 // The SDK's multi-line Node-version notice would interleave with the figures.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -897,12 +897,4 @@ export async function tableName(ddb: DynamoDBClient): Promise<string> {
   return found;
 }
 
-if (require.main === module) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runBench(main);

@@ -26,7 +26,7 @@ import { WORKER_EXEC_ARGV } from '../local/lambda';
 import { startRuntime } from '../local/runtime';
 import { PROJECT_ROOT, synthesize } from '../test/e2e/synth';
 import { tableName } from './local';
-import { parseWholeNumberOptions } from './options';
+import { parseWholeNumberOptions, runBench } from './cli';
 
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 const REGION = 'us-east-1';
@@ -162,12 +162,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runBench(main);

@@ -20,3 +20,14 @@ export function parseWholeNumberOptions<O extends Record<string, number>>(script
   }
   return options;
 }
+
+/** Runs a benchmark's `main`: exit 0 when it ends, 1 with its stack on stderr when it throws. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
