@@ -30,8 +30,8 @@ const WORKER_SCRIPT = path.join(__dirname, 'lambda-worker.cjs');
  * one. A pool now grows by need (`shouldStartWorker`), so a busy function's one to three workers
  * each make thousands of SDK calls, and the 4× interrupt budget kept that code from ever getting
  * fast: one process's `UpdateItem` to the edge settled at ≈ 0.6–0.75 ms of CPU per call after
- * 4,000 calls with those flags, ≈ 0.41–0.43 ms with V8's defaults (docs/benchmarks.md, "V8's
- * own tiering again").
+ * 4,000 calls with those flags, ≈ 0.41–0.43 ms with V8's defaults (`npx tsx bench/sdk-call.ts`;
+ * docs/benchmarks.md, "Functions share the CPUs; V8's own tiering again").
  */
 export const WORKER_EXEC_ARGV: readonly string[] = ['--enable-source-maps'];
 /** The project's node_modules: bundles keep `@aws-sdk/*` external (the Lambda runtime provides it). */
