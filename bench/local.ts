@@ -53,6 +53,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageBatchCommand, PurgeQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AsyncTaskClient } from '../client/client';
+import { LOCAL_CREDENTIALS as CREDENTIALS, LOCAL_REGION as REGION } from '../client/defaults';
 import {
   DEFAULT_PRICE_REGION,
   type IndexSpec,
@@ -74,9 +75,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 // biome-ignore lint/suspicious/noExplicitAny: dynalite ships no types
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => any;
-
-const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
-const REGION = 'us-east-1';
 
 /** The us-east-1 row of the model's list prices (lambda/model/cost.ts `PRICES`). */
 const US_EAST_1 = LIST_PRICES[DEFAULT_PRICE_REGION];
@@ -889,7 +887,6 @@ async function economyFigures(inputs: EconomyInputs): Promise<void> {
 }
 
 /** The tasks table: the local DynamoDB's table whose name says Tasks (the fixture has one). */
-/** The fixture stack's tasks table, by name. */
 export async function tableName(ddb: DynamoDBClient): Promise<string> {
   const names = (await ddb.send(new ListTablesCommand({}))).TableNames ?? [];
   const found = names.find((n) => /Tasks/.test(n));
